@@ -1,0 +1,9 @@
+//! CTF 1.8 for the tracer: the TSDL metadata we write and a reader for traces.
+//!
+//! - [`metadata`]: generates the TSDL text of a trace (UST domain) from event descriptions.
+//! - [`reader`]: parses TSDL metadata and decodes stream packets, treating every byte as
+//!   untrusted; used by `lttng view`, the tests and the fuzz targets.
+#![deny(unsafe_code)]
+
+pub mod metadata;
+pub mod reader;

@@ -1,0 +1,1 @@
+//! TSDL metadata generation.
