@@ -1,0 +1,146 @@
+//! Layout of a ring buffer in shared memory, version [`LAYOUT_VERSION`].
+//!
+//! ```text
+//! offset 0     control page (CONTROL_SIZE bytes)
+//!   0          u64  MAGIC
+//!   8          u32  LAYOUT_VERSION
+//!   12         u32  cpu
+//!   16         u64  subbuf_size  (S, power of two)
+//!   24         u64  num_subbuf   (N, power of two)
+//!   64         u64  write_pos    (atomic; bytes reserved since the start, never wraps)
+//!   128        u64  consumed     (atomic; byte position of the first unread packet)
+//!   192        u64  discarded    (atomic; events dropped since the start)
+//!   256        u64  last_ts      (atomic; timestamp of a recent reservation)
+//!   512 + 8*i  u64  commit[i]    (atomic; bytes committed into sub-buffer i, all laps)
+//! CONTROL_SIZE data: N sub-buffers of S bytes; packet k lives in sub-buffer k % N
+//! ```
+//!
+//! Positions are byte offsets in an unbounded stream: packet `k` covers
+//! `[k*S, (k+1)*S)`, its sequence number is `k`, and it is complete when
+//! `commit[k % N] >= (k / N + 1) * S` (every byte of it is accounted for: the packet
+//! header, the events, and the padding written when it was closed).
+//!
+//! Each packet starts with the CTF packet header and context below (little-endian,
+//! byte-aligned), exactly as the generated metadata declares them.
+
+/// `"LTTRS-RB"` as a little-endian u64: identifies a ring-buffer control page.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"LTTRS-RB");
+/// Bumped on every incompatible change of this module.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Size of the control page; the data area starts here.
+pub const CONTROL_SIZE: usize = 4096;
+
+pub const OFF_MAGIC: usize = 0;
+pub const OFF_VERSION: usize = 8;
+pub const OFF_CPU: usize = 12;
+pub const OFF_SUBBUF_SIZE: usize = 16;
+pub const OFF_NUM_SUBBUF: usize = 24;
+pub const OFF_WRITE_POS: usize = 64;
+pub const OFF_CONSUMED: usize = 128;
+pub const OFF_DISCARDED: usize = 192;
+pub const OFF_LAST_TS: usize = 256;
+pub const OFF_COMMIT: usize = 512;
+
+/// Most sub-buffers per buffer (commit counters must fit in the control page).
+pub const MAX_SUBBUFS: u64 = ((CONTROL_SIZE - OFF_COMMIT) / 8) as u64;
+/// Smallest sub-buffer: one page.
+pub const MIN_SUBBUF_SIZE: u64 = 4096;
+/// Largest sub-buffer: 64 MiB.
+pub const MAX_SUBBUF_SIZE: u64 = 64 << 20;
+
+/// CTF magic number at the start of every packet.
+pub const CTF_MAGIC: u32 = 0xC1FC_1FC1;
+
+/// Byte offsets of the CTF packet header and context fields inside a packet.
+pub mod packet {
+    pub const MAGIC: usize = 0;
+    pub const UUID: usize = 4;
+    pub const STREAM_ID: usize = 20;
+    pub const STREAM_INSTANCE_ID: usize = 24;
+    pub const TIMESTAMP_BEGIN: usize = 32;
+    pub const TIMESTAMP_END: usize = 40;
+    pub const CONTENT_SIZE: usize = 48;
+    pub const PACKET_SIZE: usize = 56;
+    pub const PACKET_SEQ_NUM: usize = 64;
+    pub const EVENTS_DISCARDED: usize = 72;
+    pub const CPU_ID: usize = 80;
+    /// Size of header + context: the first event starts here.
+    pub const HEADER_SIZE: usize = 84;
+}
+
+/// Event header ("large" LTTng form): a 16-bit id, then either a 32-bit timestamp
+/// (compact) or, when the id is [`EXTENDED_ID`], a 32-bit id and a 64-bit timestamp.
+pub mod event_header {
+    /// The tag value that announces the extended form.
+    pub const EXTENDED_ID: u16 = 0xFFFF;
+    pub const COMPACT_SIZE: usize = 6;
+    pub const EXTENDED_SIZE: usize = 14;
+    /// A compact timestamp keeps these low bits of the clock.
+    pub const COMPACT_TS_BITS: u32 = 32;
+}
+
+/// What a writer does when no sub-buffer is free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Drop the new event and count it (the default).
+    Discard,
+    /// Overwrite the oldest sub-buffer (flight recorder).
+    Overwrite,
+}
+
+/// The geometry and identity of one buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BufferConfig {
+    pub subbuf_size: u64,
+    pub num_subbuf: u64,
+    pub mode: Mode,
+}
+
+/// Why a buffer geometry was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("sub-buffer size {0} must be a power of two between {MIN_SUBBUF_SIZE} and {MAX_SUBBUF_SIZE} bytes")]
+    SubbufSize(u64),
+    #[error("sub-buffer count {0} must be a power of two between 2 and {MAX_SUBBUFS}")]
+    NumSubbuf(u64),
+}
+
+impl BufferConfig {
+    /// LTTng's default UST channel: 4 sub-buffers of 512 KiB per CPU, discard mode.
+    pub const DEFAULT: BufferConfig = BufferConfig {
+        subbuf_size: 512 * 1024,
+        num_subbuf: 4,
+        mode: Mode::Discard,
+    };
+
+    /// Checks the geometry.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = self.subbuf_size;
+        if !s.is_power_of_two() || !(MIN_SUBBUF_SIZE..=MAX_SUBBUF_SIZE).contains(&s) {
+            return Err(ConfigError::SubbufSize(s));
+        }
+        let n = self.num_subbuf;
+        if !n.is_power_of_two() || !(2..=MAX_SUBBUFS).contains(&n) {
+            return Err(ConfigError::NumSubbuf(n));
+        }
+        Ok(())
+    }
+
+    /// Total size of the memfd: control page plus data.
+    pub fn shm_size(&self) -> usize {
+        CONTROL_SIZE + (self.subbuf_size * self.num_subbuf) as usize
+    }
+}
+
+/// Identity written into every packet header of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StreamIdentity {
+    /// Trace uuid (the metadata's `trace.uuid`).
+    pub uuid: [u8; 16],
+    /// Stream class id (the channel).
+    pub stream_id: u32,
+    /// Stream instance id (the CPU for per-CPU buffers).
+    pub stream_instance_id: u64,
+    /// CPU number written in `cpu_id`.
+    pub cpu_id: u32,
+}

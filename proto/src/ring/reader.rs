@@ -1,0 +1,234 @@
+//! The reader side: takes complete packets out of a ring buffer written by someone it
+//! does not trust.
+//!
+//! Every value read from the shared mapping (write position, commit counters, packet
+//! headers) may be garbage. The reader keeps its own read position, copies a packet
+//! into private memory *before* looking at it, checks the copy against what it expects
+//! (magic, uuid, stream ids, sequence number, sizes, time order), and reports a packet
+//! that fails as [`PacketError`] — then moves on to the next one. No value from shared
+//! memory is ever used as an offset or a length.
+
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{fence, Ordering};
+
+use super::layout::{self, packet, BufferConfig, Mode, StreamIdentity};
+use super::shm::{Mapping, ShmError};
+
+/// Why a packet taken from the ring was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PacketError {
+    #[error("packet {seq}: bad magic {found:#x}")]
+    Magic { seq: u64, found: u32 },
+    #[error("packet {seq}: uuid or stream ids do not match this stream")]
+    Identity { seq: u64 },
+    #[error("packet {seq}: sequence number {found} where {seq} was expected")]
+    Sequence { seq: u64, found: u64 },
+    #[error("packet {seq}: packet_size {found} bits where {expected} was expected")]
+    PacketSize { seq: u64, found: u64, expected: u64 },
+    #[error("packet {seq}: content_size {found} bits is outside the packet")]
+    ContentSize { seq: u64, found: u64 },
+    #[error("packet {seq}: timestamps go backwards")]
+    Time { seq: u64 },
+    #[error("packet {seq}: events_discarded went backwards")]
+    Discarded { seq: u64 },
+    #[error("packet {seq}: overwritten by the writer while it was being read")]
+    Overwritten { seq: u64 },
+}
+
+/// The result of asking for the next packet.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A checked packet is in the caller's buffer (exactly one sub-buffer long; bytes
+    /// after `content_size` are zeroed).
+    Packet,
+    /// The packet at the read position failed its check and was skipped.
+    Corrupt(PacketError),
+    /// No complete packet is waiting.
+    Empty,
+}
+
+/// The consuming side of one ring buffer.
+#[derive(Debug)]
+pub struct RingReader {
+    map: Mapping,
+    s: u64,
+    n: u64,
+    mode: Mode,
+    id: StreamIdentity,
+    /// Our own read position (the copy in shared memory is only a hint for writers).
+    consumed: u64,
+    last_ts_end: u64,
+    last_discarded: u64,
+    lost_packets: u64,
+}
+
+impl RingReader {
+    /// Maps the buffer behind `fd`, refusing anything but a memfd sealed against
+    /// shrinking and growing and of exactly the size `cfg` implies.
+    pub fn open(
+        fd: BorrowedFd<'_>,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+    ) -> Result<RingReader, ShmError> {
+        cfg.validate()
+            .map_err(|e| ShmError::Map(std::io::Error::other(e)))?;
+        let map = Mapping::map(fd, cfg.shm_size())?;
+        Ok(RingReader {
+            map,
+            s: cfg.subbuf_size,
+            n: cfg.num_subbuf,
+            mode: cfg.mode,
+            id,
+            consumed: 0,
+            last_ts_end: 0,
+            last_discarded: 0,
+            lost_packets: 0,
+        })
+    }
+
+    /// Sub-buffer size in bytes: the size of every packet this reader returns.
+    pub fn packet_size(&self) -> usize {
+        self.s as usize
+    }
+
+    /// Packets lost because the writer overwrote them before they were read
+    /// (overwrite mode) or because they failed their check.
+    pub fn lost_packets(&self) -> u64 {
+        self.lost_packets
+    }
+
+    /// The writer's count of discarded events (untrusted, for statistics only).
+    pub fn discarded_hint(&self) -> u64 {
+        self.map
+            .atomic(layout::OFF_DISCARDED)
+            .load(Ordering::Relaxed)
+    }
+
+    /// Closes the writer's open packet so the final events can be read.
+    pub fn flush(&self, mut now: impl FnMut() -> u64) -> bool {
+        super::writer::flush(&self.map, self.s, self.n, &mut now)
+    }
+
+    /// Copies the next complete packet into `buf` and checks it.
+    pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> Next {
+        let s = self.s;
+        let wp = self
+            .map
+            .atomic(layout::OFF_WRITE_POS)
+            .load(Ordering::Acquire);
+        if self.mode == Mode::Overwrite {
+            // Packets older than the ring's reach are gone; skip to the oldest one.
+            let oldest = wp.div_ceil(s).saturating_sub(self.n) * s;
+            if oldest > self.consumed {
+                self.lost_packets += (oldest - self.consumed) / s;
+                self.consumed = oldest;
+            }
+        }
+        let k = self.consumed / s;
+        let slot = k & (self.n - 1);
+        let lap_end = (k / self.n + 1) * s;
+        let committed = self
+            .map
+            .atomic(layout::OFF_COMMIT + 8 * slot as usize)
+            .load(Ordering::Acquire);
+        if committed < lap_end || wp < self.consumed + s {
+            return Next::Empty;
+        }
+        buf.resize(s as usize, 0);
+        self.map
+            .read_bytes(layout::CONTROL_SIZE + (slot * s) as usize, buf);
+        if self.mode == Mode::Overwrite {
+            // Seqlock-style validation: if a writer entered the next lap of this
+            // sub-buffer, our copy may be torn.
+            fence(Ordering::Acquire);
+            let wp_after = self
+                .map
+                .atomic(layout::OFF_WRITE_POS)
+                .load(Ordering::Acquire);
+            if wp_after > self.consumed + self.n * s {
+                return self.skip(PacketError::Overwritten { seq: k });
+            }
+        }
+        let verdict = self.check(k, buf);
+        match verdict {
+            Ok(content) => {
+                buf[content..].fill(0);
+                self.consumed += s;
+                self.publish_consumed();
+                Next::Packet
+            }
+            Err(e) => self.skip(e),
+        }
+    }
+
+    fn skip(&mut self, e: PacketError) -> Next {
+        self.consumed += self.s;
+        self.lost_packets += 1;
+        self.publish_consumed();
+        Next::Corrupt(e)
+    }
+
+    fn publish_consumed(&self) {
+        self.map
+            .atomic(layout::OFF_CONSUMED)
+            .store(self.consumed, Ordering::Release);
+    }
+
+    /// Checks a private copy of packet `seq`; returns the content length in bytes.
+    fn check(&mut self, seq: u64, p: &[u8]) -> Result<usize, PacketError> {
+        let u32_at = |o: usize| u32::from_le_bytes([p[o], p[o + 1], p[o + 2], p[o + 3]]);
+        let u64_at = |o: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&p[o..o + 8]);
+            u64::from_le_bytes(b)
+        };
+        let magic = u32_at(packet::MAGIC);
+        if magic != layout::CTF_MAGIC {
+            return Err(PacketError::Magic { seq, found: magic });
+        }
+        if p[packet::UUID..packet::UUID + 16] != self.id.uuid
+            || u32_at(packet::STREAM_ID) != self.id.stream_id
+            || u64_at(packet::STREAM_INSTANCE_ID) != self.id.stream_instance_id
+            || u32_at(packet::CPU_ID) != self.id.cpu_id
+        {
+            return Err(PacketError::Identity { seq });
+        }
+        let found = u64_at(packet::PACKET_SEQ_NUM);
+        if found != seq {
+            return Err(PacketError::Sequence { seq, found });
+        }
+        let expected = self.s * 8;
+        let size = u64_at(packet::PACKET_SIZE);
+        if size != expected {
+            return Err(PacketError::PacketSize {
+                seq,
+                found: size,
+                expected,
+            });
+        }
+        let content = u64_at(packet::CONTENT_SIZE);
+        if !content.is_multiple_of(8)
+            || content < (packet::HEADER_SIZE as u64) * 8
+            || content > expected
+        {
+            return Err(PacketError::ContentSize {
+                seq,
+                found: content,
+            });
+        }
+        let (begin, end) = (
+            u64_at(packet::TIMESTAMP_BEGIN),
+            u64_at(packet::TIMESTAMP_END),
+        );
+        if begin > end || begin < self.last_ts_end {
+            return Err(PacketError::Time { seq });
+        }
+        let discarded = u64_at(packet::EVENTS_DISCARDED);
+        if discarded < self.last_discarded {
+            return Err(PacketError::Discarded { seq });
+        }
+        self.last_ts_end = end;
+        self.last_discarded = discarded;
+        Ok((content / 8) as usize)
+    }
+}

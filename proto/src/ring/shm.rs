@@ -1,0 +1,329 @@
+//! Shared memory: sealed memfds, their mapping, and raw access to mapped bytes.
+//!
+//! # Safety
+//!
+//! This is the only module of `proto` with `unsafe` code. Its contract:
+//!
+//! - A [`Mapping`] owns a `MAP_SHARED` read-write mapping of exactly `len` bytes of a
+//!   memfd that is sealed against shrinking (checked when the mapping is made), so every
+//!   address in `[ptr, ptr + len)` stays valid until the mapping is dropped: no SIGBUS.
+//! - Another process may write any byte of the mapping at any time. Nothing here
+//!   creates a Rust reference to non-atomic shared bytes: counters are accessed through
+//!   `&AtomicU64` (any bit pattern is a valid `u64`), and bulk data is copied with
+//!   `libc::memcpy`, whose result the caller treats as arbitrary bytes.
+//! - Every offset is bounds- and alignment-checked before it is turned into a pointer;
+//!   a bad offset is a programming error and panics, it is never taken from shared memory
+//!   unchecked.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
+
+use memfd::{FileSeal, MemfdOptions};
+
+/// The seals a ring-buffer memfd must carry, no more and no less.
+pub const REQUIRED_SEALS: [FileSeal; 3] =
+    [FileSeal::SealShrink, FileSeal::SealGrow, FileSeal::SealSeal];
+
+/// Why shared memory could not be created, checked or mapped.
+#[derive(Debug, thiserror::Error)]
+pub enum ShmError {
+    #[error("cannot create a memfd for the ring buffer: {0}")]
+    Create(#[source] std::io::Error),
+    #[error("cannot size or seal the ring-buffer memfd: {0}")]
+    Seal(#[source] std::io::Error),
+    #[error("the buffer fd is not a sealable memfd: {0}")]
+    NotMemfd(#[source] std::io::Error),
+    #[error("the buffer memfd carries seals {found:?}; expected exactly shrink, grow and seal")]
+    WrongSeals { found: Vec<String> },
+    #[error("the buffer memfd is {found} bytes; expected {expected}")]
+    WrongSize { found: u64, expected: u64 },
+    #[error("cannot map the ring buffer: {0}")]
+    Map(#[source] std::io::Error),
+}
+
+/// Creates a memfd of `size` bytes sealed with exactly [`REQUIRED_SEALS`].
+pub fn create_sealed_memfd(name: &CStr, size: usize) -> Result<OwnedFd, ShmError> {
+    let name = name
+        .to_str()
+        .map_err(|e| ShmError::Create(std::io::Error::other(e)))?;
+    let mfd = MemfdOptions::default()
+        .close_on_exec(true)
+        .allow_sealing(true)
+        .create(name)
+        .map_err(|e| ShmError::Create(std::io::Error::other(e)))?;
+    mfd.as_file().set_len(size as u64).map_err(ShmError::Seal)?;
+    mfd.add_seals(&REQUIRED_SEALS)
+        .map_err(|e| ShmError::Seal(std::io::Error::other(e)))?;
+    Ok(OwnedFd::from(mfd.into_file()))
+}
+
+/// Checks that `fd` is a memfd with exactly the required seals and `expected` bytes.
+pub fn check_sealed_memfd(fd: BorrowedFd<'_>, expected: u64) -> Result<(), ShmError> {
+    let file = File::from(fd.try_clone_to_owned().map_err(ShmError::NotMemfd)?);
+    let mfd = memfd::Memfd::try_from_file(file)
+        .map_err(|_| ShmError::NotMemfd(std::io::Error::other("not a memfd")))?;
+    let seals = mfd
+        .seals()
+        .map_err(|e| ShmError::NotMemfd(std::io::Error::other(e)))?;
+    let required: std::collections::HashSet<FileSeal> = REQUIRED_SEALS.into_iter().collect();
+    if seals != required {
+        let mut found: Vec<String> = seals.iter().map(|s| format!("{s:?}")).collect();
+        found.sort();
+        return Err(ShmError::WrongSeals { found });
+    }
+    let len = mfd.as_file().metadata().map_err(ShmError::NotMemfd)?.len();
+    if len != expected {
+        return Err(ShmError::WrongSize {
+            found: len,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// A read-write shared mapping of a whole sealed memfd.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; all access goes through atomics or
+// memcpy, which are valid from any thread.
+unsafe impl Send for Mapping {}
+// SAFETY: as above: no method hands out a non-atomic reference into the mapping.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `fd` after checking that it is a memfd sealed as required and `len` bytes.
+    pub fn map(fd: BorrowedFd<'_>, len: usize) -> Result<Mapping, ShmError> {
+        check_sealed_memfd(fd, len as u64)?;
+        // SAFETY: a fresh mapping chosen by the kernel (addr = null) overlaps nothing of
+        // ours; the fd is valid for the duration of the call; the size was just checked
+        // and the memfd cannot shrink (sealed), so the whole range stays backed.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(ShmError::Map(std::io::Error::last_os_error()));
+        }
+        let ptr = NonNull::new(p.cast::<u8>())
+            .ok_or_else(|| ShmError::Map(std::io::Error::other("mmap returned null")))?;
+        Ok(Mapping { ptr, len })
+    }
+
+    /// Maps a memfd this process owns.
+    pub fn map_owned(fd: &OwnedFd, len: usize) -> Result<Mapping, ShmError> {
+        Mapping::map(fd.as_fd(), len)
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a mapping is never empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The atomic u64 at byte `offset` (8-aligned, in bounds).
+    #[inline(always)]
+    pub fn atomic(&self, offset: usize) -> &AtomicU64 {
+        assert!(
+            offset.is_multiple_of(8) && offset + 8 <= self.len,
+            "bad atomic offset {offset}"
+        );
+        // SAFETY: in bounds and 8-aligned (mmap returns page-aligned memory), valid for
+        // the lifetime of `self`; AtomicU64 accepts any bit pattern and concurrent
+        // access from other processes is atomic access to the same location.
+        unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU64>() }
+    }
+
+    /// Copies `dst.len()` bytes starting at `offset` out of shared memory.
+    pub fn read_bytes(&self, offset: usize, dst: &mut [u8]) {
+        assert!(offset.checked_add(dst.len()).is_some_and(|e| e <= self.len));
+        // SAFETY: source range checked above; `dst` is exclusively ours. memcpy is an
+        // opaque call: a concurrent writer can only make the copied bytes arbitrary,
+        // which every caller is prepared for.
+        unsafe {
+            libc::memcpy(
+                dst.as_mut_ptr().cast(),
+                self.ptr.as_ptr().add(offset).cast(),
+                dst.len(),
+            );
+        }
+    }
+
+    /// Copies `src` into shared memory at `offset`.
+    pub fn write_bytes(&self, offset: usize, src: &[u8]) {
+        assert!(offset.checked_add(src.len()).is_some_and(|e| e <= self.len));
+        // SAFETY: destination range checked above and inside our mapping.
+        unsafe {
+            libc::memcpy(
+                self.ptr.as_ptr().add(offset).cast(),
+                src.as_ptr().cast(),
+                src.len(),
+            );
+        }
+    }
+
+    /// A cursor for writing one reserved record of `len` bytes at `offset`.
+    ///
+    /// The caller must hold the reservation for `[offset, offset + len)`: no other
+    /// writer of this process touches those bytes until the record is committed.
+    #[inline(always)]
+    pub fn record(&self, offset: usize, len: usize) -> RecordWriter<'_> {
+        assert!(offset.checked_add(len).is_some_and(|e| e <= self.len));
+        RecordWriter {
+            // SAFETY: in bounds, checked above.
+            ptr: unsafe { self.ptr.as_ptr().add(offset) },
+            remaining: len,
+            _map: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len are exactly what mmap returned; no reference into the mapping
+        // outlives `self` (accessors borrow `self`).
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+/// Adds 1 to the eventfd `fd` without blocking; a full or broken eventfd is ignored
+/// (the consumer also polls on a timer, so a lost wakeup only delays it).
+pub fn wake_eventfd(fd: BorrowedFd<'_>) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live local to a borrowed, open fd.
+    unsafe {
+        libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8);
+    }
+}
+
+/// Writes the bytes of one reserved record, front to back, never past its end.
+pub struct RecordWriter<'a> {
+    ptr: *mut u8,
+    remaining: usize,
+    _map: std::marker::PhantomData<&'a Mapping>,
+}
+
+impl RecordWriter<'_> {
+    /// Appends `bytes`; panics if the record would overflow its reservation (a size
+    /// computation bug in the caller, never a function of shared-memory contents).
+    #[inline(always)]
+    pub fn put(&mut self, bytes: &[u8]) {
+        assert!(bytes.len() <= self.remaining, "record overflow");
+        // SAFETY: `ptr..ptr+remaining` is inside the mapping and reserved for us
+        // (Mapping::record contract); bytes.len() <= remaining was checked.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr, bytes.len());
+            self.ptr = self.ptr.add(bytes.len());
+        }
+        self.remaining -= bytes.len();
+    }
+
+    /// Appends one byte.
+    #[inline(always)]
+    pub fn put_u8(&mut self, v: u8) {
+        self.put(&[v]);
+    }
+
+    /// Appends a little-endian u16.
+    #[inline(always)]
+    pub fn put_u16(&mut self, v: u16) {
+        self.put(&v.to_le_bytes());
+    }
+
+    /// Appends a little-endian u32.
+    #[inline(always)]
+    pub fn put_u32(&mut self, v: u32) {
+        self.put(&v.to_le_bytes());
+    }
+
+    /// Appends a little-endian u64.
+    #[inline(always)]
+    pub fn put_u64(&mut self, v: u64) {
+        self.put(&v.to_le_bytes());
+    }
+
+    /// Bytes left in the reservation.
+    pub fn remaining(&self) -> usize {
+        self.remaining
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_memfd_passes_the_check_and_maps() {
+        let fd = create_sealed_memfd(c"t", 8192).unwrap();
+        check_sealed_memfd(fd.as_fd(), 8192).unwrap();
+        let m = Mapping::map_owned(&fd, 8192).unwrap();
+        m.atomic(64).store(7, std::sync::atomic::Ordering::Relaxed);
+        let mut b = [0u8; 8];
+        m.read_bytes(64, &mut b);
+        assert_eq!(u64::from_le_bytes(b), 7);
+    }
+
+    #[test]
+    fn unsealed_or_wrongly_sized_memfds_are_refused() {
+        let mfd = MemfdOptions::default()
+            .allow_sealing(true)
+            .create("u")
+            .unwrap();
+        mfd.as_file().set_len(8192).unwrap();
+        let fd = OwnedFd::from(mfd.into_file());
+        assert!(matches!(
+            check_sealed_memfd(fd.as_fd(), 8192),
+            Err(ShmError::WrongSeals { .. })
+        ));
+        assert!(Mapping::map(fd.as_fd(), 8192).is_err());
+
+        let sealed = create_sealed_memfd(c"s", 8192).unwrap();
+        assert!(matches!(
+            check_sealed_memfd(sealed.as_fd(), 4096),
+            Err(ShmError::WrongSize {
+                found: 8192,
+                expected: 4096
+            })
+        ));
+
+        let file = tempfile_in_tmp();
+        assert!(matches!(
+            check_sealed_memfd(file.as_fd(), 0),
+            Err(ShmError::NotMemfd(_))
+        ));
+    }
+
+    #[test]
+    fn a_sealed_memfd_cannot_be_truncated() {
+        let fd = create_sealed_memfd(c"t", 8192).unwrap();
+        let f = File::from(fd);
+        let err = f.set_len(4096).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    }
+
+    fn tempfile_in_tmp() -> File {
+        let p = std::env::temp_dir().join(format!("proto-shm-test-{}", std::process::id()));
+        let f = File::create(&p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        f
+    }
+}

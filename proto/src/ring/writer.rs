@@ -1,0 +1,379 @@
+//! The writer side: lock-free reserve and commit into a shared ring buffer.
+//!
+//! ## Algorithm
+//!
+//! `write_pos` counts bytes reserved since the buffer was created. A writer reads it,
+//! reads the clock, and computes where its record goes:
+//!
+//! - *fast path*: the record fits in the open packet: reserve `[pos, pos + len)`;
+//! - *switch*: the packet is full (or none is open): close the open packet at `pos`
+//!   (the rest of the sub-buffer becomes padding), and open the next packet with its
+//!   header followed by the record.
+//!
+//! It then publishes the new position with one compare-and-swap; on failure it starts
+//! over with a fresh clock reading, so timestamps increase in reservation order within
+//! a buffer. This holds when a thread migrates to another CPU between choosing the
+//! buffer and reserving (several CPUs may write one buffer; the CAS orders them) and
+//! when a signal handler traces in the middle of an event (it simply reserves after the
+//! interrupted reservation, or makes the interrupted CAS fail and retry).
+//!
+//! After writing, the writer adds its byte count to the sub-buffer's commit counter.
+//! The counter reaching the end of the current lap means every byte of the packet is
+//! written (commits may arrive in any order); that writer wakes the consumer.
+//!
+//! Entering a sub-buffer requires its previous lap to be fully committed and, in
+//! discard mode, consumed; otherwise the event is dropped and counted in `discarded`,
+//! whose value is copied into `events_discarded` when a packet is closed.
+//!
+//! The clock passed to [`RingWriter::record`] must be read *after* the preceding load
+//! of `write_pos` (an ordered read: `lfence; rdtsc`, or `clock_gettime`).
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::layout::{self, event_header, packet, BufferConfig, Mode, StreamIdentity};
+use super::shm::{self, Mapping, RecordWriter, ShmError};
+
+/// Why a buffer could not be set up for writing.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error(transparent)]
+    Config(#[from] layout::ConfigError),
+    #[error(transparent)]
+    Shm(#[from] ShmError),
+    #[error("the ring buffer's control page does not match the expected layout (magic, version or geometry)")]
+    Layout,
+}
+
+/// The producing side of one ring buffer.
+#[derive(Debug)]
+pub struct RingWriter {
+    map: Mapping,
+    s: u64,
+    n: u64,
+    mode: Mode,
+    id: StreamIdentity,
+    wakeup: Option<Arc<OwnedFd>>,
+}
+
+/// Where a reservation landed.
+struct Reserved {
+    /// Stream position of the record (its event header).
+    begin: u64,
+    /// Stream position where the previous packet was closed, if this record closed it.
+    closed: Option<u64>,
+    /// Whether this record opened a packet (and so must write its header).
+    opened: bool,
+    compact: bool,
+    ts: u64,
+    discarded: u64,
+}
+
+impl RingWriter {
+    /// Creates a buffer in a new sealed memfd and returns the writer and the memfd (to
+    /// hand to a consumer or keep for an in-process one).
+    pub fn create(
+        name: &CStr,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        wakeup: Option<Arc<OwnedFd>>,
+    ) -> Result<(RingWriter, OwnedFd), WriterError> {
+        cfg.validate()?;
+        let fd = shm::create_sealed_memfd(name, cfg.shm_size())?;
+        let map = Mapping::map_owned(&fd, cfg.shm_size())?;
+        map.write_bytes(layout::OFF_MAGIC, &layout::MAGIC.to_le_bytes());
+        map.write_bytes(layout::OFF_VERSION, &layout::LAYOUT_VERSION.to_le_bytes());
+        map.write_bytes(layout::OFF_CPU, &id.cpu_id.to_le_bytes());
+        map.write_bytes(layout::OFF_SUBBUF_SIZE, &cfg.subbuf_size.to_le_bytes());
+        map.write_bytes(layout::OFF_NUM_SUBBUF, &cfg.num_subbuf.to_le_bytes());
+        let w = RingWriter::from_mapping(map, cfg, id, wakeup)?;
+        Ok((w, fd))
+    }
+
+    /// Maps a buffer created by someone else, after checking the seals, the size and
+    /// the control page against the geometry we were told.
+    pub fn open(
+        fd: &OwnedFd,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        wakeup: Option<Arc<OwnedFd>>,
+    ) -> Result<RingWriter, WriterError> {
+        cfg.validate()?;
+        let map = Mapping::map(fd.as_fd(), cfg.shm_size())?;
+        RingWriter::from_mapping(map, cfg, id, wakeup)
+    }
+
+    fn from_mapping(
+        map: Mapping,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        wakeup: Option<Arc<OwnedFd>>,
+    ) -> Result<RingWriter, WriterError> {
+        let mut head = [0u8; 32];
+        map.read_bytes(0, &mut head);
+        let u64_at = |o: usize| u64::from_le_bytes(head[o..o + 8].try_into().unwrap_or([0; 8]));
+        let version = u32::from_le_bytes(head[8..12].try_into().unwrap_or([0; 4]));
+        if u64_at(layout::OFF_MAGIC) != layout::MAGIC
+            || version != layout::LAYOUT_VERSION
+            || u64_at(layout::OFF_SUBBUF_SIZE) != cfg.subbuf_size
+            || u64_at(layout::OFF_NUM_SUBBUF) != cfg.num_subbuf
+        {
+            return Err(WriterError::Layout);
+        }
+        Ok(RingWriter {
+            map,
+            s: cfg.subbuf_size,
+            n: cfg.num_subbuf,
+            mode: cfg.mode,
+            id,
+            wakeup,
+        })
+    }
+
+    #[inline(always)]
+    fn counter(&self, off: usize) -> &AtomicU64 {
+        self.map.atomic(off)
+    }
+
+    #[inline(always)]
+    fn commit_counter(&self, pos: u64) -> &AtomicU64 {
+        let slot = (pos / self.s) & (self.n - 1);
+        self.map.atomic(layout::OFF_COMMIT + 8 * slot as usize)
+    }
+
+    /// Offset in the mapping of stream position `pos`.
+    #[inline(always)]
+    fn map_offset(&self, pos: u64) -> usize {
+        layout::CONTROL_SIZE + (pos & (self.s * self.n - 1)) as usize
+    }
+
+    /// Events dropped so far (buffer full, record larger than a sub-buffer, or the
+    /// sub-buffer to enter still being written by a stalled writer).
+    pub fn discarded(&self) -> u64 {
+        self.counter(layout::OFF_DISCARDED).load(Ordering::Relaxed)
+    }
+
+    /// Records one event: event header (id and timestamp from `now`), then `body_len`
+    /// bytes written by `body`. Returns false if the event was dropped (and counted).
+    #[inline(always)]
+    pub fn record(
+        &self,
+        event_id: u32,
+        body_len: usize,
+        now: impl FnMut() -> u64,
+        body: impl FnOnce(&mut RecordWriter<'_>),
+    ) -> bool {
+        let Some(r) = self.reserve(event_id, body_len, now) else {
+            self.counter(layout::OFF_DISCARDED)
+                .fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        let hdr = if r.compact {
+            event_header::COMPACT_SIZE
+        } else {
+            event_header::EXTENDED_SIZE
+        };
+        let len = hdr + body_len;
+        if let Some(end) = r.closed {
+            self.close_packet(end, r.ts, r.discarded);
+        }
+        if r.opened {
+            self.open_packet(r.begin - packet::HEADER_SIZE as u64, r.ts);
+        }
+        let mut w = self.map.record(self.map_offset(r.begin), len);
+        if r.compact {
+            // event_id < 0xFFFF was checked when choosing the compact form.
+            w.put_u16(event_id as u16);
+            w.put_u32(r.ts as u32);
+        } else {
+            w.put_u16(event_header::EXTENDED_ID);
+            w.put_u32(event_id);
+            w.put_u64(r.ts);
+        }
+        body(&mut w);
+        debug_assert_eq!(w.remaining(), 0, "record body shorter than announced");
+        self.counter(layout::OFF_LAST_TS)
+            .store(r.ts, Ordering::Relaxed);
+        let amount = len as u64
+            + if r.opened {
+                packet::HEADER_SIZE as u64
+            } else {
+                0
+            };
+        self.commit(r.begin, amount);
+        true
+    }
+
+    #[inline(always)]
+    fn reserve(
+        &self,
+        event_id: u32,
+        body_len: usize,
+        mut now: impl FnMut() -> u64,
+    ) -> Option<Reserved> {
+        let s = self.s;
+        let wp = self.counter(layout::OFF_WRITE_POS);
+        let mut old = wp.load(Ordering::Acquire);
+        loop {
+            let ts = now();
+            let last = self.counter(layout::OFF_LAST_TS).load(Ordering::Relaxed);
+            let mut compact = event_id < u32::from(event_header::EXTENDED_ID)
+                && (ts ^ last) >> event_header::COMPACT_TS_BITS == 0;
+            let size = |compact: bool| {
+                body_len
+                    + if compact {
+                        event_header::COMPACT_SIZE
+                    } else {
+                        event_header::EXTENDED_SIZE
+                    }
+            } as u64;
+            let off = old & (s - 1);
+            let mut r = Reserved {
+                begin: old,
+                closed: None,
+                opened: false,
+                compact,
+                ts,
+                discarded: 0,
+            };
+            let new = if off != 0 && off + size(compact) <= s {
+                old + size(compact)
+            } else {
+                // Switch: close the open packet (if any), open the next one.
+                let next = if off == 0 { old } else { old - off + s };
+                compact = event_id < u32::from(event_header::EXTENDED_ID);
+                let len = packet::HEADER_SIZE as u64 + size(compact);
+                if len > s || !self.can_enter(next) {
+                    return None;
+                }
+                r.compact = compact;
+                r.opened = true;
+                r.begin = next + packet::HEADER_SIZE as u64;
+                if off != 0 {
+                    r.closed = Some(old);
+                    r.discarded = self.counter(layout::OFF_DISCARDED).load(Ordering::Acquire);
+                }
+                next + len
+            };
+            match wp.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(r),
+                Err(cur) => old = cur,
+            }
+        }
+    }
+
+    /// Whether a writer may open the packet starting at stream position `pos`.
+    #[cold]
+    fn can_enter(&self, pos: u64) -> bool {
+        let lap = pos / self.s / self.n;
+        let committed = self.commit_counter(pos).load(Ordering::Acquire);
+        if committed != lap * self.s {
+            // The previous lap of this sub-buffer is still being written.
+            return false;
+        }
+        match self.mode {
+            Mode::Overwrite => true,
+            Mode::Discard => {
+                let consumed = self.counter(layout::OFF_CONSUMED).load(Ordering::Acquire);
+                pos + self.s <= consumed.saturating_add(self.n * self.s)
+            }
+        }
+    }
+
+    /// Writes the fields of a packet known when it is opened.
+    #[cold]
+    fn open_packet(&self, start: u64, ts: u64) {
+        let base = self.map_offset(start);
+        let put = |off: usize, b: &[u8]| self.map.write_bytes(base + off, b);
+        put(packet::MAGIC, &layout::CTF_MAGIC.to_le_bytes());
+        put(packet::UUID, &self.id.uuid);
+        put(packet::STREAM_ID, &self.id.stream_id.to_le_bytes());
+        put(
+            packet::STREAM_INSTANCE_ID,
+            &self.id.stream_instance_id.to_le_bytes(),
+        );
+        put(packet::TIMESTAMP_BEGIN, &ts.to_le_bytes());
+        put(packet::PACKET_SIZE, &(self.s * 8).to_le_bytes());
+        put(packet::PACKET_SEQ_NUM, &(start / self.s).to_le_bytes());
+        put(packet::CPU_ID, &self.id.cpu_id.to_le_bytes());
+    }
+
+    #[inline(always)]
+    fn close_packet(&self, end: u64, ts: u64, discarded: u64) {
+        if close_packet(&self.map, self.s, self.n, end, ts, discarded) {
+            self.delivered();
+        }
+    }
+
+    #[inline(always)]
+    fn commit(&self, pos: u64, amount: u64) {
+        if commit(&self.map, self.s, self.n, pos, amount) {
+            self.delivered();
+        }
+    }
+
+    #[cold]
+    fn delivered(&self) {
+        if let Some(fd) = &self.wakeup {
+            shm::wake_eventfd(fd.as_fd());
+        }
+    }
+
+    /// Closes the open packet, if any, so that a reader can take it (stop, exit,
+    /// snapshot). Returns whether a packet was closed.
+    pub fn flush(&self, mut now: impl FnMut() -> u64) -> bool {
+        let closed = flush(&self.map, self.s, self.n, &mut now);
+        if closed {
+            self.delivered();
+        }
+        closed
+    }
+}
+
+/// Adds `amount` committed bytes to the sub-buffer holding stream position `pos`;
+/// returns true if that completed the packet.
+#[inline(always)]
+fn commit(map: &Mapping, s: u64, n: u64, pos: u64, amount: u64) -> bool {
+    let slot = (pos / s) & (n - 1);
+    let prev = map
+        .atomic(layout::OFF_COMMIT + 8 * slot as usize)
+        .fetch_add(amount, Ordering::AcqRel);
+    let lap_end = (pos / s / n + 1) * s;
+    prev + amount == lap_end
+}
+
+/// Writes the fields known when a packet is closed at stream position `end`, then
+/// commits its padding; returns true if that completed the packet.
+#[cold]
+fn close_packet(map: &Mapping, s: u64, n: u64, end: u64, ts: u64, discarded: u64) -> bool {
+    let off = end & (s - 1);
+    let start = end - off;
+    let base = layout::CONTROL_SIZE + (start & (s * n - 1)) as usize;
+    map.write_bytes(base + packet::TIMESTAMP_END, &ts.to_le_bytes());
+    map.write_bytes(base + packet::CONTENT_SIZE, &(off * 8).to_le_bytes());
+    map.write_bytes(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
+    commit(map, s, n, start, s - off)
+}
+
+/// Closes the open packet of the buffer in `map`, if there is one: moves the write
+/// position to the end of the sub-buffer with a CAS, then writes the packet end and
+/// commits the padding. Returns true if a packet was closed and completed by this call.
+/// Used by writers (exit, stop) and by readers (flush before the final drain).
+pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64) -> bool {
+    let wp = map.atomic(layout::OFF_WRITE_POS);
+    let mut old = wp.load(Ordering::Acquire);
+    loop {
+        let off = old & (s - 1);
+        if off == 0 {
+            return false;
+        }
+        let ts = now();
+        let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
+        match wp.compare_exchange_weak(old, old - off + s, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return close_packet(map, s, n, old, ts, disc),
+            Err(cur) => old = cur,
+        }
+    }
+}
