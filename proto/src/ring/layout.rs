@@ -68,6 +68,16 @@ pub mod packet {
     pub const HEADER_SIZE: usize = 84;
 }
 
+/// Packets are padded to a whole number of pages (as LTTng does), never past the
+/// sub-buffer: the size in bytes of a packet with `content` bytes in a sub-buffer of
+/// `subbuf_size` bytes.
+pub fn padded_packet_size(content: u64, subbuf_size: u64) -> u64 {
+    content.next_multiple_of(PACKET_ALIGN).min(subbuf_size)
+}
+
+/// Packet sizes are multiples of this.
+pub const PACKET_ALIGN: u64 = 4096;
+
 /// Event header ("large" LTTng form): a 16-bit id, then either a 32-bit timestamp
 /// (compact) or, when the id is [`EXTENDED_ID`], a 32-bit id and a 64-bit timestamp.
 pub mod event_header {

@@ -38,8 +38,8 @@ pub enum PacketError {
 /// The result of asking for the next packet.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
-    /// A checked packet is in the caller's buffer (exactly one sub-buffer long; bytes
-    /// after `content_size` are zeroed).
+    /// A checked packet is in the caller's buffer, truncated to its `packet_size`
+    /// (bytes after `content_size` are zeroed).
     Packet,
     /// The packet at the read position failed its check and was skipped.
     Corrupt(PacketError),
@@ -151,8 +151,9 @@ impl RingReader {
         }
         let verdict = self.check(k, buf);
         match verdict {
-            Ok(content) => {
+            Ok((content, size)) => {
                 buf[content..].fill(0);
+                buf.truncate(size);
                 self.consumed += s;
                 self.publish_consumed();
                 Next::Packet
@@ -174,8 +175,9 @@ impl RingReader {
             .store(self.consumed, Ordering::Release);
     }
 
-    /// Checks a private copy of packet `seq`; returns the content length in bytes.
-    fn check(&mut self, seq: u64, p: &[u8]) -> Result<usize, PacketError> {
+    /// Checks a private copy of packet `seq`; returns its content and packet sizes in
+    /// bytes.
+    fn check(&mut self, seq: u64, p: &[u8]) -> Result<(usize, usize), PacketError> {
         let u32_at = |o: usize| u32::from_le_bytes([p[o], p[o + 1], p[o + 2], p[o + 3]]);
         let u64_at = |o: usize| {
             let mut b = [0u8; 8];
@@ -197,23 +199,23 @@ impl RingReader {
         if found != seq {
             return Err(PacketError::Sequence { seq, found });
         }
-        let expected = self.s * 8;
+        let content = u64_at(packet::CONTENT_SIZE);
+        if !content.is_multiple_of(8)
+            || content < (packet::HEADER_SIZE as u64) * 8
+            || content > self.s * 8
+        {
+            return Err(PacketError::ContentSize {
+                seq,
+                found: content,
+            });
+        }
+        let expected = layout::padded_packet_size(content / 8, self.s) * 8;
         let size = u64_at(packet::PACKET_SIZE);
         if size != expected {
             return Err(PacketError::PacketSize {
                 seq,
                 found: size,
                 expected,
-            });
-        }
-        let content = u64_at(packet::CONTENT_SIZE);
-        if !content.is_multiple_of(8)
-            || content < (packet::HEADER_SIZE as u64) * 8
-            || content > expected
-        {
-            return Err(PacketError::ContentSize {
-                seq,
-                found: content,
             });
         }
         let (begin, end) = (
@@ -229,6 +231,6 @@ impl RingReader {
         }
         self.last_ts_end = end;
         self.last_discarded = discarded;
-        Ok((content / 8) as usize)
+        Ok(((content / 8) as usize, (size / 8) as usize))
     }
 }

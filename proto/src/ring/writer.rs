@@ -238,14 +238,16 @@ impl RingWriter {
                 ts,
                 discarded: 0,
             };
-            let new = if off != 0 && off + size(compact) <= s {
+            // A record never ends exactly on the sub-buffer boundary: the packet it fills
+            // must still be closed by a switch, which writes its end fields.
+            let new = if off != 0 && off + size(compact) < s {
                 old + size(compact)
             } else {
                 // Switch: close the open packet (if any), open the next one.
                 let next = if off == 0 { old } else { old - off + s };
                 compact = event_id < u32::from(event_header::EXTENDED_ID);
                 let len = packet::HEADER_SIZE as u64 + size(compact);
-                if len > s || !self.can_enter(next) {
+                if len >= s || !self.can_enter(next) {
                     return None;
                 }
                 r.compact = compact;
@@ -295,7 +297,6 @@ impl RingWriter {
             &self.id.stream_instance_id.to_le_bytes(),
         );
         put(packet::TIMESTAMP_BEGIN, &ts.to_le_bytes());
-        put(packet::PACKET_SIZE, &(self.s * 8).to_le_bytes());
         put(packet::PACKET_SEQ_NUM, &(start / self.s).to_le_bytes());
         put(packet::CPU_ID, &self.id.cpu_id.to_le_bytes());
     }
@@ -353,6 +354,10 @@ fn close_packet(map: &Mapping, s: u64, n: u64, end: u64, ts: u64, discarded: u64
     let base = layout::CONTROL_SIZE + (start & (s * n - 1)) as usize;
     map.write_bytes(base + packet::TIMESTAMP_END, &ts.to_le_bytes());
     map.write_bytes(base + packet::CONTENT_SIZE, &(off * 8).to_le_bytes());
+    map.write_bytes(
+        base + packet::PACKET_SIZE,
+        &(layout::padded_packet_size(off, s) * 8).to_le_bytes(),
+    );
     map.write_bytes(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
     commit(map, s, n, start, s - off)
 }
