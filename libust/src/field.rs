@@ -1,0 +1,233 @@
+//! How each Rust type is recorded: its CTF type and its byte encoding.
+//!
+//! [`FieldKind`] is implemented for the integer types (8 to 64 bits), `bool`, `f32`,
+//! `f64`, `&str` (NUL-terminated; an interior NUL ends the string), `&[T]` (a u32
+//! length then the elements: byte and integer sequences) and `[T; N]` (fixed arrays)
+//! for integer `T`, and for enumerations declared with [`crate::tracepoint_enum!`].
+
+use proto::event::{Base, EnumLabel, FieldType, IntType};
+use proto::ring::shm::RecordWriter;
+
+/// The static form of [`FieldType`], usable in `static` tracepoint descriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldTypeStatic {
+    Integer(IntType),
+    Bool,
+    F32,
+    F64,
+    String,
+    Array {
+        elem: IntType,
+        len: u32,
+    },
+    Sequence {
+        elem: IntType,
+    },
+    Enum {
+        container: IntType,
+        labels: &'static [(&'static str, i64)],
+    },
+}
+
+impl FieldTypeStatic {
+    /// The same type shown in another base (integers, arrays, sequences and enum
+    /// containers; other types are unchanged).
+    pub const fn with_base(self, base: Base) -> FieldTypeStatic {
+        match self {
+            FieldTypeStatic::Integer(t) => {
+                FieldTypeStatic::Integer(IntType::new(t.bits, t.signed, base))
+            }
+            FieldTypeStatic::Array { elem, len } => FieldTypeStatic::Array {
+                elem: IntType::new(elem.bits, elem.signed, base),
+                len,
+            },
+            FieldTypeStatic::Sequence { elem } => FieldTypeStatic::Sequence {
+                elem: IntType::new(elem.bits, elem.signed, base),
+            },
+            other => other,
+        }
+    }
+
+    /// The owned description.
+    pub fn to_owned_type(self) -> FieldType {
+        match self {
+            FieldTypeStatic::Integer(t) => FieldType::Integer(t),
+            FieldTypeStatic::Bool => FieldType::Bool,
+            FieldTypeStatic::F32 => FieldType::F32,
+            FieldTypeStatic::F64 => FieldType::F64,
+            FieldTypeStatic::String => FieldType::String,
+            FieldTypeStatic::Array { elem, len } => FieldType::Array { elem, len },
+            FieldTypeStatic::Sequence { elem } => FieldType::Sequence { elem },
+            FieldTypeStatic::Enum { container, labels } => FieldType::Enum {
+                container,
+                labels: labels
+                    .iter()
+                    .map(|&(l, v)| EnumLabel {
+                        label: l.to_string(),
+                        start: v,
+                        end: v,
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// A value that can be a tracepoint field.
+pub trait FieldKind {
+    /// Its CTF type.
+    const TYPE: FieldTypeStatic;
+    /// Bytes it takes in the record.
+    fn size(&self) -> usize;
+    /// Writes exactly `size()` bytes.
+    fn write(&self, w: &mut RecordWriter<'_>);
+}
+
+/// An integer type usable alone, in arrays and in sequences.
+pub trait Integer: Copy {
+    const INT: IntType;
+    const SIZE: usize;
+    fn put(self, w: &mut RecordWriter<'_>);
+    /// The value as i64, for enumerations.
+    fn to_i64(self) -> i64;
+}
+
+macro_rules! integers {
+    ($($t:ty => $bits:expr, $signed:expr;)*) => {$(
+        impl Integer for $t {
+            const INT: IntType = IntType::new($bits, $signed, Base::Dec);
+            const SIZE: usize = $bits / 8;
+            #[inline(always)]
+            fn put(self, w: &mut RecordWriter<'_>) {
+                w.put(&self.to_le_bytes());
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+        }
+        impl FieldKind for $t {
+            const TYPE: FieldTypeStatic = FieldTypeStatic::Integer(<$t as Integer>::INT);
+            #[inline(always)]
+            fn size(&self) -> usize {
+                <$t as Integer>::SIZE
+            }
+            #[inline(always)]
+            fn write(&self, w: &mut RecordWriter<'_>) {
+                Integer::put(*self, w);
+            }
+        }
+    )*};
+}
+
+integers! {
+    u8 => 8, false; u16 => 16, false; u32 => 32, false; u64 => 64, false; usize => 64, false;
+    i8 => 8, true; i16 => 16, true; i32 => 32, true; i64 => 64, true; isize => 64, true;
+}
+
+impl FieldKind for bool {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::Bool;
+    #[inline(always)]
+    fn size(&self) -> usize {
+        1
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        w.put_u8(u8::from(*self));
+    }
+}
+
+impl FieldKind for f32 {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::F32;
+    #[inline(always)]
+    fn size(&self) -> usize {
+        4
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        w.put_u32(self.to_bits());
+    }
+}
+
+impl FieldKind for f64 {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::F64;
+    #[inline(always)]
+    fn size(&self) -> usize {
+        8
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        w.put_u64(self.to_bits());
+    }
+}
+
+/// The bytes of `s` that a CTF string can hold: up to the first NUL.
+#[inline(always)]
+fn c_str_bytes(s: &str) -> &[u8] {
+    let b = s.as_bytes();
+    match b.iter().position(|&c| c == 0) {
+        Some(n) => &b[..n],
+        None => b,
+    }
+}
+
+impl FieldKind for &str {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::String;
+    #[inline(always)]
+    fn size(&self) -> usize {
+        c_str_bytes(self).len() + 1
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        w.put(c_str_bytes(self));
+        w.put_u8(0);
+    }
+}
+
+/// Longest sequence recorded; longer slices are cut (the record would not fit a
+/// sub-buffer anyway).
+const MAX_SEQUENCE: usize = u32::MAX as usize;
+
+impl<T: Integer> FieldKind for &[T] {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::Sequence { elem: T::INT };
+    #[inline(always)]
+    fn size(&self) -> usize {
+        4 + self.len().min(MAX_SEQUENCE) * T::SIZE
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        let items = &self[..self.len().min(MAX_SEQUENCE)];
+        w.put_u32(items.len() as u32);
+        write_ints(items, w);
+    }
+}
+
+impl<T: Integer, const N: usize> FieldKind for [T; N] {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::Array {
+        elem: T::INT,
+        len: N as u32,
+    };
+    #[inline(always)]
+    fn size(&self) -> usize {
+        N * T::SIZE
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        write_ints(self, w);
+    }
+}
+
+#[inline(always)]
+fn write_ints<T: Integer>(items: &[T], w: &mut RecordWriter<'_>) {
+    for &i in items {
+        i.put(w);
+    }
+}
+
+/// Builds an enumeration's field type from its labels.
+pub const fn enum_type<T: Integer>(labels: &'static [(&'static str, i64)]) -> FieldTypeStatic {
+    FieldTypeStatic::Enum {
+        container: T::INT,
+        labels,
+    }
+}

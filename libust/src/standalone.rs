@@ -1,0 +1,402 @@
+//! Standalone mode: the program records its own events, with no daemon.
+//!
+//! Enabled by `LIBUST_TRACE_DIR=<dir>` in the environment when the program starts.
+//! The same per-CPU ring buffers as in daemon mode are created in sealed memfds; an
+//! in-process consumer thread drains complete packets into
+//! `<dir>/ust/uid/<uid>/64-bit/channel0_<cpu>` and writes `metadata` beside them. At
+//! normal exit (`atexit`) and on SIGTERM/SIGINT (when the program has not installed its
+//! own handler) the open packets are flushed and everything is written out before the
+//! process ends.
+//!
+//! Other variables:
+//! - `LIBUST_EVENTS=<glob>,...` — which events to record (default `*`);
+//! - `LIBUST_CONTEXTS=vpid,vtid,procname` — per-event contexts (default none);
+//! - `LIBUST_SUBBUF_SIZE`, `LIBUST_NUM_SUBBUF` — buffer geometry (default LTTng's
+//!   4 × 512 KiB per CPU); `LIBUST_OVERWRITE=1` — flight-recorder mode (the buffers
+//!   are written out only at exit);
+//! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name).
+
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use ctf::metadata::{self, ClockDesc, Contexts, EnvValue, EventClass, StreamDesc, TraceDesc};
+use proto::ring::layout::StreamIdentity;
+use proto::ring::reader::{Next, RingReader};
+use proto::ring::writer::RingWriter;
+use proto::ring::{BufferConfig, Mode};
+
+use crate::clock::{self, Sample};
+use crate::fastpath::{self, Channel};
+use crate::sys;
+use crate::tracepoint::{self, Tracepoint};
+
+/// Why standalone tracing could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StandaloneError {
+    #[error("cannot create the trace directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("bad buffer settings: {0}")]
+    Config(#[from] proto::ring::ConfigError),
+    #[error("cannot create the ring buffers: {0}")]
+    Buffers(#[from] proto::ring::writer::WriterError),
+    #[error("cannot map the ring buffers for reading: {0}")]
+    Reader(#[from] proto::ring::shm::ShmError),
+    #[error("cannot create the consumer wakeup eventfd: {0}")]
+    Eventfd(std::io::Error),
+    #[error("{name} must be a number, not '{value}'")]
+    BadNumber { name: &'static str, value: String },
+    #[error("cannot generate the metadata: {0}")]
+    Metadata(#[from] metadata::MetadataError),
+}
+
+/// Everything the consumer side needs.
+struct Session {
+    dir: PathBuf,
+    readers: Vec<RingReader>,
+    files: Vec<Option<File>>,
+    buf: Vec<u8>,
+    trace: TraceDesc,
+    start: Sample,
+    source: clock::Source,
+    overwrite: bool,
+    finished: bool,
+}
+
+struct State {
+    session: Mutex<Session>,
+    wakeup: Arc<OwnedFd>,
+    stop: AtomicBool,
+}
+
+static STATE: OnceLock<State> = OnceLock::new();
+
+/// Starts standalone tracing if `LIBUST_TRACE_DIR` is set. Called once, before `main`.
+pub(crate) fn init_from_env() {
+    let Some(dir) = std::env::var_os("LIBUST_TRACE_DIR") else {
+        return;
+    };
+    if let Err(e) = start(Path::new(&dir)) {
+        eprintln!("libust: standalone tracing disabled: {e}");
+    }
+}
+
+fn env_u64(name: &'static str, default: u64) -> Result<u64, StandaloneError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => parse_size(&v).ok_or(StandaloneError::BadNumber { name, value: v }),
+    }
+}
+
+/// Parses `4096`, `64k`, `1M`.
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (num, mult) = match v.chars().last()? {
+        'k' | 'K' => (&v[..v.len() - 1], 1024),
+        'm' | 'M' => (&v[..v.len() - 1], 1024 * 1024),
+        'g' | 'G' => (&v[..v.len() - 1], 1024 * 1024 * 1024),
+        _ => (v, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+fn contexts_from_env() -> Contexts {
+    let mut c = Contexts::default();
+    if let Ok(v) = std::env::var("LIBUST_CONTEXTS") {
+        for name in v.split(',').map(str::trim) {
+            match name {
+                "vpid" => c.vpid = true,
+                "vtid" => c.vtid = true,
+                "procname" => c.procname = true,
+                "" => {}
+                other => eprintln!(
+                    "libust: ignoring unknown context '{other}' (known: vpid, vtid, procname)"
+                ),
+            }
+        }
+    }
+    c
+}
+
+fn program_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".into())
+}
+
+fn start(dir: &Path) -> Result<(), StandaloneError> {
+    let source = clock::init();
+    let start = Sample::take();
+    let cfg = BufferConfig {
+        subbuf_size: env_u64("LIBUST_SUBBUF_SIZE", BufferConfig::DEFAULT.subbuf_size)?,
+        num_subbuf: env_u64("LIBUST_NUM_SUBBUF", BufferConfig::DEFAULT.num_subbuf)?,
+        mode: if std::env::var("LIBUST_OVERWRITE").is_ok_and(|v| v == "1") {
+            Mode::Overwrite
+        } else {
+            Mode::Discard
+        },
+    };
+    cfg.validate()?;
+    let contexts = contexts_from_env();
+    let patterns: Vec<String> = std::env::var("LIBUST_EVENTS")
+        .unwrap_or_else(|_| "*".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+
+    let uid = sys::getuid();
+    let out = dir.join(format!("ust/uid/{uid}/64-bit"));
+    fs::create_dir_all(&out).map_err(|source| StandaloneError::Dir {
+        path: out.clone(),
+        source,
+    })?;
+
+    let uuid = random_uuid();
+    let wakeup = Arc::new(sys::eventfd().map_err(StandaloneError::Eventfd)?);
+    let ncpu = sys::possible_cpus();
+    let mut writers = Vec::with_capacity(ncpu);
+    let mut readers = Vec::with_capacity(ncpu);
+    for cpu in 0..ncpu {
+        let id = StreamIdentity {
+            uuid,
+            stream_id: 0,
+            stream_instance_id: cpu as u64,
+            cpu_id: cpu as u32,
+        };
+        let name = CString::new(format!("libust-channel0-{cpu}")).unwrap_or_default();
+        let (w, fd) = RingWriter::create(&name, cfg, id, Some(wakeup.clone()))?;
+        readers.push(RingReader::open(fd.as_fd(), cfg, id)?);
+        writers.push(w);
+    }
+
+    let tracepoints = tracepoint::registered();
+    let mut events = Vec::with_capacity(tracepoints.len());
+    for (i, tp) in tracepoints.iter().enumerate() {
+        events.push(EventClass {
+            id: i as u32,
+            stream_id: 0,
+            desc: tp.desc().to_desc(),
+        });
+    }
+    let trace = TraceDesc {
+        uuid,
+        clock: ClockDesc {
+            name: "monotonic".into(),
+            uuid: clock::boot_id(),
+            description: match source {
+                clock::Source::Tsc => "Invariant TSC, calibrated against CLOCK_MONOTONIC".into(),
+                clock::Source::Monotonic => "Monotonic Clock".into(),
+            },
+            freq: 1_000_000_000,
+            offset_s: 0,
+            offset: 0,
+        },
+        env: env_block(uid),
+        streams: vec![StreamDesc { id: 0, contexts }],
+        events,
+    };
+    // Refuse bad descriptions now rather than at exit.
+    metadata::generate(&trace)?;
+
+    let session = Session {
+        dir: out,
+        readers,
+        files: (0..ncpu).map(|_| None).collect(),
+        buf: Vec::new(),
+        trace,
+        start,
+        source,
+        overwrite: cfg.mode == Mode::Overwrite,
+        finished: false,
+    };
+    if STATE
+        .set(State {
+            session: Mutex::new(session),
+            wakeup,
+            stop: AtomicBool::new(false),
+        })
+        .is_err()
+    {
+        return Ok(());
+    }
+    if let Some(state) = STATE.get() {
+        sys::set_signal_fd(state.wakeup.as_fd());
+    }
+    fastpath::activate(Channel {
+        writers: writers.into_boxed_slice(),
+        contexts,
+    });
+    enable_matching(&tracepoints, &patterns);
+    sys::at_exit(finish);
+    sys::install_stop_handlers();
+    std::thread::Builder::new()
+        .name("libust-consumer".into())
+        .spawn(consumer_thread)
+        .map_err(StandaloneError::Eventfd)?;
+    Ok(())
+}
+
+fn enable_matching(tps: &[&'static Tracepoint], patterns: &[String]) {
+    for (i, tp) in tps.iter().enumerate() {
+        let name = tp.full_name();
+        let on = patterns.iter().any(|p| tracepoint::glob_match(p, &name));
+        tp.set(i as u32, on);
+    }
+}
+
+fn env_block(uid: u32) -> Vec<(String, EnvValue)> {
+    let s = |v: &str| EnvValue::Str(v.to_string());
+    let name = std::env::var("LIBUST_TRACE_NAME").unwrap_or_else(|_| program_name());
+    vec![
+        ("hostname".into(), s(&sys::hostname())),
+        ("domain".into(), s("ust")),
+        ("tracer_name".into(), s("lttng-ust")),
+        ("tracer_major".into(), EnvValue::Int(2)),
+        ("tracer_minor".into(), EnvValue::Int(13)),
+        ("tracer_patchlevel".into(), EnvValue::Int(0)),
+        ("tracer_buffering_scheme".into(), s("uid")),
+        ("tracer_buffering_id".into(), EnvValue::Int(i64::from(uid))),
+        ("architecture_bit_width".into(), EnvValue::Int(64)),
+        ("trace_name".into(), s(&name)),
+        ("trace_creation_datetime".into(), s(&sys::iso8601_now())),
+        ("libust_mode".into(), s("standalone")),
+    ]
+}
+
+fn random_uuid() -> [u8; 16] {
+    fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .ok()
+        .and_then(|s| metadata::parse_uuid(&s))
+        .unwrap_or_else(|| {
+            let t = clock::realtime_ns().to_le_bytes();
+            let p = std::process::id().to_le_bytes();
+            let mut u = [0u8; 16];
+            u[..8].copy_from_slice(&t);
+            u[8..12].copy_from_slice(&p);
+            u
+        })
+}
+
+fn consumer_thread() {
+    let Some(state) = STATE.get() else { return };
+    // Write a first metadata file after a short calibration, so that a trace of a
+    // process killed with SIGKILL is still readable.
+    std::thread::sleep(Duration::from_millis(20));
+    if let Ok(mut s) = state.session.lock() {
+        if !s.finished {
+            s.write_metadata();
+        }
+    }
+    loop {
+        if let Some(sig) = sys::wait_readable(state.wakeup.as_fd(), 200) {
+            // A stop signal arrived: finish, then die of it as the program would have.
+            finish();
+            sys::reraise(sig);
+        }
+        if state.stop.load(Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut s) = state.session.lock() {
+            if s.finished {
+                return;
+            }
+            if !s.overwrite {
+                s.drain();
+            }
+        }
+    }
+}
+
+/// Flushes the buffers, writes every remaining packet and the final metadata. Runs
+/// once, at exit or on a stop signal.
+pub(crate) fn finish() {
+    let Some(state) = STATE.get() else { return };
+    state.stop.store(true, Ordering::Release);
+    let Ok(mut s) = state.session.lock() else {
+        return;
+    };
+    if s.finished {
+        return;
+    }
+    for r in &s.readers {
+        r.flush(clock::now);
+    }
+    s.drain();
+    s.write_metadata();
+    s.finished = true;
+    for f in s.files.iter_mut().flatten() {
+        let _ = f.flush();
+    }
+}
+
+impl Session {
+    fn drain(&mut self) {
+        for cpu in 0..self.readers.len() {
+            loop {
+                let next = self.readers[cpu].next_packet(&mut self.buf);
+                match next {
+                    Next::Packet => self.write_packet(cpu),
+                    Next::Corrupt(e) => {
+                        eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}")
+                    }
+                    Next::Empty => break,
+                }
+            }
+        }
+    }
+
+    fn write_packet(&mut self, cpu: usize) {
+        if self.files[cpu].is_none() {
+            let path = self.dir.join(format!("channel0_{cpu}"));
+            match File::create(&path) {
+                Ok(f) => self.files[cpu] = Some(f),
+                Err(e) => {
+                    eprintln!("libust: cannot create {}: {e}", path.display());
+                    return;
+                }
+            }
+        }
+        if let Some(f) = &mut self.files[cpu] {
+            if let Err(e) = f.write_all(&self.buf) {
+                eprintln!("libust: cannot write channel0_{cpu}: {e} (packet lost)");
+            }
+        }
+    }
+
+    fn write_metadata(&mut self) {
+        // Calibrate the TSC over at least 10 ms, even for a very short run.
+        let elapsed = clock::monotonic_ns().saturating_sub(self.start.mono_ns);
+        if self.source == clock::Source::Tsc && elapsed < 10_000_000 {
+            std::thread::sleep(Duration::from_nanos(10_000_000 - elapsed));
+        }
+        let now = Sample::take();
+        let cal = clock::calibrate(self.source, self.start, now);
+        self.trace.clock.freq = cal.freq;
+        self.trace.clock.offset_s = cal.offset_s;
+        self.trace.clock.offset = cal.offset;
+        let text = match metadata::generate(&self.trace) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("libust: cannot generate metadata: {e}");
+                return;
+            }
+        };
+        // Write beside, then rename: a reader never sees half a metadata file. The
+        // temporary name starts with '.' so trace readers skip it.
+        let tmp = self.dir.join(".metadata.tmp");
+        let res = fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, self.dir.join("metadata")));
+        if let Err(e) = res {
+            eprintln!("libust: cannot write {}/metadata: {e}", self.dir.display());
+        }
+    }
+}
