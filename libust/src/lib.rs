@@ -26,7 +26,7 @@
 //!     libust::trace!(request_done, id, 0x200, "/index.html", ConnState::Busy);
 //!     libust::tracef!("served request {id}");
 //! }
-//! # serve(1);
+//! # fn main() { serve(1); }
 //! ```
 //!
 //! Recording starts when the program runs with `LIBUST_TRACE_DIR=<dir>` (standalone

@@ -108,40 +108,44 @@ pub fn registered() -> Vec<&'static Tracepoint> {
 /// Matches `name` against an LTTng-style glob: `*` matches any run of characters,
 /// `\*` a literal star.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
+    // Tokens: None is a star, Some(c) a literal character.
+    let mut p: Vec<Option<char>> = Vec::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                p.push(Some('*'));
+            }
+            '*' => p.push(None),
+            c => p.push(Some(c)),
+        }
+    }
     let n: Vec<char> = name.chars().collect();
-    // Iterative matcher with backtracking to the last star: linear in practice.
+    // Iterative matcher that backtracks to the last star: linear in practice.
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if pi + 1 < p.len() && p[pi] == '\\' && p[pi + 1] == '*' && n[ni] == '*' {
-            pi += 2;
-            ni += 1;
-        } else if pi < p.len() && p[pi] != '*' && p[pi] != '\\' && p[pi] == n[ni] {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len()
-            && p[pi] == '\\'
-            && (pi + 1 == p.len() || p[pi + 1] != '*')
-            && n[ni] == '\\'
-        {
-            pi += 1;
-            ni += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
+        match p.get(pi) {
+            Some(None) => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(Some(c)) if *c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
         }
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    p[pi..].iter().all(Option::is_none)
 }
 
 #[cfg(test)]
