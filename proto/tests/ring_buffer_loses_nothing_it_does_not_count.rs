@@ -25,7 +25,10 @@ fn clock() -> u64 {
 }
 
 /// Decodes the (thread, seq) events of one packet; checks the event headers.
-fn events(p: &[u8], out: &mut Vec<(u32, u64, u64)>) {
+fn events(p: &[u8], out: &mut Vec<(u32, u64, u64)>, trace_discarded: &mut u64) {
+    let disc = u64::from_le_bytes(p[packet::EVENTS_DISCARDED..][..8].try_into().unwrap());
+    assert!(disc >= *trace_discarded, "events_discarded went backwards");
+    *trace_discarded = disc;
     let content =
         u64::from_le_bytes(p[packet::CONTENT_SIZE..][..8].try_into().unwrap()) as usize / 8;
     let begin = u64::from_le_bytes(p[packet::TIMESTAMP_BEGIN..][..8].try_into().unwrap());
@@ -91,6 +94,7 @@ fn run(
         .collect();
     let mut got = Vec::new();
     let mut buf = Vec::new();
+    let mut in_trace = 0u64;
     let reader_live = mode == Mode::Discard;
     let stop = done.clone();
     let joiner = std::thread::spawn(move || {
@@ -103,7 +107,7 @@ fn run(
         let finished = done.load(Ordering::SeqCst);
         if reader_live || finished {
             match r.next_packet(&mut buf) {
-                Next::Packet => events(&buf, &mut got),
+                Next::Packet => events(&buf, &mut got, &mut in_trace),
                 Next::Corrupt(e) => panic!("corrupt packet: {e}"),
                 Next::Empty if finished => {
                     if !r.flush(clock) {
@@ -119,9 +123,21 @@ fn run(
         }
     }
     joiner.join().unwrap();
-    // Drain whatever the last flush completed.
+    // Drain whatever the last flush completed, then have the final discard count
+    // written, as a consumer does at stop.
     while let Next::Packet = r.next_packet(&mut buf) {
-        events(&buf, &mut got);
+        events(&buf, &mut got, &mut in_trace);
+    }
+    if mode == Mode::Discard {
+        r.report_final_discards(clock);
+        while let Next::Packet = r.next_packet(&mut buf) {
+            events(&buf, &mut got, &mut in_trace);
+        }
+        assert_eq!(
+            in_trace,
+            w.discarded(),
+            "the trace reports every discarded event"
+        );
     }
     (got, w.discarded(), r.lost_packets())
 }

@@ -109,6 +109,16 @@ impl RingReader {
         super::writer::flush(&self.map, self.s, self.n, &mut now)
     }
 
+    /// At the end of tracing, after every packet has been read: if the writer counted
+    /// discarded events that no packet reported yet, has it write an empty packet that
+    /// does. Returns true if such a packet is now ready.
+    pub fn report_final_discards(&self, mut now: impl FnMut() -> u64) -> bool {
+        if self.discarded_hint() <= self.last_discarded {
+            return false;
+        }
+        super::writer::populate_empty(&self.map, self.s, self.n, self.mode, &self.id, &mut now)
+    }
+
     /// Copies the next complete packet into `buf` and checks it.
     pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> Next {
         let s = self.s;

@@ -137,12 +137,6 @@ impl RingWriter {
         self.map.atomic(off)
     }
 
-    #[inline(always)]
-    fn commit_counter(&self, pos: u64) -> &AtomicU64 {
-        let slot = (pos / self.s) & (self.n - 1);
-        self.map.atomic(layout::OFF_COMMIT + 8 * slot as usize)
-    }
-
     /// Offset in the mapping of stream position `pos`.
     #[inline(always)]
     fn map_offset(&self, pos: u64) -> usize {
@@ -266,39 +260,14 @@ impl RingWriter {
         }
     }
 
-    /// Whether a writer may open the packet starting at stream position `pos`.
-    #[cold]
+    #[inline(always)]
     fn can_enter(&self, pos: u64) -> bool {
-        let lap = pos / self.s / self.n;
-        let committed = self.commit_counter(pos).load(Ordering::Acquire);
-        if committed != lap * self.s {
-            // The previous lap of this sub-buffer is still being written.
-            return false;
-        }
-        match self.mode {
-            Mode::Overwrite => true,
-            Mode::Discard => {
-                let consumed = self.counter(layout::OFF_CONSUMED).load(Ordering::Acquire);
-                pos + self.s <= consumed.saturating_add(self.n * self.s)
-            }
-        }
+        can_enter(&self.map, self.s, self.n, self.mode, pos)
     }
 
-    /// Writes the fields of a packet known when it is opened.
-    #[cold]
+    #[inline(always)]
     fn open_packet(&self, start: u64, ts: u64) {
-        let base = self.map_offset(start);
-        let put = |off: usize, b: &[u8]| self.map.write_bytes(base + off, b);
-        put(packet::MAGIC, &layout::CTF_MAGIC.to_le_bytes());
-        put(packet::UUID, &self.id.uuid);
-        put(packet::STREAM_ID, &self.id.stream_id.to_le_bytes());
-        put(
-            packet::STREAM_INSTANCE_ID,
-            &self.id.stream_instance_id.to_le_bytes(),
-        );
-        put(packet::TIMESTAMP_BEGIN, &ts.to_le_bytes());
-        put(packet::PACKET_SEQ_NUM, &(start / self.s).to_le_bytes());
-        put(packet::CPU_ID, &self.id.cpu_id.to_le_bytes());
+        open_packet(&self.map, self.s, self.n, &self.id, start, ts);
     }
 
     #[inline(always)]
@@ -330,6 +299,74 @@ impl RingWriter {
             self.delivered();
         }
         closed
+    }
+}
+
+/// Whether a writer may open the packet starting at stream position `pos`: the
+/// previous lap of its sub-buffer is fully committed and, in discard mode, consumed.
+#[cold]
+fn can_enter(map: &Mapping, s: u64, n: u64, mode: Mode, pos: u64) -> bool {
+    let lap = pos / s / n;
+    let slot = (pos / s) & (n - 1);
+    let committed = map
+        .atomic(layout::OFF_COMMIT + 8 * slot as usize)
+        .load(Ordering::Acquire);
+    if committed != lap * s {
+        return false;
+    }
+    match mode {
+        Mode::Overwrite => true,
+        Mode::Discard => {
+            let consumed = map.atomic(layout::OFF_CONSUMED).load(Ordering::Acquire);
+            pos + s <= consumed.saturating_add(n * s)
+        }
+    }
+}
+
+/// Writes the fields of a packet known when it is opened.
+#[cold]
+fn open_packet(map: &Mapping, s: u64, n: u64, id: &StreamIdentity, start: u64, ts: u64) {
+    let base = layout::CONTROL_SIZE + (start & (s * n - 1)) as usize;
+    let put = |off: usize, b: &[u8]| map.write_bytes(base + off, b);
+    put(packet::MAGIC, &layout::CTF_MAGIC.to_le_bytes());
+    put(packet::UUID, &id.uuid);
+    put(packet::STREAM_ID, &id.stream_id.to_le_bytes());
+    put(
+        packet::STREAM_INSTANCE_ID,
+        &id.stream_instance_id.to_le_bytes(),
+    );
+    put(packet::TIMESTAMP_BEGIN, &ts.to_le_bytes());
+    put(packet::PACKET_SEQ_NUM, &(start / s).to_le_bytes());
+    put(packet::CPU_ID, &id.cpu_id.to_le_bytes());
+}
+
+/// Writes a packet with no event, opened and closed at once, so that a reader learns
+/// the final discarded-event count when no packet is open to carry it (LTTng does the
+/// same at stop). Returns true if the packet was written and is complete.
+pub(super) fn populate_empty(
+    map: &Mapping,
+    s: u64,
+    n: u64,
+    mode: Mode,
+    id: &StreamIdentity,
+    now: &mut dyn FnMut() -> u64,
+) -> bool {
+    let wp = map.atomic(layout::OFF_WRITE_POS);
+    let mut old = wp.load(Ordering::Acquire);
+    loop {
+        if old & (s - 1) != 0 || !can_enter(map, s, n, mode, old) {
+            return false;
+        }
+        let ts = now();
+        let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
+        match wp.compare_exchange_weak(old, old + s, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                open_packet(map, s, n, id, old, ts);
+                commit(map, s, n, old, packet::HEADER_SIZE as u64);
+                return close_packet(map, s, n, old + packet::HEADER_SIZE as u64, ts, disc);
+            }
+            Err(cur) => old = cur,
+        }
     }
 }
 
