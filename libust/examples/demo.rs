@@ -7,7 +7,7 @@
 //! lttng view /tmp/demo-trace
 //! ```
 //!
-//! The values are simple functions of the iteration number `i`, so that a test can
+//! The values are simple (wrapping) functions of the iteration number `i`, so that a test can
 //! check every field of every event (`tests/every_field_kind_round_trips.rs`).
 
 libust::tracepoint_enum! {
@@ -83,13 +83,13 @@ fn main() {
         libust::trace!(
             integers,
             i as u8,
-            (i * 300) as u16,
-            (i * 70_000) as u32,
-            i * 5_000_000_000,
-            -(i as i8),
-            -((i * 300) as i16),
-            -((i * 70_000) as i32),
-            -((i * 5_000_000_000) as i64),
+            i.wrapping_mul(300) as u16,
+            i.wrapping_mul(70_000) as u32,
+            i.wrapping_mul(5_000_000_000),
+            (i as i8).wrapping_neg(),
+            (i.wrapping_mul(300) as i16).wrapping_neg(),
+            (i.wrapping_mul(70_000) as i32).wrapping_neg(),
+            (i.wrapping_mul(5_000_000_000) as i64).wrapping_neg(),
             0xDEAD_0000 | i as u32,
             0o755,
             0b1010_0000 | i as u8

@@ -1,0 +1,125 @@
+//! Helpers shared by the integration tests: run traced programs, read traces back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ctf::reader::{Discarded, Event, Item, ReadError, TraceSet};
+
+/// A fresh, empty directory for one test, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "libust-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A command for one of the test programs, traced in standalone mode into `dir`.
+pub fn traced(bin: &str, dir: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.env("LIBUST_TRACE_DIR", dir);
+    for v in [
+        "LIBUST_EVENTS",
+        "LIBUST_CONTEXTS",
+        "LIBUST_OVERWRITE",
+        "LIBUST_SUBBUF_SIZE",
+        "LIBUST_NUM_SUBBUF",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs a command and insists that it succeeds.
+pub fn run_ok(c: &mut Command) -> Output {
+    let out = c.output().expect("run test program");
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Everything read from the traces under `dir`.
+pub struct Read {
+    pub events: Vec<Event>,
+    pub discarded: Vec<Discarded>,
+    pub errors: Vec<ReadError>,
+}
+
+pub fn read_trace(dir: &Path) -> Read {
+    let mut set = TraceSet::open(dir).unwrap_or_else(|e| panic!("open {}: {e}", dir.display()));
+    let mut r = Read {
+        events: Vec::new(),
+        discarded: Vec::new(),
+        errors: Vec::new(),
+    };
+    for item in set.items() {
+        match item {
+            Item::Event(e) => r.events.push(e),
+            Item::Discarded(d) => r.discarded.push(d),
+            Item::Error(e) => r.errors.push(e),
+        }
+    }
+    r
+}
+
+/// Runs `babeltrace2 ARGS`; `None` when babeltrace2 is not installed outside CI. Under
+/// `CI=true` a missing babeltrace2 fails the test.
+pub fn babeltrace2(args: &[&std::ffi::OsStr]) -> Option<Output> {
+    match Command::new("babeltrace2")
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("babeltrace2 is required under CI=true: {e}");
+            }
+            eprintln!("NOTICE: babeltrace2 not found ({e}); skipping the babeltrace2 comparison");
+            None
+        }
+    }
+}
+
+/// The `lttng` binary built beside the test binaries.
+pub fn lttng_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join("lttng");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build -p lttng)",
+        p.display()
+    );
+    p
+}
+
+/// Looks up a field by name.
+pub fn field<'a>(fields: &'a ctf::reader::Fields, name: &str) -> Option<&'a ctf::reader::Value> {
+    fields.get(name)
+}
