@@ -88,3 +88,30 @@ fn the_reader_survives_a_hostile_writer() {
         assert!(bad > 0, "{mode:?}: the damage was never noticed");
     }
 }
+
+#[test]
+fn extreme_counter_values_do_not_overflow_the_reader() {
+    // Found by the ring_reader fuzz target: a write position near 2^64 once overflowed
+    // the flush arithmetic.
+    for mode in [Mode::Discard, Mode::Overwrite] {
+        let cfg = BufferConfig {
+            subbuf_size: 4096,
+            num_subbuf: 2,
+            mode,
+        };
+        for wp in [u64::MAX, u64::MAX - 4095, u64::MAX - 100, 1 << 63] {
+            let (_w, fd) = RingWriter::create(c"extreme", cfg, ID, None).unwrap();
+            let mut reader = RingReader::open(fd.as_fd(), cfg, ID).unwrap();
+            let evil = Mapping::map(fd.as_fd(), cfg.shm_size()).unwrap();
+            evil.write_bytes(layout::OFF_WRITE_POS, &wp.to_le_bytes());
+            evil.write_bytes(layout::OFF_COMMIT, &u64::MAX.to_le_bytes());
+            evil.write_bytes(layout::OFF_DISCARDED, &u64::MAX.to_le_bytes());
+            let mut buf = Vec::new();
+            for _ in 0..4 {
+                let _ = reader.next_packet(&mut buf);
+                let _ = reader.flush(|| 5);
+                let _ = reader.report_final_discards(|| 6);
+            }
+        }
+    }
+}

@@ -39,6 +39,7 @@ static VPID: AtomicI32 = AtomicI32::new(0);
 /// tracing stops, so it lives until the process exits.
 pub(crate) fn activate(ch: Channel) -> &'static Channel {
     VPID.store(std::process::id() as i32, Ordering::Relaxed);
+    crate::sys::at_fork_child(after_fork_in_child);
     let leaked: &'static mut Channel = Box::leak(Box::new(ch));
     ACTIVE.store(leaked, Ordering::Release);
     leaked
@@ -64,6 +65,12 @@ pub fn record(tp: &Tracepoint, payload_len: usize, write: impl FnOnce(&mut Recor
         }
         write(b);
     });
+}
+
+/// In a child of `fork`: the process id changed, and so did the id of the only thread.
+fn after_fork_in_child() {
+    VPID.store(std::process::id() as i32, Ordering::Relaxed);
+    VTID.with(|c| c.set(0));
 }
 
 #[inline(always)]

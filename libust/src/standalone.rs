@@ -123,6 +123,8 @@ impl Pool {
 }
 
 struct State {
+    /// The process that started tracing (children of `fork` only write events).
+    owner_pid: u32,
     session: Mutex<Session>,
     pool: Pool,
     wakeup: Arc<OwnedFd>,
@@ -207,11 +209,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         .collect();
 
     let uid = sys::getuid();
-    let out = dir.join(format!("ust/uid/{uid}/64-bit"));
-    fs::create_dir_all(&out).map_err(|source| StandaloneError::Dir {
-        path: out.clone(),
-        source,
-    })?;
+    let (out, per_process) = claim_output_dir(dir, uid)?;
 
     let uuid = random_uuid();
     let wakeup = Arc::new(sys::eventfd().map_err(StandaloneError::Eventfd)?);
@@ -253,7 +251,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
             offset_s: 0,
             offset: 0,
         },
-        env: env_block(uid),
+        env: env_block(uid, per_process),
         streams: vec![StreamDesc { id: 0, contexts }],
         events,
     };
@@ -273,6 +271,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     };
     if STATE
         .set(State {
+            owner_pid: std::process::id(),
             session: Mutex::new(session),
             pool: Pool {
                 free: Mutex::new(Vec::new()),
@@ -316,23 +315,69 @@ fn enable_matching(tps: &[&'static Tracepoint], patterns: &[String]) {
     }
 }
 
-fn env_block(uid: u32) -> Vec<(String, EnvValue)> {
+/// Picks the directory this process writes its streams to: LTTng's per-user
+/// `ust/uid/<uid>/64-bit/` for the first process, and for any other process tracing
+/// into the same directory at the same time (a script running several instrumented
+/// programs, a fork that execs) LTTng's per-process `ust/pid/<name>-<pid>-<datetime>/`,
+/// so that no two processes ever write one file. Ownership is claimed with an
+/// `O_EXCL` marker file (hidden from trace readers by its leading dot). Returns the
+/// directory and whether it is per-process.
+fn claim_output_dir(dir: &Path, uid: u32) -> Result<(PathBuf, bool), StandaloneError> {
+    let mkdir = |p: &Path| {
+        fs::create_dir_all(p).map_err(|source| StandaloneError::Dir {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let per_uid = dir.join(format!("ust/uid/{uid}/64-bit"));
+    mkdir(&per_uid)?;
+    let claimed = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(per_uid.join(".libust-owner"))
+        .map(|mut f| writeln!(f, "{}", std::process::id()))
+        .is_ok();
+    if claimed {
+        return Ok((per_uid, false));
+    }
+    let per_pid = dir.join(format!(
+        "ust/pid/{}-{}-{}",
+        program_name(),
+        std::process::id(),
+        sys::iso8601_now().replace('+', "-")
+    ));
+    mkdir(&per_pid)?;
+    Ok((per_pid, true))
+}
+
+fn env_block(uid: u32, per_process: bool) -> Vec<(String, EnvValue)> {
     let s = |v: &str| EnvValue::Str(v.to_string());
     let name = std::env::var("LIBUST_TRACE_NAME").unwrap_or_else(|_| program_name());
-    vec![
+    let mut env = vec![
         ("hostname".into(), s(&sys::hostname())),
         ("domain".into(), s("ust")),
         ("tracer_name".into(), s("lttng-ust")),
         ("tracer_major".into(), EnvValue::Int(2)),
         ("tracer_minor".into(), EnvValue::Int(13)),
         ("tracer_patchlevel".into(), EnvValue::Int(0)),
-        ("tracer_buffering_scheme".into(), s("uid")),
-        ("tracer_buffering_id".into(), EnvValue::Int(i64::from(uid))),
+        (
+            "tracer_buffering_scheme".into(),
+            s(if per_process { "pid" } else { "uid" }),
+        ),
         ("architecture_bit_width".into(), EnvValue::Int(64)),
         ("trace_name".into(), s(&name)),
         ("trace_creation_datetime".into(), s(&sys::iso8601_now())),
         ("libust_mode".into(), s("standalone")),
-    ]
+    ];
+    if per_process {
+        let pid = i64::from(std::process::id());
+        env.push(("tracer_buffering_id".into(), EnvValue::Int(pid)));
+        env.push(("vpid".into(), EnvValue::Int(pid)));
+        env.push(("procname".into(), s(&program_name())));
+    } else {
+        env.push(("tracer_buffering_id".into(), EnvValue::Int(i64::from(uid))));
+    }
+    env
 }
 
 fn random_uuid() -> [u8; 16] {
@@ -425,6 +470,11 @@ fn write_packet(dir: &Path, file: &mut Option<File>, cpu: usize, data: &[u8]) {
 /// once, at exit or on a stop signal.
 pub(crate) fn finish() {
     let Some(state) = STATE.get() else { return };
+    if std::process::id() != state.owner_pid {
+        // A forked child shares the rings (its events reach the parent's trace) but
+        // not the consumer threads: draining here would steal the parent's packets.
+        return;
+    }
     state.stop.store(true, Ordering::Release);
     let Ok(mut s) = state.session.lock() else {
         return;

@@ -98,6 +98,24 @@ pub(crate) fn at_exit(f: fn()) {
     }
 }
 
+static FORK_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+extern "C" fn run_fork_hook() {
+    if let Some(f) = FORK_HOOK.get() {
+        f();
+    }
+}
+
+/// Runs `f` in the child after every `fork`.
+pub(crate) fn at_fork_child(f: fn()) {
+    if FORK_HOOK.set(f).is_ok() {
+        // SAFETY: registers a valid extern "C" function for the child side only.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(run_fork_hook));
+        }
+    }
+}
+
 static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static SIGNAL_FD: AtomicI32 = AtomicI32::new(-1);
 

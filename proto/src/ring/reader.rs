@@ -141,7 +141,7 @@ impl RingReader {
             .map
             .atomic(layout::OFF_COMMIT + 8 * slot as usize)
             .load(Ordering::Acquire);
-        if committed < lap_end || wp < self.consumed + s {
+        if committed < lap_end || wp < self.consumed.saturating_add(s) {
             return Next::Empty;
         }
         buf.resize(s as usize, 0);
@@ -155,7 +155,7 @@ impl RingReader {
                 .map
                 .atomic(layout::OFF_WRITE_POS)
                 .load(Ordering::Acquire);
-            if wp_after > self.consumed + self.n * s {
+            if wp_after > self.consumed.saturating_add(self.n * s) {
                 return self.skip(PacketError::Overwritten { seq: k });
             }
         }
@@ -164,7 +164,7 @@ impl RingReader {
             Ok((content, size)) => {
                 buf[content..].fill(0);
                 buf.truncate(size);
-                self.consumed += s;
+                self.consumed = self.consumed.saturating_add(s);
                 self.publish_consumed();
                 Next::Packet
             }
@@ -173,7 +173,7 @@ impl RingReader {
     }
 
     fn skip(&mut self, e: PacketError) -> Next {
-        self.consumed += self.s;
+        self.consumed = self.consumed.saturating_add(self.s);
         self.lost_packets += 1;
         self.publish_consumed();
         Next::Corrupt(e)

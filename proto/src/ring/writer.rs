@@ -318,7 +318,7 @@ fn can_enter(map: &Mapping, s: u64, n: u64, mode: Mode, pos: u64) -> bool {
         Mode::Overwrite => true,
         Mode::Discard => {
             let consumed = map.atomic(layout::OFF_CONSUMED).load(Ordering::Acquire);
-            pos + s <= consumed.saturating_add(n * s)
+            pos.saturating_add(s) <= consumed.saturating_add(n * s)
         }
     }
 }
@@ -359,11 +359,23 @@ pub(super) fn populate_empty(
         }
         let ts = now();
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
-        match wp.compare_exchange_weak(old, old + s, Ordering::AcqRel, Ordering::Acquire) {
+        match wp.compare_exchange_weak(
+            old,
+            old.wrapping_add(s),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => {
                 open_packet(map, s, n, id, old, ts);
                 commit(map, s, n, old, packet::HEADER_SIZE as u64);
-                return close_packet(map, s, n, old + packet::HEADER_SIZE as u64, ts, disc);
+                return close_packet(
+                    map,
+                    s,
+                    n,
+                    old.wrapping_add(packet::HEADER_SIZE as u64),
+                    ts,
+                    disc,
+                );
             }
             Err(cur) => old = cur,
         }
@@ -379,7 +391,7 @@ fn commit(map: &Mapping, s: u64, n: u64, pos: u64, amount: u64) -> bool {
         .atomic(layout::OFF_COMMIT + 8 * slot as usize)
         .fetch_add(amount, Ordering::AcqRel);
     let lap_end = (pos / s / n + 1) * s;
-    prev + amount == lap_end
+    prev.wrapping_add(amount) == lap_end
 }
 
 /// Writes the fields known when a packet is closed at stream position `end`, then
@@ -413,7 +425,12 @@ pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64)
         }
         let ts = now();
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
-        match wp.compare_exchange_weak(old, old - off + s, Ordering::AcqRel, Ordering::Acquire) {
+        match wp.compare_exchange_weak(
+            old,
+            (old - off).wrapping_add(s),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => return close_packet(map, s, n, old, ts, disc),
             Err(cur) => old = cur,
         }
