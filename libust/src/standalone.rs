@@ -70,15 +70,21 @@ pub enum StandaloneError {
 
 /// Everything the consumer side needs.
 struct Session {
-    dir: PathBuf,
     readers: Vec<RingReader>,
     /// Packets for the writer thread.
     queue: mpsc::Sender<ToWriter>,
+    overwrite: bool,
+    finished: bool,
+}
+
+/// What the metadata file is made of; fixed once tracing starts.
+struct Meta {
+    dir: PathBuf,
     trace: TraceDesc,
     start: Sample,
     source: clock::Source,
-    overwrite: bool,
-    finished: bool,
+    /// Serializes writers of the metadata file (the writer thread and `finish`).
+    write_lock: Mutex<()>,
 }
 
 /// What the drain thread sends the writer thread.
@@ -125,6 +131,7 @@ impl Pool {
 struct State {
     /// The process that started tracing (children of `fork` only write events).
     owner_pid: u32,
+    meta: Meta,
     session: Mutex<Session>,
     pool: Pool,
     wakeup: Arc<OwnedFd>,
@@ -260,18 +267,22 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
 
     let (queue, from_drain) = mpsc::channel();
     let session = Session {
-        dir: out.clone(),
         readers,
         queue,
+        overwrite: cfg.mode == Mode::Overwrite,
+        finished: false,
+    };
+    let meta = Meta {
+        dir: out.clone(),
         trace,
         start,
         source,
-        overwrite: cfg.mode == Mode::Overwrite,
-        finished: false,
+        write_lock: Mutex::new(()),
     };
     if STATE
         .set(State {
             owner_pid: std::process::id(),
+            meta,
             session: Mutex::new(session),
             pool: Pool {
                 free: Mutex::new(Vec::new()),
@@ -396,14 +407,6 @@ fn random_uuid() -> [u8; 16] {
 
 fn drain_thread() {
     let Some(state) = STATE.get() else { return };
-    // Write a first metadata file after a short calibration, so that a trace of a
-    // process killed with SIGKILL is still readable.
-    std::thread::sleep(Duration::from_millis(20));
-    if let Ok(s) = state.session.lock() {
-        if !s.finished {
-            s.write_metadata();
-        }
-    }
     loop {
         if let Some(sig) = sys::wait_readable(state.wakeup.as_fd(), 200) {
             // A stop signal arrived: finish, then die of it as the program would have.
@@ -426,7 +429,30 @@ fn drain_thread() {
 
 fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>) {
     let mut files: Vec<Option<File>> = (0..ncpu).map(|_| None).collect();
-    while let Ok(msg) = from_drain.recv() {
+    // A first metadata file, written once the TSC has been calibrated over 20 ms, keeps
+    // the trace readable if the process is killed with SIGKILL.
+    let first_metadata_at = clock::monotonic_ns() + 20_000_000;
+    let mut metadata_written = false;
+    loop {
+        let msg = if metadata_written {
+            match from_drain.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            }
+        } else {
+            let wait = first_metadata_at.saturating_sub(clock::monotonic_ns());
+            match from_drain.recv_timeout(Duration::from_nanos(wait)) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(state) = STATE.get() {
+                        write_metadata(&state.meta);
+                    }
+                    metadata_written = true;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        };
         match msg {
             ToWriter::Packet { cpu, data } => {
                 write_packet(&dir, &mut files[cpu], cpu, &data);
@@ -498,7 +524,7 @@ pub(crate) fn finish() {
     if s.queue.send(ToWriter::Sync(ack)).is_ok() {
         let _ = done.recv();
     }
-    s.write_metadata();
+    write_metadata(&state.meta);
     s.finished = true;
 }
 
@@ -547,32 +573,34 @@ impl Session {
         }
         Drained::All
     }
+}
 
-    fn write_metadata(&self) {
-        // Calibrate the TSC over at least 10 ms, even for a very short run.
-        let elapsed = clock::monotonic_ns().saturating_sub(self.start.mono_ns);
-        if self.source == clock::Source::Tsc && elapsed < 10_000_000 {
-            std::thread::sleep(Duration::from_nanos(10_000_000 - elapsed));
+/// Writes the metadata file, with the clock calibrated from the start of tracing to now.
+fn write_metadata(meta: &Meta) {
+    let _serialized = meta.write_lock.lock();
+    // Calibrate the TSC over at least 10 ms, even for a very short run.
+    let elapsed = clock::monotonic_ns().saturating_sub(meta.start.mono_ns);
+    if meta.source == clock::Source::Tsc && elapsed < 10_000_000 {
+        std::thread::sleep(Duration::from_nanos(10_000_000 - elapsed));
+    }
+    let now = Sample::take();
+    let cal = clock::calibrate(meta.source, meta.start, now);
+    let mut trace = meta.trace.clone();
+    trace.clock.freq = cal.freq;
+    trace.clock.offset_s = cal.offset_s;
+    trace.clock.offset = cal.offset;
+    let text = match metadata::generate(&trace) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("libust: cannot generate metadata: {e}");
+            return;
         }
-        let now = Sample::take();
-        let cal = clock::calibrate(self.source, self.start, now);
-        let mut trace = self.trace.clone();
-        trace.clock.freq = cal.freq;
-        trace.clock.offset_s = cal.offset_s;
-        trace.clock.offset = cal.offset;
-        let text = match metadata::generate(&trace) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("libust: cannot generate metadata: {e}");
-                return;
-            }
-        };
-        // Write beside, then rename: a reader never sees half a metadata file. The
-        // temporary name starts with '.' so trace readers skip it.
-        let tmp = self.dir.join(".metadata.tmp");
-        let res = fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, self.dir.join("metadata")));
-        if let Err(e) = res {
-            eprintln!("libust: cannot write {}/metadata: {e}", self.dir.display());
-        }
+    };
+    // Write beside, then rename: a reader never sees half a metadata file. The
+    // temporary name starts with '.' so trace readers skip it.
+    let tmp = meta.dir.join(".metadata.tmp");
+    let res = fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, meta.dir.join("metadata")));
+    if let Err(e) = res {
+        eprintln!("libust: cannot write {}/metadata: {e}", meta.dir.display());
     }
 }
