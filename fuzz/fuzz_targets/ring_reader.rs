@@ -19,11 +19,25 @@ const ID: StreamIdentity = StreamIdentity {
 };
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mode = if data.first().is_some_and(|b| b & 1 == 1) { Mode::Overwrite } else { Mode::Discard };
-    let cfg = BufferConfig { subbuf_size: 4096, num_subbuf: 2, mode };
-    let Ok((_w, fd)) = RingWriter::create(c"fuzz", cfg, ID, None) else { return };
-    let Ok(mut reader) = RingReader::open(fd.as_fd(), cfg, ID) else { return };
-    let Ok(evil) = Mapping::map(fd.as_fd(), cfg.shm_size()) else { return };
+    let mode = if data.first().is_some_and(|b| b & 1 == 1) {
+        Mode::Overwrite
+    } else {
+        Mode::Discard
+    };
+    let cfg = BufferConfig {
+        subbuf_size: 4096,
+        num_subbuf: 2,
+        mode,
+    };
+    let Ok((_w, fd)) = RingWriter::create(c"fuzz", cfg, ID, None) else {
+        return;
+    };
+    let Ok(mut reader) = RingReader::open(fd.as_fd(), cfg, ID) else {
+        return;
+    };
+    let Ok(evil) = Mapping::map(fd.as_fd(), cfg.shm_size()) else {
+        return;
+    };
     let n = data.len().min(cfg.shm_size());
     evil.write_bytes(0, &data[..n]);
     let mut buf = Vec::new();
