@@ -182,3 +182,18 @@ fn overwrite_mode_keeps_the_newest_events() {
     // At most N packets survive.
     assert!(got.len() <= 4 * (4096 - packet::HEADER_SIZE) / 18 + 1);
 }
+
+#[test]
+fn contending_writers_never_drop_when_there_is_room() {
+    // 256 sub-buffers of 4 KiB hold everything the writers emit, but switch often: a
+    // writer that lost the race to open the next packet must retry, not drop.
+    for _ in 0..50 {
+        let (got, discarded, lost) = run(Mode::Discard, 8, 5_000, 4096, 256);
+        assert_eq!(
+            (discarded, lost),
+            (0, 0),
+            "events dropped with room to spare"
+        );
+        assert_eq!(got.len(), 40_000);
+    }
+}

@@ -241,7 +241,19 @@ impl RingWriter {
                 let next = if off == 0 { old } else { old - off + s };
                 compact = event_id < u32::from(event_header::EXTENDED_ID);
                 let len = packet::HEADER_SIZE as u64 + size(compact);
-                if len >= s || !self.can_enter(next) {
+                if len >= s {
+                    return None;
+                }
+                if !self.can_enter(next) {
+                    // Our view may be stale: another writer (another CPU, or a signal
+                    // handler that interrupted us) may have opened `next` since we read
+                    // `old`, so its commit counter is no longer that of an empty lap.
+                    // Drop only if nobody moved the write position.
+                    let cur = wp.load(Ordering::Acquire);
+                    if cur != old {
+                        old = cur;
+                        continue;
+                    }
                     return None;
                 }
                 r.compact = compact;
@@ -354,8 +366,16 @@ pub(super) fn populate_empty(
     let wp = map.atomic(layout::OFF_WRITE_POS);
     let mut old = wp.load(Ordering::Acquire);
     loop {
-        if old & (s - 1) != 0 || !can_enter(map, s, n, mode, old) {
+        if old & (s - 1) != 0 {
             return false;
+        }
+        if !can_enter(map, s, n, mode, old) {
+            let cur = wp.load(Ordering::Acquire);
+            if cur == old {
+                return false;
+            }
+            old = cur;
+            continue;
         }
         let ts = now();
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
