@@ -56,7 +56,12 @@ pub fn record(tp: &Tracepoint, payload_len: usize, write: impl FnOnce(&mut Recor
     // never freed or mutated.
     let ch = unsafe { &*p };
     let cpu = current_cpu();
-    let w = &ch.writers[cpu % ch.writers.len()];
+    // One buffer per possible CPU, so the index is in range; the fallback avoids a
+    // division on the fast path.
+    let w = match ch.writers.get(cpu) {
+        Some(w) => w,
+        None => &ch.writers[cpu % ch.writers.len()],
+    };
     let ctx = ch.contexts;
     let len = ctx.record_size() + payload_len;
     w.record(tp.id(), len, clock::now, |b| {
