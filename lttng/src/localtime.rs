@@ -55,29 +55,86 @@ impl LocalTime {
 
     /// Appends `HH:MM:SS.nnnnnnnnn` for `ns` since the Unix epoch.
     pub fn write_time(&self, out: &mut Vec<u8>, ns: i128) {
-        let secs = ns.div_euclid(1_000_000_000);
-        let frac = ns.rem_euclid(1_000_000_000) as u32;
+        let (secs, frac) = split_ns(ns);
+        out.extend_from_slice(&self.hms(secs));
+        write_frac(out, frac);
+    }
+
+    /// `HH:MM:SS` of the local time of day at `secs` since the Unix epoch.
+    fn hms(&self, secs: i128) -> [u8; 8] {
         let t = i64::try_from(secs).unwrap_or(0);
         let local = i128::from(t) + i128::from(self.offset_at(t));
         let day = local.rem_euclid(86_400) as u32;
-        let digits2 = |out: &mut Vec<u8>, v: u32| {
-            out.push(b'0' + (v / 10) as u8);
-            out.push(b'0' + (v % 10) as u8);
-        };
-        digits2(out, day / 3600);
-        out.push(b':');
-        digits2(out, day / 60 % 60);
-        out.push(b':');
-        digits2(out, day % 60);
-        out.push(b'.');
-        let mut buf = [b'0'; 9];
-        let mut f = frac;
-        for b in buf.iter_mut().rev() {
-            *b = b'0' + (f % 10) as u8;
-            f /= 10;
-        }
-        out.extend_from_slice(&buf);
+        let d = |v: u32| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        let [h0, h1] = d(day / 3600);
+        let [m0, m1] = d(day / 60 % 60);
+        let [s0, s1] = d(day % 60);
+        [h0, h1, b':', m0, m1, b':', s0, s1]
     }
+}
+
+/// [`LocalTime::write_time`] for times that mostly grow: the `HH:MM:SS` of the last second
+/// seen is kept (events come many per second).
+#[derive(Debug, Clone)]
+pub struct TimeWriter {
+    tz: LocalTime,
+    sec: Option<i128>,
+    hms: [u8; 8],
+}
+
+impl TimeWriter {
+    pub fn new(tz: LocalTime) -> TimeWriter {
+        TimeWriter {
+            tz,
+            sec: None,
+            hms: [0; 8],
+        }
+    }
+
+    pub fn local_time(&self) -> &LocalTime {
+        &self.tz
+    }
+
+    /// Appends `HH:MM:SS.nnnnnnnnn` for `ns` since the Unix epoch.
+    #[inline]
+    pub fn write_time(&mut self, out: &mut Vec<u8>, ns: i128) {
+        let (secs, frac) = split_ns(ns);
+        if self.sec != Some(secs) {
+            self.sec = Some(secs);
+            self.hms = self.tz.hms(secs);
+        }
+        out.extend_from_slice(&self.hms);
+        write_frac(out, frac);
+    }
+}
+
+const NS_PER_S: i64 = 1_000_000_000;
+
+/// Whole seconds (rounded down) and nanoseconds, in 64-bit arithmetic when `ns` fits.
+#[inline]
+fn split_ns(ns: i128) -> (i128, u32) {
+    match i64::try_from(ns) {
+        Ok(n) => (
+            i128::from(n.div_euclid(NS_PER_S)),
+            n.rem_euclid(NS_PER_S) as u32,
+        ),
+        Err(_) => (
+            ns.div_euclid(i128::from(NS_PER_S)),
+            ns.rem_euclid(i128::from(NS_PER_S)) as u32,
+        ),
+    }
+}
+
+/// Appends `.nnnnnnnnn` (`frac` < 10⁹).
+#[inline]
+pub fn write_frac(out: &mut Vec<u8>, frac: u32) {
+    let mut buf = [b'.', b'0', b'0', b'0', b'0', b'0', b'0', b'0', b'0', b'0'];
+    let mut f = frac;
+    for b in buf[1..].iter_mut().rev() {
+        *b = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    out.extend_from_slice(&buf);
 }
 
 fn read_tzif(path: &Path) -> Option<LocalTime> {
@@ -153,6 +210,33 @@ mod tests {
         // 1795690911.662102504 + 428774069954 ns = 11:09:00.436172458 UTC (§1.8).
         LocalTime::utc().write_time(&mut v, 1_795_690_911_662_102_504 + 428_774_069_954);
         assert_eq!(v, b"11:09:00.436172458");
+    }
+
+    #[test]
+    fn the_cached_writer_matches_the_plain_one() {
+        let tz = LocalTime::utc();
+        let mut w = TimeWriter::new(tz.clone());
+        for ns in [
+            0i128,
+            5,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_001,
+            -1,
+            -1_000_000_000,
+            -1_000_000_001,
+            1_795_690_911_662_102_504,
+            1_795_690_911_999_999_999,
+            1_795_690_912_000_000_000,
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            tz.write_time(&mut a, ns);
+            w.write_time(&mut b, ns);
+            assert_eq!(a, b, "{ns}");
+            assert_eq!(a.len(), 18, "{ns}");
+        }
     }
 
     #[test]

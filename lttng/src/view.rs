@@ -1,23 +1,20 @@
 //! `lttng view`: prints a trace like babeltrace2's default text output.
 //!
 //! One line per event, `[HH:MM:SS.nnnnnnnnn] (+S.nnnnnnnnn) HOST NAME: { ... }, ...`, in
-//! local time (see [`crate::localtime`]); the body comes from `ctf::reader::pretty`.
+//! local time (see [`crate::localtime`]). The body comes already formatted from
+//! `TraceSet::text_items` (decoded straight into text, no values built); lines are gathered
+//! in one large buffer written to stdout in big chunks.
 //! Discarded-data warnings and read errors go to stderr in time order, stdout being flushed
 //! first so that both interleave correctly. A closed stdout (`lttng view | head`) ends quietly.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use ctf::reader::{pretty, Discarded, DiscardedKind, Item, OpenError, TraceInfo, TraceSet};
+use ctf::reader::{Discarded, DiscardedKind, OpenError, TextItem, TraceInfo, TraceSet};
 
-use crate::localtime::LocalTime;
-
-/// Items per batch handed from the decoding thread to the printing one.
-const BATCH: usize = 512;
-/// Batches in flight between the two threads.
-const CHANNEL_BATCHES: usize = 8;
+use crate::localtime::{write_frac, LocalTime, TimeWriter};
 
 /// Exit status when some packet or stream could not be read.
 pub const EXIT_CORRUPT: u8 = 1;
@@ -54,75 +51,45 @@ pub fn exec_viewer(program: &str, path: &Path) -> ViewError {
 pub fn view(path: &Path) -> Result<u8, ViewError> {
     // Absolute stream paths in warnings, as babeltrace2 prints them.
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let set = TraceSet::open(&path)?;
-    let tz = LocalTime::from_env();
+    let mut set = TraceSet::open(&path)?;
     let traces: Vec<TraceInfo> = set.traces().to_vec();
-    let hosts: Vec<Option<String>> = traces
-        .iter()
-        .map(|t| t.metadata.hostname().map(str::to_owned))
-        .collect();
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut printer = Printer {
-        tz,
-        last_ns: None,
-        line: Vec::with_capacity(512),
+    let mut out = Output {
+        buf: Vec::with_capacity(OUTPUT_BUFFER + 4096),
+        w: stdout.lock(),
     };
-    // Decoding runs on its own thread, printing on this one: batches of items go through a
-    // bounded channel (memory stays bounded; a closed stdout stops the decoder too).
-    // Printed batches go back to the decoder to be freed there: glibc frees across threads
-    // are slow (arena lock contention), which cost more than the second thread gained.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(CHANNEL_BATCHES);
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Item>>();
-    let decoder = std::thread::spawn(move || {
-        let mut set = set;
-        let mut batch = Vec::with_capacity(BATCH);
-        for item in set.items() {
-            if batch.is_empty() {
-                while let Ok(printed) = done_rx.try_recv() {
-                    drop(printed);
-                }
-            }
-            batch.push(item);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if tx.send(full).is_err() {
-                    return;
-                }
-            }
-        }
-        let _ = tx.send(batch);
-    });
+    let mut printer = Printer {
+        time: TimeWriter::new(LocalTime::from_env()),
+        last_ns: None,
+    };
+    // One thread: events are decoded straight into text (no values built), which leaves
+    // little for a second thread to take over (measured: it cost more than it gained).
     let mut status = 0;
-    for batch in rx.iter() {
-        for item in &batch {
-            let r = match item {
-                Item::Event(e) => {
-                    let host = hosts.get(e.trace).and_then(Option::as_deref);
-                    printer.event(&mut out, host, e)
+    let mut items = set.text_items();
+    while let Some(item) = items.next_item() {
+        let r = match item {
+            TextItem::Event(e) => {
+                printer.event(&mut out.buf, e.timestamp_ns, e.body);
+                if out.buf.len() >= OUTPUT_BUFFER {
+                    out.flush()
+                } else {
+                    Ok(())
                 }
-                Item::Discarded(d) => {
-                    let msg = printer.discarded(&traces, d);
-                    to_stderr(&mut out, &format!("WARNING: {msg}"))
-                }
-                Item::Error(e) => {
-                    status = EXIT_CORRUPT;
-                    to_stderr(&mut out, &format!("ERROR: {e}"))
-                }
-            };
-            match r {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
-                Err(e) => return Err(ViewError::Output(e)),
             }
+            TextItem::Discarded(d) => {
+                let msg = printer.discarded(&path, &traces, &d);
+                out.warn(&format!("WARNING: {msg}"))
+            }
+            TextItem::Error(e) => {
+                status = EXIT_CORRUPT;
+                out.warn(&format!("ERROR: {e}"))
+            }
+        };
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(status),
+            Err(e) => return Err(ViewError::Output(e)),
         }
-        let _ = done_tx.send(batch);
-    }
-    // The decoder has sent everything; a panic there is a bug worth surfacing.
-    if decoder.join().is_err() {
-        return Err(ViewError::Output(io::Error::other(
-            "the decoding thread panicked",
-        )));
     }
     match out.flush() {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(ViewError::Output(e)),
@@ -130,37 +97,56 @@ pub fn view(path: &Path) -> Result<u8, ViewError> {
     }
 }
 
-fn to_stderr(out: &mut impl Write, msg: &str) -> io::Result<()> {
-    out.flush()?;
-    let _ = writeln!(io::stderr().lock(), "{msg}");
-    Ok(())
+/// Bytes of text gathered before they are written to stdout.
+const OUTPUT_BUFFER: usize = 1 << 18;
+
+/// stdout with a buffer that lines are formatted into directly.
+struct Output<W: Write> {
+    buf: Vec<u8>,
+    w: W,
+}
+
+impl<W: Write> Output<W> {
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.w.write_all(&self.buf).and_then(|()| self.w.flush());
+        self.buf.clear();
+        r
+    }
+
+    /// Writes a line to stderr after everything before it on stdout.
+    fn warn(&mut self, msg: &str) -> io::Result<()> {
+        self.flush()?;
+        let _ = writeln!(io::stderr().lock(), "{msg}");
+        Ok(())
+    }
 }
 
 struct Printer {
-    tz: LocalTime,
+    time: TimeWriter,
     last_ns: Option<i128>,
-    line: Vec<u8>,
 }
 
 impl Printer {
-    fn event(
-        &mut self,
-        out: &mut impl Write,
-        host: Option<&str>,
-        e: &ctf::reader::Event,
-    ) -> io::Result<()> {
-        let line = &mut self.line;
-        line.clear();
+    /// Appends `[HH:MM:SS.nnnnnnnnn] (+S.nnnnnnnnn) BODY\n`.
+    #[inline]
+    fn event(&mut self, line: &mut Vec<u8>, ns: i128, body: &[u8]) {
         line.push(b'[');
-        self.tz.write_time(line, e.timestamp_ns);
+        self.time.write_time(line, ns);
         line.extend_from_slice(b"] (");
         match self.last_ns {
             None => line.extend_from_slice(b"+?.?????????"),
             Some(prev) => {
-                let d = e.timestamp_ns - prev;
+                let d = ns - prev;
                 line.push(if d < 0 { b'-' } else { b'+' });
+                const NS: u64 = 1_000_000_000;
                 let d = d.unsigned_abs();
-                let secs = u64::try_from(d / 1_000_000_000).unwrap_or(u64::MAX);
+                let (secs, frac) = match u64::try_from(d) {
+                    Ok(d) => (d / NS, (d % NS) as u32),
+                    Err(_) => (
+                        u64::try_from(d / u128::from(NS)).unwrap_or(u64::MAX),
+                        (d % u128::from(NS)) as u32,
+                    ),
+                };
                 let mut digits = [0u8; 20];
                 let mut i = digits.len();
                 let mut v = secs;
@@ -173,38 +159,38 @@ impl Printer {
                     }
                 }
                 line.extend_from_slice(&digits[i..]);
-                line.push(b'.');
-                let mut frac = [b'0'; 9];
-                let mut f = (d % 1_000_000_000) as u32;
-                for c in frac.iter_mut().rev() {
-                    *c = b'0' + (f % 10) as u8;
-                    f /= 10;
-                }
-                line.extend_from_slice(&frac);
+                write_frac(line, frac);
             }
         }
-        self.last_ns = Some(e.timestamp_ns);
+        self.last_ns = Some(ns);
         line.extend_from_slice(b") ");
-        pretty::write_event_body(line, host, e);
+        line.extend_from_slice(body);
         line.push(b'\n');
-        out.write_all(line)
     }
 
     /// babeltrace2's "Tracer discarded ..." text, without the `WARNING: ` prefix.
-    fn discarded(&self, traces: &[TraceInfo], d: &Discarded) -> String {
+    fn discarded(&self, root: &Path, traces: &[TraceInfo], d: &Discarded) -> String {
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
         let what = match d.kind {
-            DiscardedKind::Events(n) => format!("discarded {n} events"),
-            DiscardedKind::Packets(n) => format!("discarded {n} packets"),
+            DiscardedKind::Events(n) => format!("discarded {n} event{}", plural(n)),
+            DiscardedKind::Packets(n) => format!("discarded {n} packet{}", plural(n)),
             DiscardedKind::MaybeEvents => "may have discarded events".into(),
         };
         let time = |ns| {
             let mut v = Vec::new();
-            self.tz.write_time(&mut v, ns);
+            self.time.local_time().write_time(&mut v, ns);
             String::from_utf8_lossy(&v).into_owned()
         };
         let trace = traces.get(d.trace);
+        // babeltrace2 names a trace found below the opened directory `HOST/RELATIVE/PATH`.
         let name = trace
-            .and_then(|t| t.metadata.hostname().map(str::to_owned))
+            .and_then(|t| {
+                let host = t.metadata.hostname()?;
+                Some(match t.path.strip_prefix(root) {
+                    Ok(rel) if !rel.as_os_str().is_empty() => format!("{host}/{}", rel.display()),
+                    _ => host.to_owned(),
+                })
+            })
             .or_else(|| trace.map(|t| t.path.display().to_string()))
             .unwrap_or_default();
         let uuid = trace

@@ -5,9 +5,15 @@
 //! big-endian ones from the most significant bit. Every read is checked against `end` (the
 //! packet's `content_size`), and a work budget bounds how many values a packet can produce,
 //! so hostile lengths can neither overrun the buffer nor make decoding run away.
+//!
+//! Three walkers share the reading primitives and the checks: [`Decoder::decode`] builds
+//! [`Value`]s, [`Decoder::skip`] only consumes (headers), and [`Decoder::write_text`] writes
+//! babeltrace2's text directly (the fast path of `lttng view`), spending the work budget and
+//! failing exactly like `decode`.
 
 use super::plan::{IntDesc, Node, Roles};
-use super::value::{Fields, IntFormat, Value};
+use super::pretty;
+use super::value::{Fields, Value};
 
 /// Why an event (or a packet header) could not be decoded.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -87,8 +93,8 @@ fn align_up(pos: u64, align: u32) -> u64 {
     (pos + a - 1) & !(a - 1)
 }
 
-impl Decoder<'_> {
-    pub(crate) fn new<'a>(buf: &'a [u8], end_bits: u64, st: &'a mut DecodeState) -> Decoder<'a> {
+impl<'a> Decoder<'a> {
+    pub(crate) fn new(buf: &'a [u8], end_bits: u64, st: &'a mut DecodeState) -> Decoder<'a> {
         let end = end_bits.min(buf.len() as u64 * 8);
         Decoder {
             buf,
@@ -168,6 +174,18 @@ impl Decoder<'_> {
 
     #[inline]
     fn read_int(&mut self, d: &IntDesc, slot: u32, roles: Roles) -> Result<Value, DecodeError> {
+        let v = self.read_int_raw(d, slot, roles)?;
+        Ok(if d.signed {
+            Value::Signed(v as i64, d.fmt)
+        } else {
+            Value::Unsigned(v, d.fmt)
+        })
+    }
+
+    /// Reads an integer, updates its slot (and the clock or event id), and returns it
+    /// sign-extended to 64 bits when signed.
+    #[inline]
+    fn read_int_raw(&mut self, d: &IntDesc, slot: u32, roles: Roles) -> Result<u64, DecodeError> {
         let raw = self.read_bits(d.align, d.size, d.le)?;
         if roles.clock {
             self.st.update_clock(d.size, raw);
@@ -184,14 +202,15 @@ impl Decoder<'_> {
         if roles.event_id {
             self.st.event_id = Some(raw);
         }
-        Ok(if d.signed {
-            Value::Signed(v as i64, d.fmt)
-        } else {
-            Value::Unsigned(v, d.fmt)
-        })
+        Ok(v)
     }
 
     fn read_string(&mut self) -> Result<String, DecodeError> {
+        self.read_string_bytes().map(text)
+    }
+
+    /// The bytes of a nul-terminated string (without the nul).
+    fn read_string_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let pos = align_up(self.pos, 8);
         if pos >= self.end {
             return Err(DecodeError::UnterminatedString { at: pos });
@@ -204,11 +223,16 @@ impl Decoder<'_> {
             .position(|&b| b == 0)
             .ok_or(DecodeError::UnterminatedString { at: pos })?;
         self.pos = pos + (len as u64 + 1) * 8;
-        Ok(text(&bytes[..len]))
+        Ok(&bytes[..len])
     }
 
     /// `len` 8-bit characters as a string, cut at the first nul.
     fn read_text(&mut self, align: u32, len: u64) -> Result<String, DecodeError> {
+        self.read_text_bytes(align, len).map(text)
+    }
+
+    /// `len` 8-bit characters, cut at the first nul.
+    fn read_text_bytes(&mut self, align: u32, len: u64) -> Result<&'a [u8], DecodeError> {
         let pos = align_up(self.pos, align.max(8));
         let bits = len.saturating_mul(8);
         if pos.saturating_add(bits) > self.end {
@@ -222,7 +246,7 @@ impl Decoder<'_> {
         let bytes = &self.buf[start..start + len as usize];
         let cut = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         self.pos = pos + bits;
-        Ok(text(&bytes[..cut]))
+        Ok(&bytes[..cut])
     }
 
     /// Decodes the fields of a struct node into a list (used for the top-level scopes).
@@ -236,18 +260,16 @@ impl Decoder<'_> {
                 self.pos = align_up(self.pos, *align);
                 let mut out = Vec::with_capacity(fields.len());
                 for n in fields.iter() {
-                    out.push(self.decode::<true>(n)?);
+                    out.push(self.decode(n)?);
                 }
                 Ok(Fields::new(names.clone(), out))
             }
-            other => Ok(Fields::from_pairs([("", self.decode::<true>(other)?)])),
+            other => Ok(Fields::from_pairs([("", self.decode(other)?)])),
         }
     }
 
-    /// Decodes a node. With `BUILD = false` the data is only consumed (slots, clock and id are
-    /// still updated) and a placeholder is returned, which saves allocations for the event
-    /// header.
-    pub(crate) fn decode<const BUILD: bool>(&mut self, node: &Node) -> Result<Value, DecodeError> {
+    /// Decodes a node into a value.
+    pub(crate) fn decode(&mut self, node: &Node) -> Result<Value, DecodeError> {
         self.spend()?;
         match node {
             Node::Int { d, slot, roles } => self.read_int(d, *slot, *roles),
@@ -258,9 +280,6 @@ impl Decoder<'_> {
                 map,
             } => {
                 let v = self.read_int(d, *slot, *roles)?;
-                if !BUILD {
-                    return Ok(v);
-                }
                 let key: i128 = match v {
                     Value::Signed(s, _) => i128::from(s),
                     Value::Unsigned(u, _) => i128::from(u),
@@ -277,37 +296,18 @@ impl Decoder<'_> {
                 })
             }
             Node::Float { align, double, le } => {
-                let size = if *double { 64 } else { 32 };
-                let raw = self.read_bits(*align, size, *le)?;
-                Ok(Value::Float(if *double {
-                    f64::from_bits(raw)
-                } else {
-                    f64::from(f32::from_bits(raw as u32))
-                }))
+                Ok(Value::Float(self.read_float(*align, *double, *le)?))
             }
-            Node::Str => {
-                if BUILD {
-                    Ok(Value::String(self.read_string()?))
-                } else {
-                    self.read_string()?;
-                    Ok(placeholder())
-                }
-            }
+            Node::Str => Ok(Value::String(self.read_string()?)),
             Node::Struct {
                 align,
                 names,
                 fields,
             } => {
                 self.pos = align_up(self.pos, *align);
-                if !BUILD {
-                    for n in fields.iter() {
-                        self.decode::<false>(n)?;
-                    }
-                    return Ok(placeholder());
-                }
                 let mut out = Vec::with_capacity(fields.len());
                 for n in fields.iter() {
-                    out.push(self.decode::<true>(n)?);
+                    out.push(self.decode(n)?);
                 }
                 Ok(Value::Struct(Fields::new(names.clone(), out)))
             }
@@ -317,51 +317,116 @@ impl Decoder<'_> {
                 choices,
                 options,
             } => {
-                let raw = self.st.slots.get(*tag_slot as usize).copied().unwrap_or(0);
-                let key = if *tag_signed {
-                    i128::from(raw as i64)
-                } else {
-                    i128::from(raw)
-                };
-                let (_, _, idx) = choices
-                    .iter()
-                    .find(|(lo, hi, _)| *lo <= key && key <= *hi)
-                    .ok_or(DecodeError::BadVariantTag { value: key })?;
-                let (name, n) = options
-                    .get(*idx as usize)
-                    .ok_or(DecodeError::BadVariantTag { value: key })?;
-                self.pos = align_up(self.pos, n.align());
-                let value = self.decode::<BUILD>(n)?;
-                if !BUILD {
-                    return Ok(placeholder());
-                }
+                let (name, n) = self.select(*tag_slot, *tag_signed, choices, options)?;
+                let value = self.decode(n)?;
                 Ok(Value::Variant {
                     option: name.clone(),
                     value: Box::new(value),
                 })
             }
-            Node::Array { elem, len, text } => self.decode_array::<BUILD>(elem, *len, *text),
+            Node::Array { elem, len, text } => self.decode_array(elem, *len, *text),
             Node::Seq {
                 elem,
                 len_slot,
                 len_signed,
                 text,
             } => {
-                let raw = self.st.slots.get(*len_slot as usize).copied().unwrap_or(0);
-                if *len_signed && (raw as i64) < 0 {
-                    return Err(DecodeError::NegativeLength { value: raw as i64 });
-                }
-                self.decode_array::<BUILD>(elem, raw, *text)
+                let len = self.seq_len(*len_slot, *len_signed)?;
+                self.decode_array(elem, len, *text)
             }
         }
     }
 
-    fn decode_array<const BUILD: bool>(
+    /// Decodes a node without building its value: the data is checked and consumed, slots,
+    /// clock and event id are updated (used for the packet and event headers).
+    pub(crate) fn skip(&mut self, node: &Node) -> Result<(), DecodeError> {
+        self.spend()?;
+        match node {
+            Node::Int { d, slot, roles } | Node::Enum { d, slot, roles, .. } => {
+                self.read_int_raw(d, *slot, *roles)?;
+            }
+            Node::Float { align, double, le } => {
+                self.read_float(*align, *double, *le)?;
+            }
+            Node::Str => {
+                self.read_string_bytes()?;
+            }
+            Node::Struct { align, fields, .. } => {
+                self.pos = align_up(self.pos, *align);
+                for n in fields.iter() {
+                    self.skip(n)?;
+                }
+            }
+            Node::Variant {
+                tag_slot,
+                tag_signed,
+                choices,
+                options,
+            } => {
+                let (_, n) = self.select(*tag_slot, *tag_signed, choices, options)?;
+                self.skip(n)?;
+            }
+            Node::Array { elem, len, text } => self.skip_array(elem, *len, *text)?,
+            Node::Seq {
+                elem,
+                len_slot,
+                len_signed,
+                text,
+            } => {
+                let len = self.seq_len(*len_slot, *len_signed)?;
+                self.skip_array(elem, len, *text)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_float(&mut self, align: u32, double: bool, le: bool) -> Result<f64, DecodeError> {
+        let size = if double { 64 } else { 32 };
+        let raw = self.read_bits(align, size, le)?;
+        Ok(if double {
+            f64::from_bits(raw)
+        } else {
+            f64::from(f32::from_bits(raw as u32))
+        })
+    }
+
+    /// The option a variant's tag selects (the position is aligned for it).
+    fn select<'n>(
         &mut self,
-        elem: &Node,
-        len: u64,
-        text: bool,
-    ) -> Result<Value, DecodeError> {
+        tag_slot: u32,
+        tag_signed: bool,
+        choices: &[(i128, i128, u32)],
+        options: &'n [(std::sync::Arc<str>, Node)],
+    ) -> Result<&'n (std::sync::Arc<str>, Node), DecodeError> {
+        let raw = self.st.slots.get(tag_slot as usize).copied().unwrap_or(0);
+        let key = if tag_signed {
+            i128::from(raw as i64)
+        } else {
+            i128::from(raw)
+        };
+        let (_, _, idx) = choices
+            .iter()
+            .find(|(lo, hi, _)| *lo <= key && key <= *hi)
+            .ok_or(DecodeError::BadVariantTag { value: key })?;
+        let option = options
+            .get(*idx as usize)
+            .ok_or(DecodeError::BadVariantTag { value: key })?;
+        self.pos = align_up(self.pos, option.1.align());
+        Ok(option)
+    }
+
+    /// A sequence's length, from its length field's slot.
+    fn seq_len(&self, len_slot: u32, len_signed: bool) -> Result<u64, DecodeError> {
+        let raw = self.st.slots.get(len_slot as usize).copied().unwrap_or(0);
+        if len_signed && (raw as i64) < 0 {
+            return Err(DecodeError::NegativeLength { value: raw as i64 });
+        }
+        Ok(raw)
+    }
+
+    /// Checks that `len` elements can fit in what is left of the content (and of the work
+    /// budget), moves to the first one and returns the bits left.
+    fn start_array(&mut self, elem: &Node, len: u64) -> Result<u64, DecodeError> {
         let at = align_up(self.pos, elem.align());
         let left = self.end.saturating_sub(at);
         let min = elem.min_bits();
@@ -374,27 +439,185 @@ impl Decoder<'_> {
             });
         }
         self.pos = at;
+        Ok(left)
+    }
+
+    fn decode_array(&mut self, elem: &Node, len: u64, text: bool) -> Result<Value, DecodeError> {
+        let left = self.start_array(elem, len)?;
         if text {
-            let s = self.read_text(elem.align(), len)?;
-            return Ok(if BUILD {
-                Value::String(s)
-            } else {
-                placeholder()
-            });
-        }
-        if !BUILD {
-            for _ in 0..len {
-                self.decode::<false>(elem)?;
-            }
-            return Ok(placeholder());
+            return Ok(Value::String(self.read_text(elem.align(), len)?));
         }
         // `len * min <= left` bounds the allocation by the bytes left in the packet.
+        let min = elem.min_bits();
         let cap = usize::try_from(len.min(left.max(1) / min.max(1))).unwrap_or(0);
         let mut out = Vec::with_capacity(cap);
         for _ in 0..len {
-            out.push(self.decode::<true>(elem)?);
+            out.push(self.decode(elem)?);
         }
         Ok(Value::Array(out))
+    }
+
+    fn skip_array(&mut self, elem: &Node, len: u64, text: bool) -> Result<(), DecodeError> {
+        self.start_array(elem, len)?;
+        if text {
+            self.read_text_bytes(elem.align(), len)?;
+            return Ok(());
+        }
+        for _ in 0..len {
+            self.skip(elem)?;
+        }
+        Ok(())
+    }
+}
+
+/// The text walker: decodes straight into babeltrace2's text, without building values.
+///
+/// It reads, checks and spends exactly as [`Decoder::decode_fields`] and
+/// [`Decoder::decode`] do (same errors at the same places), and writes exactly what
+/// [`pretty::write_value`] writes for the values those would build.
+impl Decoder<'_> {
+    /// Writes a top-level scope as `{ name = value, ... }`.
+    pub(crate) fn write_fields(
+        &mut self,
+        node: &Node,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
+        match node {
+            Node::Struct {
+                align,
+                names,
+                fields,
+            } => {
+                self.pos = align_up(self.pos, *align);
+                self.write_struct_fields(names, fields, out)
+            }
+            other => {
+                out.extend_from_slice(b"{  = ");
+                self.write_text(other, out)?;
+                out.extend_from_slice(b" }");
+                Ok(())
+            }
+        }
+    }
+
+    fn write_struct_fields(
+        &mut self,
+        names: &[std::sync::Arc<str>],
+        fields: &[Node],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
+        out.push(b'{');
+        for (i, n) in fields.iter().enumerate() {
+            out.extend_from_slice(if i == 0 { b" " } else { b", " });
+            if let Some(name) = names.get(i) {
+                out.extend_from_slice(name.as_bytes());
+            }
+            out.extend_from_slice(b" = ");
+            self.write_text(n, out)?;
+        }
+        out.extend_from_slice(b" }");
+        Ok(())
+    }
+
+    /// Decodes a node and writes its value as text (see [`pretty::write_value`]).
+    pub(crate) fn write_text(&mut self, node: &Node, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        self.spend()?;
+        match node {
+            Node::Int { d, slot, roles } => {
+                let v = self.read_int_raw(d, *slot, *roles)?;
+                pretty::write_int(out, v, d.signed, d.fmt);
+            }
+            Node::Enum {
+                d,
+                slot,
+                roles,
+                map,
+            } => {
+                let v = self.read_int_raw(d, *slot, *roles)?;
+                let key = if d.signed {
+                    i128::from(v as i64)
+                } else {
+                    i128::from(v)
+                };
+                let labels = map
+                    .iter()
+                    .filter(|(lo, hi, _)| *lo <= key && key <= *hi)
+                    .map(|(_, _, l)| &**l);
+                out.extend_from_slice(b"( ");
+                pretty::write_labels(out, labels);
+                out.extend_from_slice(b" : container = ");
+                pretty::write_int(out, v, d.signed, d.fmt);
+                out.extend_from_slice(b" )");
+            }
+            Node::Float { align, double, le } => {
+                pretty::write_g(out, self.read_float(*align, *double, *le)?);
+            }
+            Node::Str => {
+                let bytes = self.read_string_bytes()?;
+                pretty::write_escaped_bytes(out, bytes);
+            }
+            Node::Struct {
+                align,
+                names,
+                fields,
+            } => {
+                self.pos = align_up(self.pos, *align);
+                self.write_struct_fields(names, fields, out)?;
+            }
+            Node::Variant {
+                tag_slot,
+                tag_signed,
+                choices,
+                options,
+            } => {
+                let (_, n) = self.select(*tag_slot, *tag_signed, choices, options)?;
+                out.extend_from_slice(b"{ ");
+                self.write_text(n, out)?;
+                out.extend_from_slice(b" }");
+            }
+            Node::Array { elem, len, text } => self.write_array(elem, *len, *text, out)?,
+            Node::Seq {
+                elem,
+                len_slot,
+                len_signed,
+                text,
+            } => {
+                let len = self.seq_len(*len_slot, *len_signed)?;
+                self.write_array(elem, len, *text, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_array(
+        &mut self,
+        elem: &Node,
+        len: u64,
+        text: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
+        self.start_array(elem, len)?;
+        if text {
+            let bytes = self.read_text_bytes(elem.align(), len)?;
+            pretty::write_escaped_bytes(out, bytes);
+            return Ok(());
+        }
+        if len == 0 {
+            out.extend_from_slice(b"[ ]");
+            return Ok(());
+        }
+        out.extend_from_slice(b"[ ");
+        for i in 0..len {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.push(b'[');
+            pretty::write_u64(out, i);
+            out.extend_from_slice(b"] = ");
+            self.write_text(elem, out)?;
+        }
+        out.extend_from_slice(b" ]");
+        Ok(())
     }
 }
 
@@ -404,10 +627,6 @@ fn text(bytes: &[u8]) -> String {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
-}
-
-fn placeholder() -> Value {
-    Value::Unsigned(0, IntFormat::DEC)
 }
 
 #[cfg(test)]

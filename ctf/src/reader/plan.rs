@@ -10,7 +10,6 @@
 //! ones, then the other scopes of the event), or absolutely (`event.fields.len`,
 //! `stream.event.context.x`...).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::tsdl::{AstOrder, ByteOrder, Clock, EnumTy, IntTy, Metadata, MetadataError, Ty};
@@ -150,9 +149,19 @@ pub(crate) struct StreamPlan {
     pub(crate) slots: KnownSlots,
     pub(crate) event_header: Option<Node>,
     pub(crate) event_context: Option<Node>,
-    pub(crate) events: HashMap<u64, EventPlan>,
+    /// The event classes, sorted by id (see [`StreamPlan::event`]).
+    pub(crate) events: Vec<(u64, EventPlan)>,
     /// The only event class, used when the event header has no `id`.
     pub(crate) single_event: Option<u64>,
+}
+
+impl StreamPlan {
+    /// The event class with this id.
+    #[inline]
+    pub(crate) fn event(&self, id: u64) -> Option<&EventPlan> {
+        let i = self.events.binary_search_by_key(&id, |(k, _)| *k).ok()?;
+        self.events.get(i).map(|(_, e)| e)
+    }
 }
 
 /// Everything needed to decode the streams of one trace.
@@ -296,7 +305,7 @@ pub(crate) fn compile(md: &Metadata) -> Result<TracePlan, MetadataError> {
             None => Clock::default_clock(),
         };
         let stream_roots = c.roots.len();
-        let mut events = HashMap::new();
+        let mut events: Vec<(u64, EventPlan)> = Vec::new();
         for ev in md.events.iter().filter(|e| e.stream_id == sc.id) {
             c.roots.truncate(stream_roots);
             let context = c.root(Scope::EventContext, ev.context.as_ref())?;
@@ -306,17 +315,18 @@ pub(crate) fn compile(md: &Metadata) -> Result<TracePlan, MetadataError> {
                 context,
                 fields,
             };
-            if events.insert(ev.id, plan).is_some() {
-                return Err(invalid(format!(
-                    "duplicate event id {} in stream class {}",
-                    ev.id, sc.id
-                )));
-            }
+            events.push((ev.id, plan));
         }
-        let single_event = if events.len() == 1 {
-            events.keys().next().copied()
-        } else {
-            None
+        events.sort_by_key(|(id, _)| *id);
+        if let Some(w) = events.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(invalid(format!(
+                "duplicate event id {} in stream class {}",
+                w[0].0, sc.id
+            )));
+        }
+        let single_event = match events.as_slice() {
+            [(id, _)] => Some(*id),
+            _ => None,
         };
         streams.push(StreamPlan {
             id: sc.id,

@@ -6,7 +6,7 @@
 
 use std::io::Write as _;
 
-use super::value::{Event, Value};
+use super::value::{Event, Fields, IntFormat, Value};
 
 /// Packet-context fields babeltrace2 does not print.
 const HIDDEN_PACKET_FIELDS: [&str; 6] = [
@@ -30,11 +30,8 @@ pub fn write_event_body(out: &mut Vec<u8>, hostname: Option<&str>, ev: &Event) {
     let mut first = true;
     let d = ev.declared;
     if d.packet_context {
-        let packet = ev
-            .packet_context
-            .iter()
-            .filter(|(n, _)| !HIDDEN_PACKET_FIELDS.contains(n));
-        write_scope(out, &mut first, packet);
+        write_packet_context(out, &ev.packet_context);
+        first = false;
     }
     for (declared, fields) in [
         (d.stream_context, &ev.stream_context),
@@ -45,6 +42,15 @@ pub fn write_event_body(out: &mut Vec<u8>, hostname: Option<&str>, ev: &Event) {
             write_scope(out, &mut first, fields.iter());
         }
     }
+}
+
+/// Writes ` { ... }`: the packet context scope, which is always the first one.
+pub(crate) fn write_packet_context(out: &mut Vec<u8>, context: &Fields) {
+    let mut first = true;
+    let packet = context
+        .iter()
+        .filter(|(n, _)| !HIDDEN_PACKET_FIELDS.contains(n));
+    write_scope(out, &mut first, packet);
 }
 
 fn write_scope<'a>(
@@ -68,17 +74,21 @@ fn write_struct<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a str, &'
     out.extend_from_slice(b" }");
 }
 
+/// Writes an integer (`v` holds a signed one's two's complement bits).
+#[inline]
+pub(crate) fn write_int(out: &mut Vec<u8>, v: u64, signed: bool, f: IntFormat) {
+    match (f.base, signed) {
+        (10, true) => write_i64(out, v as i64),
+        (10, false) => write_u64(out, v),
+        _ => write_radix(out, v, signed, f.base, f.size),
+    }
+}
+
 /// Writes one value as babeltrace2 does.
 pub fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::Signed(x, f) => match f.base {
-            10 => write_i64(out, *x),
-            _ => write_radix(out, *x as u64, true, f.base, f.size),
-        },
-        Value::Unsigned(x, f) => match f.base {
-            10 => write_u64(out, *x),
-            _ => write_radix(out, *x, false, f.base, f.size),
-        },
+        Value::Signed(x, f) => write_int(out, *x as u64, true, *f),
+        Value::Unsigned(x, f) => write_int(out, *x, false, *f),
         Value::Float(x) => write_g(out, *x),
         Value::String(s) => write_escaped(out, s),
         Value::Array(items) => {
@@ -101,20 +111,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
         Value::Struct(fields) => write_struct(out, fields.iter()),
         Value::Enum { value, labels } => {
             out.extend_from_slice(b"( ");
-            match labels.as_slice() {
-                [] => out.extend_from_slice(b"<unknown>"),
-                [one] => write_escaped(out, one),
-                many => {
-                    out.extend_from_slice(b"{ ");
-                    for (i, l) in many.iter().enumerate() {
-                        if i > 0 {
-                            out.extend_from_slice(b", ");
-                        }
-                        write_escaped(out, l);
-                    }
-                    out.extend_from_slice(b" }");
-                }
-            }
+            write_labels(out, labels.iter().map(|l| &**l));
             out.extend_from_slice(b" : container = ");
             write_value(out, value);
             out.extend_from_slice(b" )");
@@ -127,16 +124,57 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+/// An enum's labels: `<unknown>` when none, else `"A"` or `"A", "B"` (babeltrace2 2.0.4 puts
+/// no braces around several labels).
+pub(crate) fn write_labels<'a>(out: &mut Vec<u8>, labels: impl Iterator<Item = &'a str>) {
+    let mut none = true;
+    for l in labels {
+        if !none {
+            out.extend_from_slice(b", ");
+        }
+        none = false;
+        write_escaped(out, l);
+    }
+    if none {
+        out.extend_from_slice(b"<unknown>");
+    }
+}
+
+/// `"00" "01" ... "99"`.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends `v` in decimal.
+#[inline]
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    let mut v = v;
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -196,9 +234,15 @@ const NEEDS_ESCAPE: [bool; 256] = {
 };
 
 /// A quoted string with C escapes, as babeltrace2's `print_escape_string`.
-fn write_escaped(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_escaped(out: &mut Vec<u8>, s: &str) {
+    write_escaped_bytes(out, s.as_bytes())
+}
+
+/// [`write_escaped`] for bytes as found in the trace: bytes that are not valid UTF-8 are
+/// written as they are, as babeltrace2 does.
+pub(crate) fn write_escaped_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.extend_from_slice(b"\"");
-    let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !NEEDS_ESCAPE[usize::from(b)] {
@@ -234,7 +278,7 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
 
 /// Appends C's `%g` of `x`. Fast path: when the shortest round-trip form has at most 6
 /// significant digits and a `%g` fixed-notation exponent, it is exactly what `%g` prints.
-fn write_g(out: &mut Vec<u8>, x: f64) {
+pub(crate) fn write_g(out: &mut Vec<u8>, x: f64) {
     if x.is_finite() && x != 0.0 {
         let a = x.abs();
         if (1e-4..1e6).contains(&a) {
@@ -289,7 +333,6 @@ fn trim_zeros(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::value::IntFormat;
 
     fn show(v: &Value) -> String {
         let mut out = Vec::new();
@@ -316,6 +359,49 @@ mod tests {
             assert_eq!(format_g(x), s, "{x}");
             assert_eq!(show(&Value::Float(x)), s, "{x}");
         }
+    }
+
+    #[test]
+    fn decimal_integers_at_every_length() {
+        let mut v: u64 = 0;
+        for len in 1..=20 {
+            for x in [
+                v,
+                v.saturating_add(1),
+                v.saturating_mul(10).saturating_add(9).max(v),
+            ] {
+                let mut out = Vec::new();
+                write_u64(&mut out, x);
+                assert_eq!(String::from_utf8(out).unwrap(), x.to_string(), "{len}");
+            }
+            v = v.saturating_mul(10).saturating_add(1);
+        }
+        let mut out = Vec::new();
+        write_u64(&mut out, u64::MAX);
+        write_i64(&mut out, i64::MIN);
+        assert_eq!(out, b"18446744073709551615-9223372036854775808");
+    }
+
+    #[test]
+    fn raw_bytes_escape_like_their_lossy_text() {
+        // The text path writes the raw bytes (as babeltrace2 does), the value path a lossy
+        // `String`: they agree once the raw output is read lossily (escapes are ASCII).
+        for bytes in [
+            &b"payload-16chars!"[..],
+            b"",
+            b"a\"b\n?'\\\x01\x7f",
+            b"caf\xc3\xa9",
+            b"bad \xff\xfe utf8",
+            b"\xe2\x82\n\xe2\x82\xac\"\xf0\x9f",
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            write_escaped_bytes(&mut a, bytes);
+            write_escaped(&mut b, &String::from_utf8_lossy(bytes));
+            assert_eq!(String::from_utf8_lossy(&a).as_bytes(), b, "{bytes:?}");
+        }
+        let mut raw = Vec::new();
+        write_escaped_bytes(&mut raw, b"v\xff\xfeq?");
+        assert_eq!(raw, b"\"v\xff\xfeq\\?\"");
     }
 
     #[test]
@@ -347,6 +433,13 @@ mod tests {
             show(&v),
             r#"[ [0] = "a\"b\n", [1] = ( "RUNNING" : container = 1 ) ]"#
         );
+        let e = |labels: &[&str]| Value::Enum {
+            value: Box::new(Value::Signed(-2, IntFormat::DEC)),
+            labels: labels.iter().map(|&l| l.into()).collect(),
+        };
+        assert_eq!(show(&e(&[])), "( <unknown> : container = -2 )");
+        // What babeltrace2 2.0.4 prints for a value in two ranges.
+        assert_eq!(show(&e(&["A", "B"])), r#"( "A", "B" : container = -2 )"#);
         assert_eq!(show(&Value::Array(vec![])), "[ ]");
         assert_eq!(show(&Value::Struct(Default::default())), "{ }");
     }

@@ -5,6 +5,10 @@
 //! sizes are invalid ends the file (the next packet's offset is unknown); an event that cannot
 //! be decoded ends its packet. Both are reported as [`ReadError`]s in the item stream, the
 //! way babeltrace2 reports them, and never stop the other streams.
+//!
+//! Events come out either as owned [`Event`]s ([`StreamCursor::next_item`]) or as text in
+//! the cursor's reusable buffer ([`StreamCursor::next_text`]; the packet context is formatted
+//! once per packet).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -14,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::decode::{DecodeError, DecodeState, Decoder};
-use super::plan::{StreamPlan, TracePlan};
+use super::plan::{EventPlan, StreamPlan, TracePlan};
 use super::value::{Discarded, DiscardedKind, Event, Fields, Scopes, Timestamp};
 use super::Item;
 
@@ -115,9 +119,17 @@ impl Source {
     }
 }
 
+/// What a stream reports besides events.
+pub(crate) enum Notice {
+    Discarded(Discarded),
+    Error(ReadError),
+}
+
 struct Packet {
     stream: usize,
     context: Arc<Fields>,
+    /// The packet context as text (` { cpu_id = 0 }`), made on first use by the text path.
+    context_text: Option<Vec<u8>>,
     cpu_id: Option<u32>,
     /// Current position in bits.
     pos: u64,
@@ -144,12 +156,16 @@ pub(crate) struct StreamCursor {
     buf: Vec<u8>,
     st: DecodeState,
     packet: Option<Packet>,
-    pending: VecDeque<(i128, Item)>,
+    pending: VecDeque<(i128, Discarded)>,
     previous: Option<Previous>,
     /// Used as stream id in reports when the header has no `stream_instance_id`.
     file_index: u64,
     last_ns: i128,
     done: bool,
+    /// The trace's host name (starts every text body).
+    host: Option<Arc<str>>,
+    /// The body of the last event decoded by the text path.
+    text: Vec<u8>,
 }
 
 impl StreamCursor {
@@ -160,6 +176,7 @@ impl StreamCursor {
         src: Source,
         file_len: u64,
         file_index: u64,
+        host: Option<Arc<str>>,
     ) -> StreamCursor {
         let st = DecodeState::new(plan.slot_count);
         StreamCursor {
@@ -178,25 +195,63 @@ impl StreamCursor {
             file_index,
             last_ns: i128::MIN,
             done: false,
+            host,
+            text: Vec::new(),
         }
     }
 
     /// The next item of this stream and its time key (ns) for merging.
     pub(crate) fn next_item(&mut self) -> Option<(i128, Item)> {
+        let (key, next) = self.advance(Self::next_event)?;
+        Some((
+            key,
+            match next {
+                Ok(ev) => Item::Event(ev),
+                Err(notice) => match *notice {
+                    Notice::Discarded(d) => Item::Discarded(d),
+                    Notice::Error(e) => Item::Error(e),
+                },
+            },
+        ))
+    }
+
+    /// Like [`StreamCursor::next_item`], but an event is decoded as text into
+    /// [`StreamCursor::text`] and only its clock value is returned (`Ok`).
+    pub(crate) fn next_text(&mut self) -> Option<(i128, Result<u64, Box<Notice>>)> {
+        self.advance(Self::next_event_text)
+    }
+
+    /// Index of the stream's trace.
+    pub(crate) fn trace(&self) -> usize {
+        self.trace
+    }
+
+    /// The event body written by the last successful [`StreamCursor::next_text`].
+    pub(crate) fn text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// Steps to the next event (decoded by `event`), discarded-data report or error.
+    #[inline]
+    fn advance<T>(
+        &mut self,
+        mut event: impl FnMut(&mut Self) -> Result<Option<(i128, T)>, ReadErrorKind>,
+    ) -> Option<(i128, Result<T, Box<Notice>>)> {
         loop {
-            if let Some(x) = self.pending.pop_front() {
-                return Some(x);
+            if let Some((key, d)) = self.pending.pop_front() {
+                return Some((key, Err(Box::new(Notice::Discarded(d)))));
             }
             if self.packet.is_some() {
-                match self.next_event() {
-                    Ok(Some(ev)) => {
-                        self.last_ns = ev.timestamp_ns;
-                        return Some((ev.timestamp_ns, Item::Event(ev)));
+                match event(self) {
+                    Ok(Some((ns, ev))) => {
+                        self.last_ns = ns;
+                        return Some((ns, Ok(ev)));
                     }
                     Ok(None) => self.packet = None,
                     Err(kind) => {
                         let p = self.packet.take().map(|p| (p.index, p.offset));
-                        return Some((self.last_ns, Item::Error(self.error(p, kind))));
+                        let e = self.error(p, kind);
+                        return Some((self.last_ns, Err(Box::new(Notice::Error(e)))));
                     }
                 }
                 continue;
@@ -209,7 +264,9 @@ impl StreamCursor {
                 self.done = true;
                 return Some((
                     self.last_ns,
-                    Item::Error(self.error(Some((index, offset)), kind)),
+                    Err(Box::new(Notice::Error(
+                        self.error(Some((index, offset)), kind),
+                    ))),
                 ));
             }
         }
@@ -304,7 +361,7 @@ impl StreamCursor {
         let report = |kind, begin: Timestamp, end: Timestamp| {
             (
                 begin.ns,
-                Item::Discarded(Discarded {
+                Discarded {
                     kind,
                     begin,
                     end,
@@ -312,7 +369,7 @@ impl StreamCursor {
                     stream_path: self.path.clone(),
                     stream_class_id: sp.id,
                     stream_id,
-                }),
+                },
             )
         };
         let mut reports = Vec::new();
@@ -343,6 +400,7 @@ impl StreamCursor {
         self.packet = Some(Packet {
             stream: stream_idx,
             context: Arc::new(context),
+            context_text: None,
             cpu_id,
             pos: header_bits,
             content_bits,
@@ -362,40 +420,17 @@ impl StreamCursor {
         }
     }
 
-    fn next_event(&mut self) -> Result<Option<Event>, ReadErrorKind> {
+    fn next_event(&mut self) -> Result<Option<(i128, Event)>, ReadErrorKind> {
         let Some(pk) = self.packet.as_mut() else {
             return Ok(None);
         };
         let sp = &self.plan.streams[pk.stream];
-        let header_align = sp.event_header.as_ref().map_or(8, |h| h.align());
-        let a = u64::from(header_align);
-        if (pk.pos + a - 1) & !(a - 1) >= pk.content_bits {
+        let Some((es, ev)) = start_event(pk, sp, &self.buf, &mut self.st)? else {
             return Ok(None);
-        }
-        let index = pk.events;
-        pk.events += 1;
-        let offset = pk.offset + pk.pos / 8;
-        let at = |source| ReadErrorKind::Event {
-            index,
-            offset,
-            source,
         };
+        let at = es.at();
         let mut d = Decoder::new(&self.buf, pk.content_bits, &mut self.st);
-        d.pos = pk.pos;
-        d.st.event_id = None;
-        if let Some(h) = &sp.event_header {
-            d.decode::<false>(h).map_err(at)?;
-        }
-        let id =
-            d.st.event_id
-                .or(sp.single_event)
-                .ok_or(ReadErrorKind::NoEventId { index, offset })?;
-        let ev = sp.events.get(&id).ok_or(ReadErrorKind::UnknownEvent {
-            index,
-            offset,
-            id,
-            stream_class: sp.id,
-        })?;
+        d.pos = es.body;
         let mut scope = |n: &Option<super::plan::Node>| match n {
             Some(n) => d.decode_fields(n).map_err(at),
             None => Ok(Fields::default()),
@@ -403,31 +438,164 @@ impl StreamCursor {
         let stream_context = scope(&sp.event_context)?;
         let event_context = scope(&ev.context)?;
         let fields = scope(&ev.fields)?;
-        if d.pos == pk.pos {
-            return Err(ReadErrorKind::EmptyEvent { index, offset });
-        }
-        pk.pos = d.pos;
-        let clock = d.st.clock;
-        Ok(Some(Event {
-            timestamp_ns: sp.clock.ns_from_origin(clock),
-            clock_value: clock,
-            name: ev.name.clone(),
-            id,
-            trace: self.trace,
-            stream_path: self.path.clone(),
-            cpu_id: pk.cpu_id,
-            packet_context: pk.context.clone(),
-            stream_context,
-            event_context,
-            fields,
-            declared: Scopes {
-                packet_context: sp.packet_context.is_some(),
-                stream_context: sp.event_context.is_some(),
-                event_context: ev.context.is_some(),
-                fields: ev.fields.is_some(),
+        let clock = end_event(pk, &es, d.pos, d.st)?;
+        let ns = sp.clock.ns_from_origin(clock);
+        Ok(Some((
+            ns,
+            Event {
+                timestamp_ns: ns,
+                clock_value: clock,
+                name: ev.name.clone(),
+                id: es.id,
+                trace: self.trace,
+                stream_path: self.path.clone(),
+                cpu_id: pk.cpu_id,
+                packet_context: pk.context.clone(),
+                stream_context,
+                event_context,
+                fields,
+                declared: Scopes {
+                    packet_context: sp.packet_context.is_some(),
+                    stream_context: sp.event_context.is_some(),
+                    event_context: ev.context.is_some(),
+                    fields: ev.fields.is_some(),
+                },
             },
-        }))
+        )))
     }
+
+    /// Decodes the next event straight into [`StreamCursor::text`] (what
+    /// [`super::pretty::write_event_body`] writes for it with the trace's host name); returns
+    /// its time and clock value.
+    fn next_event_text(&mut self) -> Result<Option<(i128, u64)>, ReadErrorKind> {
+        let Some(pk) = self.packet.as_mut() else {
+            return Ok(None);
+        };
+        let sp = &self.plan.streams[pk.stream];
+        let Some((es, ev)) = start_event(pk, sp, &self.buf, &mut self.st)? else {
+            return Ok(None);
+        };
+        let at = es.at();
+        let out = &mut self.text;
+        out.clear();
+        if let Some(h) = &self.host {
+            out.extend_from_slice(h.as_bytes());
+            out.push(b' ');
+        }
+        out.extend_from_slice(ev.name.as_bytes());
+        out.push(b':');
+        let mut first = true;
+        if sp.packet_context.is_some() {
+            let ctx = pk.context_text.get_or_insert_with(|| {
+                let mut t = Vec::new();
+                super::pretty::write_packet_context(&mut t, &pk.context);
+                t
+            });
+            out.extend_from_slice(ctx);
+            first = false;
+        }
+        let mut d = Decoder::new(&self.buf, pk.content_bits, &mut self.st);
+        d.pos = es.body;
+        for node in [&sp.event_context, &ev.context, &ev.fields]
+            .into_iter()
+            .flatten()
+        {
+            out.extend_from_slice(if first { b" " } else { b", " });
+            first = false;
+            d.write_fields(node, out).map_err(at)?;
+        }
+        let clock = end_event(pk, &es, d.pos, d.st)?;
+        Ok(Some((sp.clock.ns_from_origin(clock), clock)))
+    }
+}
+
+/// Where an event starts and what its header says.
+struct EventStart {
+    index: u64,
+    /// Byte offset in the file.
+    offset: u64,
+    /// Start position, in bits from the packet start.
+    start: u64,
+    /// Position after the header.
+    body: u64,
+    id: u64,
+}
+
+impl EventStart {
+    fn at(&self) -> impl Fn(DecodeError) -> ReadErrorKind + Copy {
+        let (index, offset) = (self.index, self.offset);
+        move |source| ReadErrorKind::Event {
+            index,
+            offset,
+            source,
+        }
+    }
+}
+
+/// Decodes the header of the packet's next event; `None` at the end of the packet's content.
+fn start_event<'p>(
+    pk: &mut Packet,
+    sp: &'p StreamPlan,
+    buf: &[u8],
+    st: &mut DecodeState,
+) -> Result<Option<(EventStart, &'p EventPlan)>, ReadErrorKind> {
+    let header_align = sp.event_header.as_ref().map_or(8, |h| h.align());
+    let a = u64::from(header_align);
+    if (pk.pos + a - 1) & !(a - 1) >= pk.content_bits {
+        return Ok(None);
+    }
+    let index = pk.events;
+    pk.events += 1;
+    let offset = pk.offset + pk.pos / 8;
+    let at = |source| ReadErrorKind::Event {
+        index,
+        offset,
+        source,
+    };
+    let mut d = Decoder::new(buf, pk.content_bits, st);
+    d.pos = pk.pos;
+    d.st.event_id = None;
+    if let Some(h) = &sp.event_header {
+        d.skip(h).map_err(at)?;
+    }
+    let id =
+        d.st.event_id
+            .or(sp.single_event)
+            .ok_or(ReadErrorKind::NoEventId { index, offset })?;
+    let ev = sp.event(id).ok_or(ReadErrorKind::UnknownEvent {
+        index,
+        offset,
+        id,
+        stream_class: sp.id,
+    })?;
+    Ok(Some((
+        EventStart {
+            index,
+            offset,
+            start: pk.pos,
+            body: d.pos,
+            id,
+        },
+        ev,
+    )))
+}
+
+/// Ends an event that was decoded up to `pos`: moves the packet past it and returns the
+/// stream's clock value.
+fn end_event(
+    pk: &mut Packet,
+    es: &EventStart,
+    pos: u64,
+    st: &DecodeState,
+) -> Result<u64, ReadErrorKind> {
+    if pos == es.start {
+        return Err(ReadErrorKind::EmptyEvent {
+            index: es.index,
+            offset: es.offset,
+        });
+    }
+    pk.pos = pos;
+    Ok(st.clock)
 }
 
 /// Decodes the packet header and context at the start of `buf`: returns the stream class
@@ -445,7 +613,7 @@ fn decode_packet_start(
     }
     let mut d = Decoder::new(buf, buf.len() as u64 * 8, st);
     if let Some(h) = &plan.packet_header {
-        if let Err(e) = d.decode::<false>(h) {
+        if let Err(e) = d.skip(h) {
             return Err(match slot(d.st, plan.slots.magic) {
                 Some(found) if found != UNSET && found != PACKET_MAGIC => {
                     ReadErrorKind::BadMagic { found }

@@ -105,13 +105,34 @@ impl Clock {
         }
     }
 
-    /// Nanoseconds since the Unix epoch of a clock value, computed like babeltrace2 (offset and
-    /// value converted separately, each rounded down) but exactly, in 128-bit integers.
+    /// Nanoseconds since the Unix epoch of a clock value, computed as babeltrace2 does
+    /// (`bt_util_ns_from_origin_inline`): seconds offset, plus the cycles offset and the value
+    /// each converted on their own in `double` arithmetic and truncated (which differs from
+    /// the exact quotient by 1 ns now and then), summed here in 128 bits (no overflow).
+    #[inline]
     pub fn ns_from_origin(&self, value: u64) -> i128 {
-        let freq = i128::from(self.freq.max(1));
-        let base = i128::from(self.offset_s) * 1_000_000_000
-            + i128::from(self.offset) * 1_000_000_000 / freq;
-        base + i128::from(value) * 1_000_000_000 / freq
+        let offset = match u64::try_from(self.offset) {
+            Ok(o) => i128::from(ns_from_value(self.freq, o)),
+            // Not produced by the parser (offsets are normalised into 0..freq).
+            Err(_) => i128::from(self.offset) * 1_000_000_000 / i128::from(self.freq.max(1)),
+        };
+        i128::from(self.offset_s) * 1_000_000_000
+            + offset
+            + i128::from(ns_from_value(self.freq, value))
+    }
+}
+
+/// babeltrace2's `bt_util_ns_from_value`: `value` cycles at `freq` Hz in ns, through `double`.
+#[inline]
+fn ns_from_value(freq: u64, value: u64) -> u64 {
+    if freq == 1_000_000_000 {
+        return value;
+    }
+    let ns = (1e9 * value as f64) / freq.max(1) as f64;
+    if ns >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        ns as u64
     }
 }
 
@@ -1274,7 +1295,34 @@ mod tests {
     }
 
     #[test]
-    fn clock_offsets_are_normalised_and_converted_exactly() {
+    fn clock_values_convert_through_doubles_like_babeltrace2() {
+        let c = Clock {
+            freq: 2_596_139_807,
+            offset_s: 1_795_692_975,
+            offset: 1_907_931_943,
+            ..Clock::default_clock()
+        };
+        let base = 1_795_692_975_000_000_000i128 + 734_911_092;
+        // The exact quotients are ...520 and ...922: babeltrace2 prints these.
+        assert_eq!(
+            c.ns_from_origin(3_000_000_005_358),
+            base + 1_155_561_806_521
+        );
+        assert_eq!(
+            c.ns_from_origin(1_152_921_504_606_859_321),
+            base + 444_090_684_753_657_856
+        );
+        let ghz = Clock::default_clock();
+        assert_eq!(ghz.ns_from_origin(u64::MAX), i128::from(u64::MAX));
+        let slow = Clock {
+            freq: 1,
+            ..Clock::default_clock()
+        };
+        assert_eq!(slow.ns_from_origin(u64::MAX), i128::from(u64::MAX));
+    }
+
+    #[test]
+    fn clock_offsets_are_normalised_and_converted() {
         let md = parse_text(
             "trace { major = 1; minor = 8; byte_order = le; };
              clock { name = tsc; freq = 2596140066; offset = 5192280133; };",
