@@ -64,7 +64,12 @@ pub fn record(tp: &Tracepoint, payload_len: usize, write: impl FnOnce(&mut Recor
     };
     let ctx = ch.contexts;
     let len = ctx.record_size() + payload_len;
-    w.record(tp.id(), len, clock::now, |b| {
+    let now = if proto::ring::writer::NEEDS_ORDERED_CLOCK {
+        clock::now
+    } else {
+        clock::now_unordered
+    };
+    w.record(tp.id(), len, now, |b| {
         if !ctx.is_empty() {
             write_contexts(ctx, b);
         }

@@ -8,9 +8,10 @@
 //!   16         u64  subbuf_size  (S, power of two)
 //!   24         u64  num_subbuf   (N, power of two)
 //!   64         u64  write_pos    (atomic; bytes reserved since the start, never wraps)
+//!   72         u64  last_ts      (timestamp of the latest reservation; with write_pos
+//!                                 the 16-byte "reservation word", see below)
 //!   128        u64  consumed     (atomic; byte position of the first unread packet)
 //!   192        u64  discarded    (atomic; events dropped since the start)
-//!   256        u64  last_ts      (atomic; timestamp of a recent reservation)
 //!   512 + 8*i  u64  commit[i]    (atomic; bytes committed into sub-buffer i, all laps)
 //! CONTROL_SIZE data: N sub-buffers of S bytes; packet k lives in sub-buffer k % N
 //! ```
@@ -20,13 +21,20 @@
 //! `commit[k % N] >= (k / N + 1) * S` (every byte of it is accounted for: the packet
 //! header, the events, and the padding written when it was closed).
 //!
+//! The reservation word (`write_pos`, `last_ts`) is updated by one 16-byte
+//! compare-and-swap (`cmpxchg16b`) on x86-64 builds with that feature (the workspace
+//! enables it): a writer clamps its timestamp to at least `last_ts`, so timestamps never
+//! decrease in reservation order without an ordering fence before reading the clock.
+//! Builds without it update `write_pos` alone and store `last_ts` after, and must read
+//! the clock with a fence ([`super::writer::NEEDS_ORDERED_CLOCK`]).
+//!
 //! Each packet starts with the CTF packet header and context below (little-endian,
 //! byte-aligned), exactly as the generated metadata declares them.
 
 /// `"LTTRS-RB"` as a little-endian u64: identifies a ring-buffer control page.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"LTTRS-RB");
 /// Bumped on every incompatible change of this module.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Size of the control page; the data area starts here.
 pub const CONTROL_SIZE: usize = 4096;
 
@@ -38,7 +46,7 @@ pub const OFF_NUM_SUBBUF: usize = 24;
 pub const OFF_WRITE_POS: usize = 64;
 pub const OFF_CONSUMED: usize = 128;
 pub const OFF_DISCARDED: usize = 192;
-pub const OFF_LAST_TS: usize = 256;
+pub const OFF_LAST_TS: usize = 72;
 pub const OFF_COMMIT: usize = 512;
 
 /// Most sub-buffers per buffer (commit counters must fit in the control page).

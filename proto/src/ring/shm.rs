@@ -151,6 +151,33 @@ impl Mapping {
         unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU64>() }
     }
 
+    /// Compares the 16 bytes at `offset` (16-aligned) with `current` and, if equal,
+    /// replaces them with `new`, atomically. Returns the value found. Pairs are
+    /// `(low u64, high u64)` as stored little-endian.
+    #[cfg(all(target_arch = "x86_64", target_feature = "cmpxchg16b"))]
+    #[inline(always)]
+    pub fn cas_pair(&self, offset: usize, current: (u64, u64), new: (u64, u64)) -> (u64, u64) {
+        assert!(
+            offset.is_multiple_of(16) && offset + 16 <= self.len,
+            "bad pair offset {offset}"
+        );
+        let pack = |(lo, hi): (u64, u64)| u128::from(lo) | (u128::from(hi) << 64);
+        // SAFETY: in bounds and 16-aligned (checked; the mapping is page-aligned); the
+        // location is only ever accessed atomically (this CAS, or 8-byte atomics on its
+        // halves, which x86-64 keeps atomic with respect to it); the target feature is
+        // enabled at compile time (cfg above).
+        let found = unsafe {
+            std::arch::x86_64::cmpxchg16b(
+                self.ptr.as_ptr().add(offset).cast::<u128>(),
+                pack(current),
+                pack(new),
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            )
+        };
+        (found as u64, (found >> 64) as u64)
+    }
+
     /// Copies `dst.len()` bytes starting at `offset` out of shared memory.
     pub fn read_bytes(&self, offset: usize, dst: &mut [u8]) {
         assert!(offset.checked_add(dst.len()).is_some_and(|e| e <= self.len));

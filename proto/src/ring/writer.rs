@@ -10,9 +10,11 @@
 //!   (the rest of the sub-buffer becomes padding), and open the next packet with its
 //!   header followed by the record.
 //!
-//! It then publishes the new position with one compare-and-swap; on failure it starts
-//! over with a fresh clock reading, so timestamps increase in reservation order within
-//! a buffer. This holds when a thread migrates to another CPU between choosing the
+//! It then publishes the new position together with its timestamp with one 16-byte
+//! compare-and-swap on the reservation word `(write_pos, last_ts)`, its timestamp
+//! raised to at least `last_ts` first; on failure it starts over with a fresh clock
+//! reading. So timestamps never decrease in reservation order within a buffer, even
+//! though `rdtsc` is not ordered with the load of the word (no fence needed). This holds when a thread migrates to another CPU between choosing the
 //! buffer and reserving (several CPUs may write one buffer; the CAS orders them) and
 //! when a signal handler traces in the middle of an event (it simply reserves after the
 //! interrupted reservation, or makes the interrupted CAS fail and retry).
@@ -25,8 +27,9 @@
 //! discard mode, consumed; otherwise the event is dropped and counted in `discarded`,
 //! whose value is copied into `events_discarded` when a packet is closed.
 //!
-//! The clock passed to [`RingWriter::record`] must be read *after* the preceding load
-//! of `write_pos` (an ordered read: `lfence; rdtsc`, or `clock_gettime`).
+//! Builds without `cmpxchg16b` CAS the write position alone; their clock must then be
+//! read *after* the load of `write_pos` (an ordered read: `lfence; rdtsc`, or
+//! `clock_gettime`): see [`NEEDS_ORDERED_CLOCK`].
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -188,8 +191,6 @@ impl RingWriter {
         }
         body(&mut w);
         debug_assert_eq!(w.remaining(), 0, "record body shorter than announced");
-        self.counter(layout::OFF_LAST_TS)
-            .store(r.ts, Ordering::Relaxed);
         let amount = len as u64
             + if r.opened {
                 packet::HEADER_SIZE as u64
@@ -208,11 +209,11 @@ impl RingWriter {
         mut now: impl FnMut() -> u64,
     ) -> Option<Reserved> {
         let s = self.s;
-        let wp = self.counter(layout::OFF_WRITE_POS);
-        let mut old = wp.load(Ordering::Acquire);
+        let mut cur = load_word(&self.map);
         loop {
-            let ts = now();
-            let last = self.counter(layout::OFF_LAST_TS).load(Ordering::Relaxed);
+            let (old, last) = cur;
+            // Never earlier than the previous reservation: see the layout docs.
+            let ts = now().max(last);
             let mut compact = event_id < u32::from(event_header::EXTENDED_ID)
                 && (ts ^ last) >> event_header::COMPACT_TS_BITS == 0;
             let size = |compact: bool| {
@@ -247,11 +248,11 @@ impl RingWriter {
                 if !self.can_enter(next) {
                     // Our view may be stale: another writer (another CPU, or a signal
                     // handler that interrupted us) may have opened `next` since we read
-                    // `old`, so its commit counter is no longer that of an empty lap.
+                    // the word, so its commit counter is no longer that of an empty lap.
                     // Drop only if nobody moved the write position.
-                    let cur = wp.load(Ordering::Acquire);
-                    if cur != old {
-                        old = cur;
+                    let now_word = load_word(&self.map);
+                    if now_word.0 != old {
+                        cur = now_word;
                         continue;
                     }
                     return None;
@@ -265,9 +266,9 @@ impl RingWriter {
                 }
                 next + len
             };
-            match wp.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(r),
-                Err(cur) => old = cur,
+            match cas_word(&self.map, cur, (new, ts)) {
+                Ok(()) => return Some(r),
+                Err(found) => cur = found,
             }
         }
     }
@@ -311,6 +312,51 @@ impl RingWriter {
             self.delivered();
         }
         closed
+    }
+}
+
+/// Whether the clock given to [`RingWriter::record`] must be an ordered read (a fence
+/// before `rdtsc`). False when the reservation word is updated with a 16-byte CAS, which
+/// keeps timestamps monotonic by itself.
+pub const NEEDS_ORDERED_CLOCK: bool =
+    !cfg!(all(target_arch = "x86_64", target_feature = "cmpxchg16b"));
+
+/// Reads the reservation word `(write_pos, last_ts)`. The two halves may be torn; a
+/// CAS with a torn value fails and returns the true one.
+#[inline(always)]
+fn load_word(map: &Mapping) -> (u64, u64) {
+    (
+        map.atomic(layout::OFF_WRITE_POS).load(Ordering::Acquire),
+        map.atomic(layout::OFF_LAST_TS).load(Ordering::Relaxed),
+    )
+}
+
+/// Replaces the reservation word `cur` with `new`, or returns the word found.
+#[cfg(all(target_arch = "x86_64", target_feature = "cmpxchg16b"))]
+#[inline(always)]
+fn cas_word(map: &Mapping, cur: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+    let found = map.cas_pair(layout::OFF_WRITE_POS, cur, new);
+    if found == cur {
+        Ok(())
+    } else {
+        Err(found)
+    }
+}
+
+/// Without a 16-byte CAS: CAS the write position, then publish the timestamp (which
+/// then only feeds the compact-header choice, a conservative use; ordering comes from
+/// the fenced clock read).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "cmpxchg16b")))]
+#[inline(always)]
+fn cas_word(map: &Mapping, cur: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+    let wp = map.atomic(layout::OFF_WRITE_POS);
+    match wp.compare_exchange_weak(cur.0, new.0, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            map.atomic(layout::OFF_LAST_TS)
+                .store(new.1, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(pos) => Err((pos, map.atomic(layout::OFF_LAST_TS).load(Ordering::Relaxed))),
     }
 }
 
@@ -363,29 +409,24 @@ pub(super) fn populate_empty(
     id: &StreamIdentity,
     now: &mut dyn FnMut() -> u64,
 ) -> bool {
-    let wp = map.atomic(layout::OFF_WRITE_POS);
-    let mut old = wp.load(Ordering::Acquire);
+    let mut cur = load_word(map);
     loop {
+        let (old, last) = cur;
         if old & (s - 1) != 0 {
             return false;
         }
         if !can_enter(map, s, n, mode, old) {
-            let cur = wp.load(Ordering::Acquire);
-            if cur == old {
+            let again = load_word(map);
+            if again.0 == old {
                 return false;
             }
-            old = cur;
+            cur = again;
             continue;
         }
-        let ts = now();
+        let ts = now().max(last);
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
-        match wp.compare_exchange_weak(
-            old,
-            old.wrapping_add(s),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
+        match cas_word(map, cur, (old.wrapping_add(s), ts)) {
+            Ok(()) => {
                 open_packet(map, s, n, id, old, ts);
                 commit(map, s, n, old, packet::HEADER_SIZE as u64);
                 return close_packet(
@@ -397,7 +438,7 @@ pub(super) fn populate_empty(
                     disc,
                 );
             }
-            Err(cur) => old = cur,
+            Err(found) => cur = found,
         }
     }
 }
@@ -436,23 +477,18 @@ fn close_packet(map: &Mapping, s: u64, n: u64, end: u64, ts: u64, discarded: u64
 /// commits the padding. Returns true if a packet was closed and completed by this call.
 /// Used by writers (exit, stop) and by readers (flush before the final drain).
 pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64) -> bool {
-    let wp = map.atomic(layout::OFF_WRITE_POS);
-    let mut old = wp.load(Ordering::Acquire);
+    let mut cur = load_word(map);
     loop {
+        let (old, last) = cur;
         let off = old & (s - 1);
         if off == 0 {
             return false;
         }
-        let ts = now();
+        let ts = now().max(last);
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
-        match wp.compare_exchange_weak(
-            old,
-            (old - off).wrapping_add(s),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => return close_packet(map, s, n, old, ts, disc),
-            Err(cur) => old = cur,
+        match cas_word(map, cur, ((old - off).wrapping_add(s), ts)) {
+            Ok(()) => return close_packet(map, s, n, old, ts, disc),
+            Err(found) => cur = found,
         }
     }
 }
