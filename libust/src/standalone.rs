@@ -16,18 +16,23 @@
 //!   are written out only at exit);
 //! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name);
 //! - `LIBUST_QUEUE_SIZE` — most bytes of complete packets held between the drain thread
-//!   and the file writer (default 64 MiB, allocated only while the disk lags).
+//!   and the file writer (default 64 MiB, allocated only while the disk lags);
+//! - `LIBUST_DEBUG=1` — print the consumer's statistics at exit.
 //!
 //! Two threads do the work. The drain thread wakes when a sub-buffer completes, copies
 //! each complete packet out of the ring (freeing the sub-buffer at once) and queues
 //! it; the writer thread writes queued packets to the stream files. A write that
 //! stalls for milliseconds (page-cache allocation, a busy disk) then costs queue space
-//! instead of ring space: at 30 M events/s a 2 MiB ring lasts 2 ms.
+//! instead of ring space: at 30 M events/s a 2 MiB ring lasts 2 ms. Both threads ask
+//! the scheduler for a short time slice, so that they run soon after they wake even
+//! when the traced program keeps every CPU busy, and stream files are written with
+//! direct I/O in batches (see [`write_packets`]).
 
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -35,7 +40,7 @@ use std::time::Duration;
 
 use ctf::metadata::{self, ClockDesc, Contexts, EnvValue, EventClass, StreamDesc, TraceDesc};
 use proto::ring::layout::StreamIdentity;
-use proto::ring::reader::{Next, RingReader};
+use proto::ring::reader::{PageBuf, RingReader, Taken};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
 
@@ -91,7 +96,8 @@ struct Meta {
 enum ToWriter {
     Packet {
         cpu: usize,
-        data: Vec<u8>,
+        data: PageBuf,
+        len: usize,
     },
     /// Acknowledge once everything sent before has been written.
     Sync(mpsc::Sender<()>),
@@ -99,7 +105,7 @@ enum ToWriter {
 
 /// Packet buffers, recycled between the drain and writer threads, bounded in bytes.
 struct Pool {
-    free: Mutex<Vec<Vec<u8>>>,
+    free: Mutex<Vec<PageBuf>>,
     allocated: AtomicUsize,
     cap: usize,
     /// Set when `take` found no buffer: the writer then wakes the drain thread.
@@ -107,7 +113,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn take(&self, size: usize) -> Option<Vec<u8>> {
+    fn take(&self, size: usize) -> Option<PageBuf> {
         if let Some(b) = self.free.lock().ok()?.pop() {
             return Some(b);
         }
@@ -117,11 +123,10 @@ impl Pool {
             self.starved.store(true, Ordering::Release);
             return None;
         }
-        Some(Vec::with_capacity(size))
+        Some(PageBuf::new(size))
     }
 
-    fn give(&self, mut b: Vec<u8>) {
-        b.clear();
+    fn give(&self, b: PageBuf) {
         if let Ok(mut free) = self.free.lock() {
             free.push(b);
         }
@@ -405,8 +410,12 @@ fn random_uuid() -> [u8; 16] {
         })
 }
 
+/// Time slice asked for the consumer threads: they run briefly and often.
+const CONSUMER_SLICE_NS: u64 = 100_000;
+
 fn drain_thread() {
     let Some(state) = STATE.get() else { return };
+    sys::request_short_slice(CONSUMER_SLICE_NS);
     loop {
         if let Some(sig) = sys::wait_readable(state.wakeup.as_fd(), 200) {
             // A stop signal arrived: finish, then die of it as the program would have.
@@ -428,11 +437,13 @@ fn drain_thread() {
 }
 
 fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>) {
+    sys::request_short_slice(CONSUMER_SLICE_NS);
     let mut files: Vec<Option<File>> = (0..ncpu).map(|_| None).collect();
     // A first metadata file, written once the TSC has been calibrated over 20 ms, keeps
     // the trace readable if the process is killed with SIGKILL.
     let first_metadata_at = clock::monotonic_ns() + 20_000_000;
     let mut metadata_written = false;
+    let mut batch: Vec<(usize, PageBuf, usize)> = Vec::new();
     loop {
         let msg = if metadata_written {
             match from_drain.recv() {
@@ -453,31 +464,93 @@ fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         };
-        match msg {
-            ToWriter::Packet { cpu, data } => {
-                write_packet(&dir, &mut files[cpu], cpu, &data);
-                if let Some(state) = STATE.get() {
-                    state.pool.give(data);
-                    if state.pool.starved.swap(false, Ordering::AcqRel) {
-                        // The drain thread is waiting for a free buffer.
-                        sys::wake(state.wakeup.as_fd());
-                    }
+        // Take whatever else is queued, so that packets of one stream go out in one
+        // large write (direct I/O is faster with large requests).
+        let mut sync = None;
+        let mut next = Some(msg);
+        while let Some(m) = next.take() {
+            match m {
+                ToWriter::Packet { cpu, data, len } => batch.push((cpu, data, len)),
+                ToWriter::Sync(ack) => {
+                    sync = Some(ack);
+                    break;
                 }
             }
-            ToWriter::Sync(ack) => {
-                for f in files.iter_mut().flatten() {
-                    let _ = f.flush();
-                }
-                let _ = ack.send(());
+            if batch.len() < WRITE_BATCH {
+                next = from_drain.try_recv().ok();
             }
+        }
+        write_batch(&dir, &mut files, &mut batch);
+        if let Some(ack) = sync {
+            for f in files.iter_mut().flatten() {
+                let _ = f.flush();
+            }
+            let _ = ack.send(());
         }
     }
 }
 
-fn write_packet(dir: &Path, file: &mut Option<File>, cpu: usize, data: &[u8]) {
+/// Most packets written in one go.
+const WRITE_BATCH: usize = 32;
+
+/// Writes a batch of packets, each stream's in order with one vectored write, and
+/// returns their buffers to the pool.
+fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, PageBuf, usize)>) {
+    for (cpu, file) in files.iter_mut().enumerate() {
+        let slices: Vec<IoSlice<'_>> = batch
+            .iter()
+            .filter(|(c, _, _)| *c == cpu)
+            .map(|(_, data, len)| IoSlice::new(data.bytes(*len)))
+            .collect();
+        if !slices.is_empty() {
+            write_packets(dir, file, cpu, slices);
+        }
+    }
+    let Some(state) = STATE.get() else {
+        batch.clear();
+        return;
+    };
+    for (_, data, _) in batch.drain(..) {
+        state.pool.give(data);
+    }
+    if state.pool.starved.swap(false, Ordering::AcqRel) {
+        // The drain thread is waiting for a free buffer.
+        sys::wake(state.wakeup.as_fd());
+    }
+}
+
+/// Writes all of `slices`, however the kernel splits the write.
+fn write_all_vectored(f: &mut File, mut slices: Vec<IoSlice<'_>>) -> std::io::Result<()> {
+    let mut bufs = &mut slices[..];
+    while !bufs.is_empty() {
+        match f.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Appends packets to a stream file, creating it on first use.
+///
+/// Stream files are written with direct I/O (`O_DIRECT`) where the file system allows
+/// it: packets are whole pages in page-aligned buffers, so the data goes from our buffer
+/// to the device without a copy into the page cache. On this project's VMs that copy
+/// (about 0.2 ns per byte, 2.5 ns on memory never touched before) is what limits how
+/// fast a consumer can drain. Where direct I/O is refused (EINVAL), the file is reopened
+/// for ordinary buffered appends.
+fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSlice<'_>>) {
+    let path = dir.join(format!("channel0_{cpu}"));
     if file.is_none() {
-        let path = dir.join(format!("channel0_{cpu}"));
-        match File::create(&path) {
+        let direct = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path);
+        match direct.or_else(|_| File::create(&path)) {
             Ok(f) => *file = Some(f),
             Err(e) => {
                 eprintln!("libust: cannot create {}: {e}", path.display());
@@ -485,10 +558,24 @@ fn write_packet(dir: &Path, file: &mut Option<File>, cpu: usize, data: &[u8]) {
             }
         }
     }
-    if let Some(f) = file {
-        if let Err(e) = f.write_all(data) {
-            eprintln!("libust: cannot write channel0_{cpu}: {e} (packet lost)");
+    let Some(f) = file else { return };
+    let mut res = write_all_vectored(f, data.clone());
+    if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+        // Direct I/O refused for this file or buffer: continue buffered. (A refused
+        // direct write writes nothing, so the whole batch is written again.)
+        match fs::OpenOptions::new().append(true).open(&path) {
+            Ok(buffered) => {
+                *f = buffered;
+                res = write_all_vectored(f, data);
+            }
+            Err(e) => res = Err(e),
         }
+    }
+    if let Err(e) = res {
+        eprintln!(
+            "libust: cannot write {}: {e} (packets lost)",
+            path.display()
+        );
     }
 }
 
@@ -526,6 +613,16 @@ pub(crate) fn finish() {
     }
     write_metadata(&state.meta);
     s.finished = true;
+    if std::env::var_os("LIBUST_DEBUG").is_some() {
+        eprintln!(
+            "libust: queue memory used {} KiB, ring discards {:?}",
+            state.pool.allocated.load(Ordering::Relaxed) / 1024,
+            s.readers
+                .iter()
+                .map(|r| r.discarded_hint())
+                .collect::<Vec<_>>()
+        );
+    }
 }
 
 /// How a drain pass ended.
@@ -552,19 +649,24 @@ impl Session {
                 let Some(mut buf) = pool.take(self.readers[cpu].packet_size()) else {
                     return Drained::QueueFull;
                 };
-                match self.readers[cpu].next_packet(&mut buf) {
-                    Next::Packet => {
+                match self.readers[cpu].take(buf.as_mut_slice()) {
+                    Taken::Packet(len) => {
+                        let msg = ToWriter::Packet {
+                            cpu,
+                            data: buf,
+                            len,
+                        };
                         if let Err(mpsc::SendError(ToWriter::Packet { data, .. })) =
-                            self.queue.send(ToWriter::Packet { cpu, data: buf })
+                            self.queue.send(msg)
                         {
                             pool.give(data);
                         }
                     }
-                    Next::Corrupt(e) => {
+                    Taken::Corrupt(e) => {
                         pool.give(buf);
                         eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
                     }
-                    Next::Empty => {
+                    Taken::Empty => {
                         pool.give(buf);
                         break;
                     }

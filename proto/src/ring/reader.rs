@@ -47,6 +47,58 @@ pub enum Next {
     Empty,
 }
 
+/// The result of [`RingReader::take`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// A checked packet of this many bytes is at the front of the caller's buffer
+    /// (bytes after `content_size` are zeroed).
+    Packet(usize),
+    /// The packet at the read position failed its check and was skipped.
+    Corrupt(PacketError),
+    /// No complete packet is waiting.
+    Empty,
+}
+
+/// A page-aligned packet buffer, as direct I/O (`O_DIRECT`) needs.
+#[derive(Clone)]
+pub struct PageBuf {
+    pages: Vec<Page>,
+}
+
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+
+impl PageBuf {
+    /// A zeroed buffer of at least `len` bytes, rounded up to whole pages.
+    pub fn new(len: usize) -> PageBuf {
+        PageBuf {
+            pages: vec![Page([0; 4096]); len.div_ceil(4096)],
+        }
+    }
+
+    /// The whole buffer.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        bytemuck::cast_slice_mut(&mut self.pages)
+    }
+
+    /// The first `len` bytes.
+    pub fn bytes(&self, len: usize) -> &[u8] {
+        &bytemuck::cast_slice(&self.pages)[..len]
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.pages.len() * 4096
+    }
+}
+
+impl std::fmt::Debug for PageBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageBuf({} bytes)", self.capacity())
+    }
+}
+
 /// The consuming side of one ring buffer.
 #[derive(Debug)]
 pub struct RingReader {
@@ -119,8 +171,28 @@ impl RingReader {
         super::writer::populate_empty(&self.map, self.s, self.n, self.mode, &self.id, &mut now)
     }
 
-    /// Copies the next complete packet into `buf` and checks it.
+    /// Copies the next complete packet into `buf` and checks it; `buf` is resized to
+    /// the packet.
     pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> Next {
+        buf.resize(self.s as usize, 0);
+        match self.take(buf) {
+            Taken::Packet(len) => {
+                buf.truncate(len);
+                Next::Packet
+            }
+            Taken::Corrupt(e) => Next::Corrupt(e),
+            Taken::Empty => Next::Empty,
+        }
+    }
+
+    /// Copies the next complete packet to the front of `buf` (at least
+    /// [`Self::packet_size`] bytes) and checks it.
+    pub fn take(&mut self, buf: &mut [u8]) -> Taken {
+        assert!(
+            buf.len() >= self.s as usize,
+            "packet buffer smaller than a sub-buffer"
+        );
+        let buf = &mut buf[..self.s as usize];
         let s = self.s;
         let wp = self
             .map
@@ -142,9 +214,8 @@ impl RingReader {
             .atomic(layout::OFF_COMMIT + 8 * slot as usize)
             .load(Ordering::Acquire);
         if committed < lap_end || wp < self.consumed.saturating_add(s) {
-            return Next::Empty;
+            return Taken::Empty;
         }
-        buf.resize(s as usize, 0);
         self.map
             .read_bytes(layout::CONTROL_SIZE + (slot * s) as usize, buf);
         if self.mode == Mode::Overwrite {
@@ -162,21 +233,20 @@ impl RingReader {
         let verdict = self.check(k, buf);
         match verdict {
             Ok((content, size)) => {
-                buf[content..].fill(0);
-                buf.truncate(size);
+                buf[content..size].fill(0);
                 self.consumed = self.consumed.saturating_add(s);
                 self.publish_consumed();
-                Next::Packet
+                Taken::Packet(size)
             }
             Err(e) => self.skip(e),
         }
     }
 
-    fn skip(&mut self, e: PacketError) -> Next {
+    fn skip(&mut self, e: PacketError) -> Taken {
         self.consumed = self.consumed.saturating_add(self.s);
         self.lost_packets += 1;
         self.publish_consumed();
-        Next::Corrupt(e)
+        Taken::Corrupt(e)
     }
 
     fn publish_consumed(&self) {
