@@ -202,3 +202,20 @@ fn a_first_packet_with_losses_may_have_discarded_events() {
     assert_eq!(read(&dir).2, ["maybe events"]);
     check_against_babeltrace2(&dir);
 }
+
+#[test]
+fn a_discard_counter_that_goes_backwards_is_reported_like_babeltrace2() {
+    // Seen in LTTng-UST 2.13 traces (per-user buffers, 2 threads): babeltrace2 reports
+    // the difference modulo 2^64.
+    let backwards = Counters {
+        discarded: [7, 5],
+        seq: [0, 1],
+    };
+    let dir = example("backwards", METADATA.as_bytes(), backwards);
+    let reports = read(&dir).2;
+    assert_eq!(
+        reports,
+        ["maybe events", &format!("{} events", 5u64.wrapping_sub(7))]
+    );
+    check_against_babeltrace2(&dir);
+}

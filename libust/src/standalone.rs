@@ -17,6 +17,8 @@
 //! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name);
 //! - `LIBUST_QUEUE_SIZE` — most bytes of complete packets held between the drain thread
 //!   and the file writer (default 64 MiB, allocated only while the disk lags);
+//! - `LIBUST_DIRECT_IO=0` — write stream files through the page cache instead of with
+//!   direct I/O;
 //! - `LIBUST_DEBUG=1` — print the consumer's statistics at exit.
 //!
 //! Two threads do the work. The drain thread wakes when a sub-buffer completes, copies
@@ -519,6 +521,12 @@ fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, P
     }
 }
 
+/// Whether stream files use direct I/O (`LIBUST_DIRECT_IO`, default on).
+fn direct_io() -> bool {
+    static DIRECT: OnceLock<bool> = OnceLock::new();
+    *DIRECT.get_or_init(|| std::env::var("LIBUST_DIRECT_IO").map_or(true, |v| v != "0"))
+}
+
 /// Writes all of `slices`, however the kernel splits the write.
 fn write_all_vectored(f: &mut File, mut slices: Vec<IoSlice<'_>>) -> std::io::Result<()> {
     let mut bufs = &mut slices[..];
@@ -544,13 +552,14 @@ fn write_all_vectored(f: &mut File, mut slices: Vec<IoSlice<'_>>) -> std::io::Re
 fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSlice<'_>>) {
     let path = dir.join(format!("channel0_{cpu}"));
     if file.is_none() {
-        let direct = fs::OpenOptions::new()
+        let flags = if direct_io() { libc::O_DIRECT } else { 0 };
+        let opened = fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
-            .custom_flags(libc::O_DIRECT)
+            .custom_flags(flags)
             .open(&path);
-        match direct.or_else(|_| File::create(&path)) {
+        match opened.or_else(|_| File::create(&path)) {
             Ok(f) => *file = Some(f),
             Err(e) => {
                 eprintln!("libust: cannot create {}: {e}", path.display());

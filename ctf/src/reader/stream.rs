@@ -378,8 +378,15 @@ impl StreamCursor {
                 reports.push(report(DiscardedKind::MaybeEvents, begin, end))
             }
             (Some(prev), Some(n)) => {
-                if let Some(p) = prev.events_discarded.filter(|p| n > *p) {
-                    reports.push(report(DiscardedKind::Events(n - p), prev.end, end));
+                // Like babeltrace2: the difference modulo 2^64, so a counter that goes
+                // backwards (seen in LTTng-UST 2.13 per-user buffers) shows as a huge
+                // count rather than being ignored, and later counts stay comparable.
+                if let Some(p) = prev.events_discarded.filter(|p| n != *p) {
+                    reports.push(report(
+                        DiscardedKind::Events(n.wrapping_sub(p)),
+                        prev.end,
+                        end,
+                    ));
                 }
             }
             _ => {}
