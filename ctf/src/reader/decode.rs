@@ -256,16 +256,24 @@ impl<'a> Decoder<'a> {
                 align,
                 names,
                 fields,
-            } => {
-                self.pos = align_up(self.pos, *align);
-                let mut out = Vec::with_capacity(fields.len());
-                for n in fields.iter() {
-                    out.push(self.decode(n)?);
-                }
-                Ok(Fields::new(names.clone(), out))
-            }
+            } => self.decode_struct(*align, names, fields),
             other => Ok(Fields::from_pairs([("", self.decode(other)?)])),
         }
+    }
+
+    /// Decodes the members of a struct, aligned to `align` bits.
+    fn decode_struct(
+        &mut self,
+        align: u32,
+        names: &std::sync::Arc<[std::sync::Arc<str>]>,
+        fields: &[Node],
+    ) -> Result<Fields, DecodeError> {
+        self.pos = align_up(self.pos, align);
+        let mut out = Vec::with_capacity(fields.len());
+        for n in fields {
+            out.push(self.decode(n)?);
+        }
+        Ok(Fields::new(names.clone(), out))
     }
 
     /// Decodes a node into a value.
@@ -303,14 +311,7 @@ impl<'a> Decoder<'a> {
                 align,
                 names,
                 fields,
-            } => {
-                self.pos = align_up(self.pos, *align);
-                let mut out = Vec::with_capacity(fields.len());
-                for n in fields.iter() {
-                    out.push(self.decode(n)?);
-                }
-                Ok(Value::Struct(Fields::new(names.clone(), out)))
-            }
+            } => Ok(Value::Struct(self.decode_struct(*align, names, fields)?)),
             Node::Variant {
                 tag_slot,
                 tag_signed,
