@@ -32,7 +32,7 @@
 
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{IoSlice, Write};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -568,6 +568,9 @@ fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSl
         }
     }
     let Some(f) = file else { return };
+    // Where this batch starts: on a failed write (a full disk) the file is cut back
+    // here, so that it never ends with half a packet and stays readable.
+    let start = f.seek(SeekFrom::Current(0)).ok();
     let mut res = write_all_vectored(f, data.clone());
     if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
         // Direct I/O refused for this file or buffer: continue buffered. (A refused
@@ -575,14 +578,20 @@ fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSl
         match fs::OpenOptions::new().append(true).open(&path) {
             Ok(buffered) => {
                 *f = buffered;
-                res = write_all_vectored(f, data);
+                res = write_all_vectored(f, data.clone());
             }
             Err(e) => res = Err(e),
         }
     }
     if let Err(e) = res {
+        let count = data.len();
+        if let Some(start) = start {
+            let _ = f
+                .set_len(start)
+                .and_then(|_| f.seek(SeekFrom::Start(start)));
+        }
         eprintln!(
-            "libust: cannot write {}: {e} (packets lost)",
+            "libust: cannot write {}: {e} ({count} packets lost; the file keeps the packets before them)",
             path.display()
         );
     }
@@ -712,6 +721,8 @@ fn write_metadata(meta: &Meta) {
     let tmp = meta.dir.join(".metadata.tmp");
     let res = fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, meta.dir.join("metadata")));
     if let Err(e) = res {
+        // The previous metadata file, if any, stays in place.
+        let _ = fs::remove_file(&tmp);
         eprintln!("libust: cannot write {}/metadata: {e}", meta.dir.display());
     }
 }
