@@ -570,7 +570,7 @@ fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSl
     let Some(f) = file else { return };
     // Where this batch starts: on a failed write (a full disk) the file is cut back
     // here, so that it never ends with half a packet and stays readable.
-    let start = f.seek(SeekFrom::Current(0)).ok();
+    let start = f.stream_position().ok();
     let mut res = write_all_vectored(f, data.clone());
     if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
         // Direct I/O refused for this file or buffer: continue buffered. (A refused
