@@ -13,12 +13,14 @@ use support::*;
 const THREADS: u64 = 4;
 
 /// Runs the stress program and checks the trace; returns (recorded, discarded).
-fn stress(per_thread: u64, subbuf: &str, nsub: &str) -> (u64, u64) {
+/// `wait_us` is how long a writer may wait for room (`LIBUST_BLOCKING_TIMEOUT_US`).
+fn stress(per_thread: u64, subbuf: &str, nsub: &str, wait_us: &str) -> (u64, u64) {
     let dir = TempDir::new("stress");
     run_ok(
         traced(env!("CARGO_BIN_EXE_stress"), dir.path())
             .env("LIBUST_SUBBUF_SIZE", subbuf)
             .env("LIBUST_NUM_SUBBUF", nsub)
+            .env("LIBUST_BLOCKING_TIMEOUT_US", wait_us)
             .args([THREADS.to_string(), per_thread.to_string()]),
     );
     let read = read_trace(dir.path());
@@ -89,8 +91,9 @@ fn stress(per_thread: u64, subbuf: &str, nsub: &str) -> (u64, u64) {
 
 #[test]
 fn tiny_buffers_drop_events_and_count_every_one() {
-    // 4 × 4 KiB per CPU cannot hold the burst: events are dropped, and counted.
-    let (recorded, discarded) = stress(100_000, "4k", "4");
+    // 4 × 4 KiB per CPU, and writers that never wait for room (LTTng's discard mode):
+    // the burst does not fit, events are dropped, and counted.
+    let (recorded, discarded) = stress(100_000, "4k", "4", "0");
     assert!(recorded > 0);
     assert!(
         discarded > 0,
@@ -101,6 +104,16 @@ fn tiny_buffers_drop_events_and_count_every_one() {
 #[test]
 fn large_buffers_keep_every_event() {
     // 64 × 1 MiB per CPU holds the whole run: nothing may be lost.
-    let (recorded, discarded) = stress(50_000, "1M", "64");
+    let (recorded, discarded) = stress(50_000, "1M", "64", "0");
     assert_eq!((recorded, discarded), (THREADS * 50_000, 0));
+}
+
+#[test]
+fn writers_that_wait_briefly_for_room_lose_nothing_even_with_tiny_buffers() {
+    // The same 16 KiB per CPU, with writers that wait for room (100 ms at most, as the
+    // test binaries run side by side on two CPUs; the default is 5 ms): waiting writers
+    // get freed sub-buffers before newcomers, and the consumer frees one long before
+    // the bound, so no event is dropped.
+    let (recorded, discarded) = stress(100_000, "4k", "4", "100000");
+    assert_eq!((recorded, discarded), (THREADS * 100_000, 0));
 }

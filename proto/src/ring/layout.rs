@@ -12,6 +12,9 @@
 //!                                 the 16-byte "reservation word", see below)
 //!   128        u64  consumed     (atomic; byte position of the first unread packet)
 //!   192        u64  discarded    (atomic; events dropped since the start)
+//!   256        u64  waiter       (atomic; the writer waiting for room that gets the next
+//!                                 free sub-buffer first: `ms << 24 | tid`, or 0)
+//!   264        u64  waiters      (atomic; how many writers are waiting for room)
 //!   512 + 8*i  u64  commit[i]    (atomic; bytes committed into sub-buffer i, all laps)
 //! CONTROL_SIZE data: N sub-buffers of S bytes; packet k lives in sub-buffer k % N
 //! ```
@@ -46,6 +49,8 @@ pub const OFF_NUM_SUBBUF: usize = 24;
 pub const OFF_WRITE_POS: usize = 64;
 pub const OFF_CONSUMED: usize = 128;
 pub const OFF_DISCARDED: usize = 192;
+pub const OFF_WAITER: usize = 256;
+pub const OFF_WAITERS: usize = 264;
 pub const OFF_LAST_TS: usize = 72;
 pub const OFF_COMMIT: usize = 512;
 

@@ -242,6 +242,25 @@ pub fn wake_eventfd(fd: BorrowedFd<'_>) {
     }
 }
 
+/// `CLOCK_MONOTONIC_COARSE` in milliseconds (cheap; for ageing waiter claims).
+pub fn coarse_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts);
+    }
+    (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
+}
+
+/// The calling thread's id.
+pub fn thread_id() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    u64::from(unsafe { libc::gettid() } as u32)
+}
+
 /// Writes the bytes of one reserved record, front to back, never past its end.
 pub struct RecordWriter<'a> {
     ptr: *mut u8,

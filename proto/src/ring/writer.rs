@@ -59,6 +59,16 @@ pub struct RingWriter {
     mode: Mode,
     id: StreamIdentity,
     wakeup: Option<Arc<OwnedFd>>,
+    full_wait: std::time::Duration,
+}
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// The record is larger than a sub-buffer can hold.
+    TooBig,
+    /// The next sub-buffer is not consumed (or not fully committed) yet.
+    Full,
 }
 
 /// Where a reservation landed.
@@ -132,6 +142,7 @@ impl RingWriter {
             mode: cfg.mode,
             id,
             wakeup,
+            full_wait: std::time::Duration::ZERO,
         })
     }
 
@@ -159,13 +170,18 @@ impl RingWriter {
         &self,
         event_id: u32,
         body_len: usize,
-        now: impl FnMut() -> u64,
+        mut now: impl FnMut() -> u64,
         body: impl FnOnce(&mut RecordWriter<'_>),
     ) -> bool {
-        let Some(r) = self.reserve(event_id, body_len, now) else {
-            self.counter(layout::OFF_DISCARDED)
-                .fetch_add(1, Ordering::Relaxed);
-            return false;
+        let r = match self.reserve(event_id, body_len, &mut now, 0) {
+            Ok(r) => r,
+            Err(Refused::Full) if !self.full_wait.is_zero() => {
+                match self.wait_for_room(event_id, body_len, &mut now) {
+                    Some(r) => r,
+                    None => return self.drop_event(),
+                }
+            }
+            Err(_) => return self.drop_event(),
         };
         let hdr = if r.compact {
             event_header::COMPACT_SIZE
@@ -201,13 +217,83 @@ impl RingWriter {
         true
     }
 
+    #[cold]
+    fn drop_event(&self) -> bool {
+        self.counter(layout::OFF_DISCARDED)
+            .fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    /// The ring is full: wake the consumer and retry for up to `full_wait` before
+    /// giving up (LTTng's blocking timeout, bounded). Yields the CPU between attempts,
+    /// so that a consumer sharing the CPUs with busy producers runs.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_room(
+        &self,
+        event_id: u32,
+        body_len: usize,
+        now: &mut dyn FnMut() -> u64,
+    ) -> Option<Reserved> {
+        let deadline = std::time::Instant::now() + self.full_wait;
+        let waiter = self.counter(layout::OFF_WAITER);
+        let waiters = self.counter(layout::OFF_WAITERS);
+        waiters.fetch_add(1, Ordering::AcqRel);
+        // Our claim on the next free sub-buffer, once we hold it: without it, a waiter
+        // that yields between attempts finds every freed sub-buffer already taken by
+        // the writers that kept running.
+        let mut me = 0u64;
+        let mut attempt = 0u32;
+        let result = loop {
+            self.delivered();
+            std::thread::yield_now();
+            attempt += 1;
+            if attempt.is_multiple_of(64) {
+                // Long waits (a stalled disk): stop hammering the scheduler.
+                std::thread::sleep(std::time::Duration::from_micros(10));
+            }
+            if me == 0 {
+                let current = waiter.load(Ordering::Relaxed);
+                if current == 0 || waiter_is_stale(current, self.full_wait) {
+                    let token = (shm::coarse_ms() << 24) | (shm::thread_id() & 0xFF_FFFF) | 1;
+                    if waiter
+                        .compare_exchange(current, token, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        me = token;
+                    }
+                }
+            }
+            match self.reserve(event_id, body_len, &mut *now, me | WAITING) {
+                Ok(r) => break Some(r),
+                Err(Refused::TooBig) => break None,
+                Err(Refused::Full) if std::time::Instant::now() >= deadline => break None,
+                Err(Refused::Full) => {}
+            }
+        };
+        if me != 0 {
+            let _ = waiter.compare_exchange(me, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+        waiters.fetch_sub(1, Ordering::AcqRel);
+        result
+    }
+
+    /// How long a writer may wait for the consumer when the ring is full before it
+    /// drops the event (zero, the default: drop at once, as LTTng's discard mode).
+    pub fn set_full_wait(&mut self, wait: std::time::Duration) {
+        self.full_wait = wait;
+    }
+
+    /// Reserves room for one record. `me` is the caller's waiter claim (0 for none):
+    /// while another writer holds a claim, a new sub-buffer goes to it first.
     #[inline(always)]
     fn reserve(
         &self,
         event_id: u32,
         body_len: usize,
         mut now: impl FnMut() -> u64,
-    ) -> Option<Reserved> {
+        me: u64,
+    ) -> Result<Reserved, Refused> {
         let s = self.s;
         let mut cur = load_word(&self.map);
         loop {
@@ -243,7 +329,10 @@ impl RingWriter {
                 compact = event_id < u32::from(event_header::EXTENDED_ID);
                 let len = packet::HEADER_SIZE as u64 + size(compact);
                 if len >= s {
-                    return None;
+                    return Err(Refused::TooBig);
+                }
+                if self.someone_else_waits(me) {
+                    return Err(Refused::Full);
                 }
                 if !self.can_enter(next) {
                     // Our view may be stale: another writer (another CPU, or a signal
@@ -255,7 +344,7 @@ impl RingWriter {
                         cur = now_word;
                         continue;
                     }
-                    return None;
+                    return Err(Refused::Full);
                 }
                 r.compact = compact;
                 r.opened = true;
@@ -267,10 +356,24 @@ impl RingWriter {
                 next + len
             };
             match cas_word(&self.map, cur, (new, ts)) {
-                Ok(()) => return Some(r),
+                Ok(()) => return Ok(r),
                 Err(found) => cur = found,
             }
         }
+    }
+
+    /// Whether a new sub-buffer should go to another writer first: one that holds a
+    /// live claim (the longest waiting), or, for a writer that is not waiting itself,
+    /// any waiting writer. Writers that find the ring full join the waiters, so a
+    /// freed sub-buffer never goes to a newcomer while others wait. (A count left too
+    /// high by a crashed writer only makes switching writers yield once.)
+    #[inline(always)]
+    fn someone_else_waits(&self, me: u64) -> bool {
+        if me & WAITING == 0 && self.counter(layout::OFF_WAITERS).load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        let w = self.counter(layout::OFF_WAITER).load(Ordering::Relaxed);
+        w != 0 && w != me & !WAITING && !waiter_is_stale(w, self.full_wait)
     }
 
     #[inline(always)]
@@ -313,6 +416,17 @@ impl RingWriter {
         }
         closed
     }
+}
+
+/// Marks a reservation made by a writer inside [`RingWriter::wait_for_room`] (waiter
+/// claims themselves always have bit 0 set and never bit 63).
+const WAITING: u64 = 1 << 63;
+
+/// A waiter claim older than twice the longest wait (plus slack) belongs to a writer
+/// that died or gave up without clearing it: ignore it.
+fn waiter_is_stale(token: u64, full_wait: std::time::Duration) -> bool {
+    let age = shm::coarse_ms().saturating_sub(token >> 24);
+    age > 2 * (full_wait.as_millis() as u64) + 10
 }
 
 /// Whether the clock given to [`RingWriter::record`] must be an ordered read (a fence
