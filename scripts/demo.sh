@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet -p lttng -p libust --example demo
+cargo build --release --quiet -p lttng -p libust --bin lttng --example demo
 dir=$(mktemp -d "${TMPDIR:-/tmp}/libust-demo.XXXXXX")
 LIBUST_TRACE_DIR="$dir" LIBUST_CONTEXTS=vpid,vtid,procname \
 	target/release/examples/demo "${1:-3}"
