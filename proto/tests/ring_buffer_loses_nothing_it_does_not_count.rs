@@ -63,6 +63,28 @@ fn events(p: &[u8], out: &mut Vec<(u32, u64, u64)>, trace_discarded: &mut u64) {
     assert!(last <= end);
 }
 
+/// Starts `threads` writers, each recording `per_thread` (thread, seq) events.
+fn spawn_writers(
+    w: &Arc<RingWriter>,
+    threads: u32,
+    per_thread: u64,
+    clock: fn() -> u64,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..threads)
+        .map(|t| {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                for seq in 0..per_thread {
+                    w.record(5, 12, clock, |b| {
+                        b.put_u32(t);
+                        b.put_u64(seq);
+                    });
+                }
+            })
+        })
+        .collect()
+}
+
 fn run(
     mode: Mode,
     threads: u32,
@@ -79,19 +101,7 @@ fn run(
     let w = Arc::new(w);
     let mut r = RingReader::open(fd.as_fd(), cfg, ID).unwrap();
     let done = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..threads)
-        .map(|t| {
-            let w = w.clone();
-            std::thread::spawn(move || {
-                for seq in 0..per_thread {
-                    w.record(5, 12, clock, |b| {
-                        b.put_u32(t);
-                        b.put_u64(seq);
-                    });
-                }
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&w, threads, per_thread, clock);
     let mut got = Vec::new();
     let mut buf = Vec::new();
     let mut in_trace = 0u64;
@@ -220,20 +230,7 @@ fn timestamps_never_go_backwards_even_with_an_unordered_clock() {
     let (w, fd) = RingWriter::create(c"jitter", cfg, ID, None).unwrap();
     let w = Arc::new(w);
     let mut r = RingReader::open(fd.as_fd(), cfg, ID).unwrap();
-    let handles: Vec<_> = (0..4u32)
-        .map(|t| {
-            let w = w.clone();
-            std::thread::spawn(move || {
-                for seq in 0..10_000u64 {
-                    w.record(5, 12, jittery_clock, |b| {
-                        b.put_u32(t);
-                        b.put_u64(seq);
-                    });
-                }
-            })
-        })
-        .collect();
-    for h in handles {
+    for h in spawn_writers(&w, 4, 10_000, jittery_clock) {
         h.join().unwrap();
     }
     r.flush(jittery_clock);
