@@ -36,7 +36,7 @@
 //! [`FieldKind`] (the supported field types), [`LogLevel`] and [`Base`].
 #![deny(unsafe_code)]
 
-pub mod clock;
+pub use proto::clock;
 mod fastpath;
 pub mod field;
 pub mod standalone;

@@ -275,6 +275,31 @@ impl EventDesc {
     }
 }
 
+/// Per-event context fields a channel records after the event header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Contexts {
+    pub vpid: bool,
+    pub vtid: bool,
+    pub procname: bool,
+}
+
+impl Contexts {
+    /// Bytes the enabled contexts add to each event record.
+    pub fn record_size(&self) -> usize {
+        4 * usize::from(self.vpid)
+            + 4 * usize::from(self.vtid)
+            + PROCNAME_LEN * usize::from(self.procname)
+    }
+
+    /// True if no context is enabled.
+    pub fn is_empty(&self) -> bool {
+        !(self.vpid || self.vtid || self.procname)
+    }
+}
+
+/// Bytes of the `procname` context: a NUL-padded thread name (LTTng's 17).
+pub const PROCNAME_LEN: usize = 17;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,19 @@
 //!   ([`ring::writer`]) and the reader that treats the shared memory as untrusted
 //!   ([`ring::reader`]).
 //!
-//! Unsafe code lives only in [`ring::shm`] (mapping shared memory and raw access to it).
+//! - [`wire`]: the messages the processes exchange over Unix sockets, and the sockets
+//!   that carry them with file descriptors.
+//! - [`rundir`]: where a user's session daemon keeps its sockets, and the checks that
+//!   make that directory trustworthy.
+//! - [`clock`]: the trace clock shared by applications and the session daemon.
+//!
+//! Unsafe code lives only in [`ring::shm`] (mapping shared memory and raw access to
+//! it), [`wire::socket`] (descriptors received from the kernel) and [`clock`]
+//! (`rdtsc`).
 #![deny(unsafe_code)]
 
+pub mod clock;
 pub mod event;
 pub mod ring;
+pub mod rundir;
+pub mod wire;

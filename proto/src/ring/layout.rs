@@ -103,7 +103,7 @@ pub mod event_header {
 }
 
 /// What a writer does when no sub-buffer is free.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Drop the new event and count it (the default).
     Discard,
@@ -112,7 +112,7 @@ pub enum Mode {
 }
 
 /// The geometry and identity of one buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct BufferConfig {
     pub subbuf_size: u64,
     pub num_subbuf: u64,
@@ -156,7 +156,7 @@ impl BufferConfig {
 }
 
 /// Identity written into every packet header of a buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct StreamIdentity {
     /// Trace uuid (the metadata's `trace.uuid`).
     pub uuid: [u8; 16],

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static USE_TSC: AtomicBool = AtomicBool::new(false);
 
 /// Which source the clock reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Raw TSC cycles.
     Tsc,
@@ -39,6 +39,14 @@ pub fn init() -> Source {
     };
     USE_TSC.store(tsc, Ordering::Relaxed);
     source()
+}
+
+/// Uses `source` from now on: an application adopts its session daemon's choice, so
+/// that every process writing into one trace uses the same clock. The TSC is only
+/// taken on x86-64.
+pub fn set_source(source: Source) {
+    let tsc = source == Source::Tsc && cfg!(target_arch = "x86_64");
+    USE_TSC.store(tsc, Ordering::Relaxed);
 }
 
 /// The source in use.

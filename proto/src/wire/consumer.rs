@@ -1,0 +1,85 @@
+//! The consumer protocol: the session daemon and the consumer process it spawned
+//! (connected by a socket pair). The daemon sends requests, the consumer answers each.
+
+use serde::{Deserialize, Serialize};
+
+use super::Message;
+use crate::ring::layout::StreamIdentity;
+use crate::ring::BufferConfig;
+
+/// One per-CPU buffer to drain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSpec {
+    /// Unique for the consumer's lifetime.
+    pub key: u64,
+    pub session: u64,
+    /// The trace (one metadata file) the stream belongs to.
+    pub trace: u64,
+    /// The session's output directory (absolute).
+    pub output: String,
+    /// The trace's directory relative to `output` (`ust/uid/1000/64-bit`).
+    pub trace_dir: String,
+    /// The stream file's name (`channel0_1`).
+    pub file: String,
+    pub config: BufferConfig,
+    pub identity: StreamIdentity,
+    /// Close the open packet this often (0: never) so that it reaches the file.
+    pub switch_timer_us: u64,
+    /// Snapshot sessions keep their data in the buffers until `Snapshot`.
+    pub drain: bool,
+}
+
+/// From the session daemon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsumerRequest {
+    Hello { version: u32 },
+    /// Start draining a stream; carries the buffer's memfd and its wakeup eventfd.
+    AddStream(StreamSpec),
+    /// Close the open packets of the session's streams and write out everything
+    /// recorded (stop).
+    Flush { session: u64 },
+    /// Flush, write out, and forget the streams of one trace (an exited per-process
+    /// application) ...
+    RemoveTrace { trace: u64 },
+    /// ... or of a whole session (destroy).
+    RemoveSession { session: u64 },
+    /// Write what the session's buffers hold now under `dir` (same layout as the
+    /// session's output), without consuming it.
+    Snapshot { session: u64, dir: String },
+    /// Per-stream counters of a session.
+    Stats { session: u64 },
+}
+
+impl Message for ConsumerRequest {
+    fn fd_count(&self) -> usize {
+        match self {
+            ConsumerRequest::AddStream(_) => 2,
+            _ => 0,
+        }
+    }
+}
+
+/// Counters of one stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStats {
+    pub key: u64,
+    /// Events the writers dropped (buffer full).
+    pub discarded: u64,
+    /// Packets refused as corrupt, or overwritten before they could be read.
+    pub lost_packets: u64,
+    /// Packets written to the stream file.
+    pub packets: u64,
+    /// Bytes written to the stream file.
+    pub bytes: u64,
+}
+
+/// From the consumer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsumerReply {
+    Hello { version: u32, sandboxed: bool },
+    Done,
+    Error(String),
+    Stats(Vec<StreamStats>),
+}
+
+impl Message for ConsumerReply {}

@@ -1,0 +1,256 @@
+//! Unix `SOCK_SEQPACKET` sockets that carry one postcard message per packet, with file
+//! descriptors attached through `SCM_RIGHTS`.
+//!
+//! Every receive is checked: a packet longer than [`MAX_MESSAGE`] (`MSG_TRUNC`), a
+//! control message cut short (`MSG_CTRUNC`), bytes left after the message, or a number
+//! of descriptors other than the message expects are errors. Descriptors that arrive
+//! with a refused message are closed (they are owned from the moment they arrive).
+//!
+//! # Safety
+//!
+//! This is the fd-passing module: its `unsafe` blocks take ownership of descriptors
+//! the kernel has just installed in this process (from `accept4` and `SCM_RIGHTS`),
+//! which nothing else refers to yet.
+#![allow(unsafe_code)]
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType, UnixAddr,
+};
+use nix::sys::time::TimeVal;
+
+use super::{Message, WireError};
+
+/// Largest message, in bytes, on every socket of the tracer.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Most descriptors one message may carry.
+pub const MAX_FDS: usize = 4;
+
+/// A message received, with the descriptors that came with it.
+#[derive(Debug)]
+pub struct Received<M> {
+    pub msg: M,
+    pub fds: Vec<OwnedFd>,
+}
+
+/// The credentials of the process at the other end, as the kernel saw them when it
+/// connected (`SO_PEERCRED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn path_addr(path: &Path) -> Result<UnixAddr, WireError> {
+    // sun_path holds 107 bytes and a NUL.
+    if path.as_os_str().as_bytes().len() > 107 {
+        return Err(WireError::PathTooLong(path.to_path_buf()));
+    }
+    UnixAddr::new(path).map_err(|e| WireError::Io(e.into()))
+}
+
+fn seqpacket() -> Result<OwnedFd, WireError> {
+    socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| WireError::Io(e.into()))
+}
+
+/// Binds and listens on `path` (which must not exist).
+pub fn listen(path: &Path) -> Result<OwnedFd, WireError> {
+    let addr = path_addr(path)?;
+    let fd = seqpacket()?;
+    socket::bind(fd.as_raw_fd(), &addr).map_err(|e| WireError::Io(e.into()))?;
+    socket::listen(&fd, Backlog::new(64).unwrap_or(Backlog::MAXCONN))
+        .map_err(|e| WireError::Io(e.into()))?;
+    Ok(fd)
+}
+
+/// Connects to the listening socket at `path`.
+pub fn connect(path: &Path) -> Result<OwnedFd, WireError> {
+    let addr = path_addr(path)?;
+    let fd = seqpacket()?;
+    socket::connect(fd.as_raw_fd(), &addr).map_err(|e| WireError::Io(e.into()))?;
+    Ok(fd)
+}
+
+/// A connected pair (for a parent and the child it spawns).
+pub fn pair() -> Result<(OwnedFd, OwnedFd), WireError> {
+    socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| WireError::Io(e.into()))
+}
+
+/// Accepts one connection (blocking).
+pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, WireError> {
+    loop {
+        match socket::accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
+            // SAFETY: accept4 returned a new descriptor that nothing else owns.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+            Err(Errno::EINTR) | Err(Errno::ECONNABORTED) => continue,
+            Err(e) => return Err(WireError::Io(e.into())),
+        }
+    }
+}
+
+/// The peer's credentials.
+pub fn peer_cred(sock: BorrowedFd<'_>) -> Result<PeerCred, WireError> {
+    let c = socket::getsockopt(&sock, sockopt::PeerCredentials)
+        .map_err(|e| WireError::Io(e.into()))?;
+    Ok(PeerCred {
+        pid: c.pid(),
+        uid: c.uid(),
+        gid: c.gid(),
+    })
+}
+
+/// Bounds how long a receive (and a send) may block; `None` blocks forever.
+pub fn set_timeout(sock: BorrowedFd<'_>, t: Option<Duration>) -> Result<(), WireError> {
+    let tv = match t {
+        Some(d) => TimeVal::new(
+            d.as_secs() as i64,
+            // Never 0 µs with 0 s: that would mean "no timeout".
+            (d.subsec_micros().max(u32::from(d.as_secs() == 0))) as i64,
+        ),
+        None => TimeVal::new(0, 0),
+    };
+    socket::setsockopt(&sock, sockopt::ReceiveTimeout, &tv).map_err(|e| WireError::Io(e.into()))?;
+    socket::setsockopt(&sock, sockopt::SendTimeout, &tv).map_err(|e| WireError::Io(e.into()))
+}
+
+/// Sends `msg` with `fds` attached. The number of descriptors must be what the message
+/// announces ([`Message::fd_count`]).
+pub fn send<M: Message>(
+    sock: BorrowedFd<'_>,
+    msg: &M,
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), WireError> {
+    if fds.len() != msg.fd_count() {
+        return Err(WireError::FdCount {
+            expected: msg.fd_count(),
+            got: fds.len(),
+        });
+    }
+    let bytes = postcard::to_allocvec(msg).map_err(WireError::Encode)?;
+    send_bytes(sock, &bytes, fds)
+}
+
+/// Sends raw bytes as one packet (tests use it to send malformed messages).
+pub fn send_bytes(
+    sock: BorrowedFd<'_>,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), WireError> {
+    if bytes.len() > MAX_MESSAGE {
+        return Err(WireError::TooLarge);
+    }
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &cmsg };
+    let iov = [IoSlice::new(bytes)];
+    loop {
+        match socket::sendmsg::<()>(
+            sock.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Err(WireError::Timeout),
+            Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(WireError::Closed),
+            Err(e) => return Err(WireError::Io(e.into())),
+        }
+    }
+}
+
+/// Receives one packet: its bytes and descriptors, unchecked.
+pub fn recv_bytes(sock: BorrowedFd<'_>) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
+    loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let r = socket::recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg_buf),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        );
+        let msg = match r {
+            Ok(m) => m,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Err(WireError::Timeout),
+            Err(Errno::ECONNRESET) => return Err(WireError::Closed),
+            Err(e) => return Err(WireError::Io(e.into())),
+        };
+        let mut fds = Vec::new();
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(raw) = c {
+                    for fd in raw {
+                        // SAFETY: the kernel installed this descriptor in our table for
+                        // this message; nothing else refers to it.
+                        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                    }
+                }
+            }
+        }
+        if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+            return Err(WireError::FdsTruncated);
+        }
+        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            return Err(WireError::TooLarge);
+        }
+        let n = msg.bytes;
+        if n == 0 && fds.is_empty() {
+            return Err(WireError::Closed);
+        }
+        buf.truncate(n);
+        return Ok((buf, fds));
+    }
+}
+
+/// Decodes one message from `bytes`, refusing trailing bytes.
+pub fn decode<M: Message>(bytes: &[u8]) -> Result<M, WireError> {
+    let (msg, rest) = postcard::take_from_bytes::<M>(bytes).map_err(WireError::Decode)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes(rest.len()));
+    }
+    Ok(msg)
+}
+
+/// Receives and checks one message. Descriptors are accepted only when the message
+/// expects exactly that many; otherwise they are closed and an error returned.
+pub fn recv<M: Message>(sock: BorrowedFd<'_>) -> Result<Received<M>, WireError> {
+    let (bytes, fds) = recv_bytes(sock)?;
+    let msg: M = decode(&bytes)?;
+    if fds.len() != msg.fd_count() {
+        return Err(WireError::FdCount {
+            expected: msg.fd_count(),
+            got: fds.len(),
+        });
+    }
+    Ok(Received { msg, fds })
+}
+
+/// Sends `req` and waits for one reply without descriptors.
+pub fn call<Q: Message, R: Message>(sock: &impl AsFd, req: &Q) -> Result<R, WireError> {
+    send(sock.as_fd(), req, &[])?;
+    Ok(recv::<R>(sock.as_fd())?.msg)
+}
