@@ -200,9 +200,47 @@ pub fn boot_id() -> String {
         .unwrap_or_else(|_| "00000000-0000-0000-0000-000000000000".into())
 }
 
+/// Splits seconds since the epoch into UTC `[year, month, day, hour, minute, second]`
+/// (Howard Hinnant's civil-from-days).
+pub fn utc_parts(secs: u64) -> [i64; 6] {
+    let days = (secs / 86_400) as i64;
+    let rem = (secs % 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    [y, m, d, rem / 3600, rem % 3600 / 60, rem % 60]
+}
+
+/// The current UTC time as LTTng writes `trace_creation_datetime`:
+/// `20250101T000000+0000`.
+pub fn iso8601_now() -> String {
+    let [y, m, d, hh, mm, ss] = utc_parts(realtime_ns() / 1_000_000_000);
+    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}+0000")
+}
+
+/// The current UTC time as LTTng names directories: `20250101-000000`.
+pub fn dir_datetime_now() -> String {
+    let [y, m, d, hh, mm, ss] = utc_parts(realtime_ns() / 1_000_000_000);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_parts_are_civil_dates() {
+        assert_eq!(utc_parts(0), [1970, 1, 1, 0, 0, 0]);
+        // 2026-11-26 13:33:53 UTC.
+        assert_eq!(utc_parts(1_795_700_033), [2026, 11, 26, 13, 33, 53]);
+        assert_eq!(utc_parts(951_782_400), [2000, 2, 29, 0, 0, 0]);
+    }
 
     #[test]
     fn calibration_maps_ticks_to_epoch() {

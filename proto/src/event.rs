@@ -275,6 +275,49 @@ impl EventDesc {
     }
 }
 
+/// Matches `name` against an LTTng-style glob: `*` matches any run of characters,
+/// `\*` a literal star.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    // Tokens: None is a star, Some(c) a literal character.
+    let mut p: Vec<Option<char>> = Vec::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                p.push(Some('*'));
+            }
+            '*' => p.push(None),
+            c => p.push(Some(c)),
+        }
+    }
+    let n: Vec<char> = name.chars().collect();
+    // Iterative matcher that backtracks to the last star: linear in practice.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(None) => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(Some(c)) if *c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(Option::is_none)
+}
+
 /// Per-event context fields a channel records after the event header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Contexts {
@@ -334,5 +377,17 @@ mod tests {
             assert!(ev("ok", vec![f(bad)]).validate().is_err(), "{bad:?}");
         }
         assert!(ev("ok", vec![f("x"), f("x")]).validate().is_err());
+    }
+
+    #[test]
+    fn globs_match_like_lttng() {
+        assert!(glob_match("*", "a:b"));
+        assert!(glob_match("myapp:*", "myapp:request"));
+        assert!(!glob_match("myapp:*", "other:request"));
+        assert!(glob_match("my*:re*st", "myapp:request"));
+        assert!(glob_match("a:b", "a:b"));
+        assert!(!glob_match("a:b", "a:bc"));
+        assert!(glob_match(r"a:\*", "a:*"));
+        assert!(!glob_match(r"a:\*", "a:x"));
     }
 }

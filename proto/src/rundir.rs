@@ -123,7 +123,10 @@ mod tests {
         );
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
         assert!(matches!(check(&dir, uid), Err(RundirError::Mode { .. })));
-        assert!(matches!(check(&dir, uid + 1), Err(RundirError::Owner { .. })));
+        assert!(matches!(
+            check(&dir, uid + 1),
+            Err(RundirError::Owner { .. })
+        ));
         let link = base.join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
         assert!(matches!(check(&link, uid), Err(RundirError::NotDir { .. })));

@@ -112,6 +112,12 @@ pub struct RingReader {
     last_ts_end: u64,
     last_discarded: u64,
     lost_packets: u64,
+    /// Whether the read position is published to the shared `consumed` (false for
+    /// [`RingReader::observer`]).
+    publish: bool,
+    /// Publish only on [`RingReader::release`] (a consumer that must not free a
+    /// sub-buffer before its copy is safely written).
+    deferred: bool,
 }
 
 impl RingReader {
@@ -135,7 +141,50 @@ impl RingReader {
             last_ts_end: 0,
             last_discarded: 0,
             lost_packets: 0,
+            publish: true,
+            deferred: false,
         })
+    }
+
+    /// Like [`Self::open`], but starts where the previous reader of this buffer left
+    /// off (a restarted consumer): at the shared `consumed` position, rounded down to a
+    /// packet boundary and never past the write position (both are untrusted).
+    pub fn resume(
+        fd: BorrowedFd<'_>,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+    ) -> Result<RingReader, ShmError> {
+        let mut r = RingReader::open(fd, cfg, id)?;
+        let s = r.s;
+        let wp = r.map.atomic(layout::OFF_WRITE_POS).load(Ordering::Acquire);
+        let consumed = r.map.atomic(layout::OFF_CONSUMED).load(Ordering::Acquire);
+        r.consumed = consumed.min(wp) / s * s;
+        Ok(r)
+    }
+
+    /// A reader that does not consume (snapshots): it starts like [`Self::resume`]
+    /// but never publishes its position, so the writers and the buffer's real reader
+    /// see no change.
+    pub fn observer(
+        fd: BorrowedFd<'_>,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+    ) -> Result<RingReader, ShmError> {
+        let mut r = RingReader::resume(fd, cfg, id)?;
+        r.publish = false;
+        Ok(r)
+    }
+
+    /// How many packets the writers have reserved in full (up to a sub-buffer
+    /// boundary) that this reader has not taken yet. After a flush and a drain that
+    /// found nothing, a non-zero count means writers are still committing into closed
+    /// packets. Untrusted: a hint for how long to wait, never an offset.
+    pub fn unread_closed_packets(&self) -> u64 {
+        let wp = self
+            .map
+            .atomic(layout::OFF_WRITE_POS)
+            .load(Ordering::Acquire);
+        (wp / self.s).saturating_sub(self.consumed / self.s)
     }
 
     /// Sub-buffer size in bytes: the size of every packet this reader returns.
@@ -159,6 +208,14 @@ impl RingReader {
     /// Closes the writer's open packet so the final events can be read.
     pub fn flush(&self, mut now: impl FnMut() -> u64) -> bool {
         super::writer::flush(&self.map, self.s, self.n, &mut now)
+    }
+
+    /// Completes the packets that dead writers left short of committed bytes, so that
+    /// they can be read (see `writer::recover_abandoned` for what is kept). Call it only
+    /// when every process that could write into the buffer has exited. Returns how many
+    /// packets were completed.
+    pub fn recover_abandoned(&self) -> u64 {
+        super::writer::recover_abandoned(&self.map, self.s, self.n, &self.id, self.consumed)
     }
 
     /// At the end of tracing, after every packet has been read: if the writer counted
@@ -250,6 +307,42 @@ impl RingReader {
     }
 
     fn publish_consumed(&self) {
+        if !self.publish || self.deferred {
+            return;
+        }
+        self.store_consumed();
+    }
+
+    /// From now on, packets taken are freed for the writers only by [`Self::release`]:
+    /// a consumer killed between taking packets and writing them loses nothing, its
+    /// successor reads them again.
+    pub fn defer_release(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Frees every packet taken so far for the writers.
+    pub fn release(&self) {
+        if self.publish {
+            self.store_consumed();
+        }
+    }
+
+    /// Moves the read position forward to packet `seq` (never backward, never past
+    /// the write position): packets before it were already written out, by a consumer
+    /// that died before releasing them.
+    pub fn skip_to_packet(&mut self, seq: u64) {
+        let wp = self
+            .map
+            .atomic(layout::OFF_WRITE_POS)
+            .load(Ordering::Acquire);
+        let target = seq.saturating_mul(self.s).min(wp / self.s * self.s);
+        if target > self.consumed {
+            self.consumed = target;
+            self.publish_consumed();
+        }
+    }
+
+    fn store_consumed(&self) {
         self.map
             .atomic(layout::OFF_CONSUMED)
             .store(self.consumed, Ordering::Release);
@@ -312,5 +405,99 @@ impl RingReader {
         self.last_ts_end = end;
         self.last_discarded = discarded;
         Ok(((content / 8) as usize, (size / 8) as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::sync::atomic::Ordering;
+
+    use super::{layout, BufferConfig, Mode, RingReader, StreamIdentity, Taken};
+    use crate::ring::shm::Mapping;
+    use crate::ring::writer::RingWriter;
+
+    const ID: StreamIdentity = StreamIdentity {
+        uuid: [9; 16],
+        stream_id: 0,
+        stream_instance_id: 1,
+        cpu_id: 1,
+    };
+    const CFG: BufferConfig = BufferConfig {
+        subbuf_size: 4096,
+        num_subbuf: 4,
+        mode: Mode::Discard,
+    };
+
+    fn clock() -> u64 {
+        static T: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        T.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records events until `packets` packets are complete.
+    fn fill(w: &RingWriter, packets: u64) {
+        for i in 0..(packets * 4096 / 1000) + 1 {
+            w.record(1, 994, clock, |b| b.put(&[i as u8; 994]));
+        }
+    }
+
+    fn seq_of(buf: &[u8]) -> u64 {
+        u64::from_le_bytes(
+            buf[layout::packet::PACKET_SEQ_NUM..][..8]
+                .try_into()
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_resumed_reader_starts_at_the_shared_consumed_position() {
+        let (w, fd) = RingWriter::create(c"resume", CFG, ID, None).unwrap();
+        fill(&w, 3);
+        let mut buf = vec![0u8; 4096];
+        let mut first = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
+        assert!(matches!(first.take(&mut buf), Taken::Packet(_)));
+        assert_eq!(seq_of(&buf), 0);
+        drop(first);
+
+        // A successor continues with packet 1, not 0.
+        let mut next = RingReader::resume(fd.as_fd(), CFG, ID).unwrap();
+        assert!(matches!(next.take(&mut buf), Taken::Packet(_)));
+        assert_eq!(seq_of(&buf), 1);
+        assert_eq!(next.lost_packets(), 0);
+
+        // An observer reads without moving the shared position.
+        let mut peek = RingReader::observer(fd.as_fd(), CFG, ID).unwrap();
+        assert!(matches!(peek.take(&mut buf), Taken::Packet(_)));
+        assert_eq!(seq_of(&buf), 2);
+        let map = Mapping::map(fd.as_fd(), CFG.shm_size()).unwrap();
+        assert_eq!(
+            map.atomic(layout::OFF_CONSUMED).load(Ordering::Relaxed),
+            2 * 4096
+        );
+    }
+
+    #[test]
+    fn a_garbage_consumed_position_is_rounded_down_and_kept_behind_the_writer() {
+        let (w, fd) = RingWriter::create(c"garbage", CFG, ID, None).unwrap();
+        fill(&w, 2);
+        let map = Mapping::map(fd.as_fd(), CFG.shm_size()).unwrap();
+        let wp = map.atomic(layout::OFF_WRITE_POS).load(Ordering::Relaxed);
+        let mut buf = vec![0u8; 4096];
+
+        // Past the write position: clamped to the open packet, which is not complete.
+        map.atomic(layout::OFF_CONSUMED)
+            .store(u64::MAX, Ordering::Relaxed);
+        let mut r = RingReader::resume(fd.as_fd(), CFG, ID).unwrap();
+        assert_eq!(r.take(&mut buf), Taken::Empty);
+        assert_eq!(r.unread_closed_packets(), 0);
+        assert_eq!(wp / 4096, 2, "two packets closed, the third open");
+
+        // In the middle of packet 1: rounded down to its start.
+        map.atomic(layout::OFF_CONSUMED)
+            .store(4096 + 123, Ordering::Relaxed);
+        let mut r = RingReader::resume(fd.as_fd(), CFG, ID).unwrap();
+        assert_eq!(r.unread_closed_packets(), 1);
+        assert!(matches!(r.take(&mut buf), Taken::Packet(_)));
+        assert_eq!(seq_of(&buf), 1);
     }
 }

@@ -606,3 +606,64 @@ pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64)
         }
     }
 }
+
+/// Completes the packets from stream position `from` on that writers abandoned: a
+/// writer killed between its reservation and its commit leaves its sub-buffer short of
+/// committed bytes forever, which would hide the packet from the reader and, once the
+/// ring wraps, block every writer. Only call this when no writer of the buffer is alive
+/// (every process that mapped it has exited).
+///
+/// A packet short of bytes is ended at its committed length: the events committed
+/// before the dead writer's reservation are kept, the reservation itself (partly
+/// written) falls outside `content_size`. This is exact when the dead writer was the
+/// last to reserve in that packet, always the case for a single-threaded process; with
+/// several threads killed mid-event, events committed after the first hole in a packet
+/// are cut off with it. A packet the dead writer opened without writing its header gets
+/// a fresh header and no event. Returns how many packets were completed.
+pub(super) fn recover_abandoned(
+    map: &Mapping,
+    s: u64,
+    n: u64,
+    id: &StreamIdentity,
+    from: u64,
+) -> u64 {
+    let (wp, last) = load_word(map);
+    let first = from / s;
+    // Every packet with a reserved byte, at most one lap of them.
+    let end = wp.div_ceil(s).min(first.saturating_add(n));
+    let mut repaired = 0;
+    for k in first..end {
+        let start = k * s;
+        let slot = k & (n - 1);
+        let lap_base = (k / n) * s;
+        let committed = map
+            .atomic(layout::OFF_COMMIT + 8 * slot as usize)
+            .load(Ordering::Acquire);
+        if committed >= lap_base + s || committed < lap_base {
+            continue;
+        }
+        if wp & (s - 1) != 0 && wp > start && wp < start + s {
+            // Still the open packet: end the reservation at the sub-buffer's end. A
+            // failed CAS means a live writer: leave everything as it is.
+            if cas_word(map, (wp, last), (start + s, last)).is_err() {
+                return repaired;
+            }
+        }
+        let c = committed - lap_base;
+        let header = packet::HEADER_SIZE as u64;
+        let content = if c < header {
+            open_packet(map, s, n, id, start, last);
+            header
+        } else {
+            c
+        };
+        // Bring the counter to `content`, then close_packet commits the rest.
+        if content > c {
+            commit(map, s, n, start, content - c);
+        }
+        let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
+        close_packet(map, s, n, start + content, last, disc);
+        repaired += 1;
+    }
+    repaired
+}

@@ -3,9 +3,12 @@
 //!
 //! The application connects, sends [`AppMessage::Hello`] and its tracepoint
 //! descriptions in [`AppMessage::Tracepoints`] chunks (in its own order: the position
-//! of a description is the tracepoint's index in later messages), and waits for
-//! [`DaemonMessage::Welcome`]. From then on only the daemon speaks first: every
-//! [`DaemonMessage`] gets one [`AppMessage::Reply`].
+//! of a description is the tracepoint's index in later messages). The daemon answers
+//! [`DaemonMessage::Accepted`] (or `Refused`), then sends the channels and bindings of
+//! the sessions already running, then [`DaemonMessage::Ready`]: an application that
+//! waits for `Ready` at start-up (bounded) records its first events. From `Accepted`
+//! on only the daemon speaks first, and every message after `Accepted` gets one
+//! [`AppMessage::Reply`].
 
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +53,8 @@ pub struct Binding {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DaemonMessage {
     /// Registration accepted; the application must use the daemon's clock source.
-    Welcome { version: u32, clock: Source },
+    /// (No reply.)
+    Accepted { version: u32, clock: Source },
     /// Registration refused (the text says why); the application stays untraced.
     Refused(String),
     /// A channel the application will write into, and how many streams (one per
@@ -75,6 +79,8 @@ pub enum DaemonMessage {
     SetEvents { bindings: Vec<Binding>, last: bool },
     /// The channel will not be written again (its session was destroyed).
     RemoveChannel { key: u64 },
+    /// The initial set-up after registration is complete.
+    Ready,
 }
 
 impl Message for DaemonMessage {

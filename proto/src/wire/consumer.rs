@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Message;
+use crate::clock::Source;
 use crate::ring::layout::StreamIdentity;
 use crate::ring::BufferConfig;
 
@@ -32,14 +33,19 @@ pub struct StreamSpec {
 /// From the session daemon.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsumerRequest {
-    Hello { version: u32 },
+    /// First message; `clock` is the source the writers use (the consumer closes
+    /// packets with timestamps from it).
+    Hello { version: u32, clock: Source },
     /// Start draining a stream; carries the buffer's memfd and its wakeup eventfd.
     AddStream(StreamSpec),
     /// Close the open packets of the session's streams and write out everything
     /// recorded (stop).
     Flush { session: u64 },
-    /// Flush, write out, and forget the streams of one trace (an exited per-process
-    /// application) ...
+    /// Every process that wrote into the trace's buffers has exited: complete the
+    /// packets a writer killed mid-event left unfinished, and write them out.
+    WritersGone { trace: u64 },
+    /// The writers of one trace are gone (an exited per-process application): as
+    /// `WritersGone`, then flush, write out, and forget its streams ...
     RemoveTrace { trace: u64 },
     /// ... or of a whole session (destroy).
     RemoveSession { session: u64 },

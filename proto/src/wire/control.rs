@@ -17,23 +17,51 @@ pub const PATTERN_MAX: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// First message of every connection.
-    Hello { version: u32 },
+    Hello {
+        version: u32,
+    },
     CreateSession(CreateSession),
-    DestroySession { session: String },
+    DestroySession {
+        session: String,
+    },
     ListSessions,
     /// Everything about one session.
-    Session { session: String },
-    EnableChannel { session: String, channel: ChannelSpec },
-    EnableEvent { session: String, channel: Option<String>, rule: EventRule },
+    Session {
+        session: String,
+    },
+    EnableChannel {
+        session: String,
+        channel: ChannelSpec,
+    },
+    EnableEvent {
+        session: String,
+        channel: Option<String>,
+        rule: EventRule,
+    },
     /// Disables the rules whose pattern is `pattern` (`None`: every rule).
-    DisableEvent { session: String, channel: Option<String>, pattern: Option<String> },
-    AddContext { session: String, channel: Option<String>, contexts: Vec<ContextKind> },
-    Start { session: String },
-    Stop { session: String },
+    DisableEvent {
+        session: String,
+        channel: Option<String>,
+        pattern: Option<String>,
+    },
+    AddContext {
+        session: String,
+        channel: Option<String>,
+        contexts: Vec<ContextKind>,
+    },
+    Start {
+        session: String,
+    },
+    Stop {
+        session: String,
+    },
     /// The tracepoints of the applications registered now (`lttng list -u`).
     ListTracepoints,
     /// Writes the current contents of a snapshot session's buffers as a new trace.
-    SnapshotRecord { session: String, name: Option<String> },
+    SnapshotRecord {
+        session: String,
+        name: Option<String>,
+    },
     /// The daemon's own state.
     DaemonStatus,
 }
@@ -71,6 +99,31 @@ pub struct ChannelSpec {
     /// Close partially filled sub-buffers this often, so that readers see them.
     pub switch_timer_us: Option<u64>,
     pub buffers: Option<Buffers>,
+}
+
+impl EventRule {
+    /// A rule for `pattern`, all log levels, no exclusion.
+    pub fn pattern(pattern: &str) -> EventRule {
+        EventRule {
+            pattern: pattern.into(),
+            loglevel: None,
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl ChannelSpec {
+    /// A channel named `name` with the defaults.
+    pub fn named(name: &str) -> ChannelSpec {
+        ChannelSpec {
+            name: name.into(),
+            subbuf_size: None,
+            num_subbuf: None,
+            overwrite: None,
+            switch_timer_us: None,
+            buffers: None,
+        }
+    }
 }
 
 /// Which log levels an event rule accepts.
@@ -131,15 +184,23 @@ impl ContextKind {
 /// The daemon's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
-    Hello { version: u32, pid: u32 },
+    Hello {
+        version: u32,
+        pid: u32,
+    },
     Done,
     /// The request failed; the text says why and what to do.
     Error(String),
-    Created { name: String, output: String },
+    Created {
+        name: String,
+        output: String,
+    },
     Sessions(Vec<SessionSummary>),
     Session(SessionDetail),
     Tracepoints(Vec<AppTracepoints>),
-    Snapshot { path: String },
+    Snapshot {
+        path: String,
+    },
     DaemonStatus(DaemonStatus),
 }
 

@@ -93,7 +93,10 @@ pub fn check_name(what: &'static str, name: &str, max: usize) -> Result<(), Name
         && !name.starts_with('.')
         && !name.starts_with('-');
     if !ok {
-        return Err(NameError::BadChars { what, name: shown() });
+        return Err(NameError::BadChars {
+            what,
+            name: shown(),
+        });
     }
     Ok(())
 }
@@ -104,7 +107,9 @@ mod tests {
 
     #[test]
     fn names_that_could_escape_a_directory_are_refused() {
-        for bad in ["", "../x", "a/b", ".", "..", ".hidden", "a\0b", "-rf", "a b", "é"] {
+        for bad in [
+            "", "../x", "a/b", ".", "..", ".hidden", "a\0b", "-rf", "a b", "é",
+        ] {
             assert!(check_name("session", bad, 64).is_err(), "{bad:?}");
         }
         for good in ["demo", "my-session_2", "a.b", "auto-20261126-120000"] {

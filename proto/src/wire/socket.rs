@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr,
+    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType, UnixAddr,
 };
 use nix::sys::time::TimeVal;
 
@@ -110,8 +110,8 @@ pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, WireError> {
 
 /// The peer's credentials.
 pub fn peer_cred(sock: BorrowedFd<'_>) -> Result<PeerCred, WireError> {
-    let c = socket::getsockopt(&sock, sockopt::PeerCredentials)
-        .map_err(|e| WireError::Io(e.into()))?;
+    let c =
+        socket::getsockopt(&sock, sockopt::PeerCredentials).map_err(|e| WireError::Io(e.into()))?;
     Ok(PeerCred {
         pid: c.pid(),
         uid: c.uid(),
@@ -164,13 +164,7 @@ pub fn send_bytes(
     let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &cmsg };
     let iov = [IoSlice::new(bytes)];
     loop {
-        match socket::sendmsg::<()>(
-            sock.as_raw_fd(),
-            &iov,
-            cmsgs,
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        ) {
+        match socket::sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
             Ok(_) => return Ok(()),
             Err(Errno::EINTR) => continue,
             Err(Errno::EAGAIN) => return Err(WireError::Timeout),
