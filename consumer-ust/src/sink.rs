@@ -1,0 +1,257 @@
+//! Where packets go: [`PacketSink`], and its one implementation, [`LocalFile`], a
+//! stream file on the local disk.
+//!
+//! A stream file is a sequence of whole packets. Every packet is a whole number of
+//! pages (`proto::ring::layout::PACKET_ALIGN`), so a file that is not a sequence of
+//! whole packets was cut by a failed write or a crash: [`LocalFile::append`] cuts such
+//! a tail off before appending, and a failed write is cut back to where it started.
+//!
+//! Writes are buffered (page cache), one vectored write per batch of packets. Direct
+//! I/O, which `libust`'s standalone consumer uses, makes every write wait for the
+//! device; it pays off there because a writer thread of its own absorbs the wait, while
+//! this single-threaded consumer would stop draining meanwhile.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use proto::ring::layout::{self, packet};
+
+/// Why packets could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SinkError {
+    #[error("cannot create the directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the stream file {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the stream file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The destination of one stream's packets.
+pub(crate) trait PacketSink {
+    /// Appends `packets`, each one whole packet, in order. On failure none of them is
+    /// kept: the sink still ends with its last whole packet.
+    fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError>;
+
+    /// Closes the sink; everything written before is in place.
+    fn close(self: Box<Self>);
+}
+
+/// A stream file, opened for appending.
+#[derive(Debug)]
+pub(crate) struct LocalFile {
+    path: PathBuf,
+    file: File,
+    /// Length of the file: where the next packet starts.
+    len: u64,
+    /// `packet_seq_num` of the file's last packet, if it has one.
+    last_seq: Option<u64>,
+}
+
+impl LocalFile {
+    /// Opens `dir/name` for appending (creating `dir` and the file as needed): a
+    /// restarted consumer continues the file of its predecessor, after cutting off a
+    /// packet it left unfinished.
+    pub(crate) fn append(dir: &Path, name: &str) -> Result<LocalFile, SinkError> {
+        LocalFile::open(dir, name, false)
+    }
+
+    /// Creates `dir/name` afresh (snapshots), replacing a file of that name.
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<LocalFile, SinkError> {
+        LocalFile::open(dir, name, true)
+    }
+
+    fn open(dir: &Path, name: &str, truncate: bool) -> Result<LocalFile, SinkError> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+            .map_err(|source| SinkError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let path = dir.join(name);
+        let open_err = |source| SinkError::Open {
+            path: path.clone(),
+            source,
+        };
+        // Readable too: the packet walk below reads the headers.
+        let file = OpenOptions::new()
+            .read(true)
+            .append(!truncate)
+            .write(truncate)
+            .create(true)
+            .truncate(truncate)
+            .mode(0o640)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(open_err)?;
+        let found = file.metadata().map_err(open_err)?.len();
+        let (len, last_seq) = whole_packets_len(&file, found);
+        if len != found {
+            eprintln!(
+                "lttng-consumerd-ust: {}: cutting off {} bytes of an unfinished packet",
+                path.display(),
+                found - len
+            );
+            file.set_len(len).map_err(open_err)?;
+        }
+        Ok(LocalFile {
+            path,
+            file,
+            len,
+            last_seq,
+        })
+    }
+
+    /// `packet_seq_num` of the last whole packet in the file when it was opened.
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+}
+
+impl PacketSink for LocalFile {
+    fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError> {
+        let total: u64 = packets.iter().map(|p| p.len() as u64).sum();
+        match write_all_vectored(&mut self.file, packets) {
+            Ok(()) => {
+                self.len += total;
+                Ok(())
+            }
+            Err(source) => {
+                // A full disk may have taken part of the batch: cut it off, so that the
+                // file stays a sequence of whole packets (appends continue at its end).
+                let _ = self.file.set_len(self.len);
+                let _ = self.file.seek(SeekFrom::Start(self.len));
+                Err(SinkError::Write {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
+    }
+
+    fn close(self: Box<Self>) {}
+}
+
+/// Writes all of `packets`, however the kernel splits the write.
+fn write_all_vectored(f: &mut File, packets: &[IoSlice<'_>]) -> std::io::Result<()> {
+    let mut owned: Vec<IoSlice<'_>> = packets.to_vec();
+    let mut bufs = &mut owned[..];
+    while !bufs.is_empty() {
+        match f.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The length of the longest prefix of the first `len` bytes of `file` made of whole
+/// packets, found by walking the packet headers (magic and `packet_size`), and the
+/// sequence number of the last of those packets.
+fn whole_packets_len(file: &File, len: u64) -> (u64, Option<u64>) {
+    let mut at = 0u64;
+    let mut last_seq = None;
+    let mut head = [0u8; packet::HEADER_SIZE];
+    while at < len {
+        if file.read_exact_at(&mut head, at).is_err() {
+            break;
+        }
+        let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let mut size = [0u8; 8];
+        size.copy_from_slice(&head[packet::PACKET_SIZE..packet::PACKET_SIZE + 8]);
+        let size = u64::from_le_bytes(size) / 8;
+        if magic != layout::CTF_MAGIC
+            || size == 0
+            || !size.is_multiple_of(layout::PACKET_ALIGN)
+            || size > len - at
+        {
+            break;
+        }
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&head[packet::PACKET_SEQ_NUM..packet::PACKET_SEQ_NUM + 8]);
+        last_seq = Some(u64::from_le_bytes(seq));
+        at += size;
+    }
+    (at, last_seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(pages: u64, fill: u8) -> Vec<u8> {
+        let mut p = vec![fill; (pages * 4096) as usize];
+        p[..4].copy_from_slice(&layout::CTF_MAGIC.to_le_bytes());
+        p[packet::PACKET_SIZE..packet::PACKET_SIZE + 8]
+            .copy_from_slice(&(pages * 4096 * 8).to_le_bytes());
+        p
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("consumer-ust-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn appending_continues_a_file_after_cutting_off_an_unfinished_packet() {
+        let dir = temp_dir("append");
+        let (a, b, c) = (packet(1, 1), packet(2, 2), packet(1, 3));
+        let mut f = LocalFile::append(&dir.join("x/y"), "s_0").unwrap();
+        f.write_packets(&[IoSlice::new(&a), IoSlice::new(&b)])
+            .unwrap();
+        drop(f);
+        // A predecessor died in the middle of writing `c`.
+        let path = dir.join("x/y/s_0");
+        let mut raw = OpenOptions::new().append(true).open(&path).unwrap();
+        raw.write_all(&c[..3000]).unwrap();
+        drop(raw);
+
+        let mut f = LocalFile::append(&dir.join("x/y"), "s_0").unwrap();
+        f.write_packets(&[IoSlice::new(&c)]).unwrap();
+        Box::new(f).close();
+        assert!(std::fs::read(&path).unwrap() == [a, b, c].concat());
+
+        // A snapshot file starts afresh.
+        let mut f = LocalFile::create(&dir.join("x/y"), "s_0").unwrap();
+        let d = packet(1, 4);
+        f.write_packets(&[IoSlice::new(&d)]).unwrap();
+        assert!(std::fs::read(&path).unwrap() == d);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_and_leaves_whole_packets() {
+        // /dev/full fails every write with ENOSPC, like a full disk.
+        let mut f = LocalFile {
+            path: "/dev/full".into(),
+            file: OpenOptions::new().write(true).open("/dev/full").unwrap(),
+            len: 0,
+            last_seq: None,
+        };
+        let p = packet(1, 1);
+        match f.write_packets(&[IoSlice::new(&p)]) {
+            Err(SinkError::Write { source, .. }) => {
+                assert_eq!(source.raw_os_error(), Some(libc::ENOSPC))
+            }
+            other => panic!("expected a write error, got {other:?}"),
+        }
+        assert_eq!(f.len, 0);
+    }
+}
