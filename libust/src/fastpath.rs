@@ -1,29 +1,44 @@
-//! The path every enabled event takes: pick the CPU's buffer, record the event.
+//! The path every enabled event takes: pick the CPU's buffer in each channel the
+//! tracepoint is bound to, record the event there.
 //!
-//! Once a tracepoint's flag is set, [`record`] loads the active channel (one atomic
-//! load), reads the CPU number (`sched_getcpu`, served from the rseq area by glibc),
-//! and hands the event to the ring buffer writer, which reads the clock, reserves with
-//! one CAS, writes the header, the contexts and the payload in place, and commits with
-//! one atomic add. No lock, no allocation, no syscall (except the consumer wakeup when
-//! a sub-buffer completes).
+//! A tracepoint carries a *binding list*: the channels its events go to, each with the
+//! event id that channel's metadata gives it (one channel per tracing session; several
+//! sessions may record one event at once). Once a tracepoint's flag is set, [`record`]
+//! loads the list (one acquire load), reads the CPU number (`sched_getcpu`, served from
+//! the rseq area by glibc) once, and hands the event to each channel's ring buffer
+//! writer, which reads the clock, reserves with one CAS, writes the header, the
+//! contexts and the payload in place, and commits with one atomic add. No lock, no
+//! allocation, no syscall (except the consumer wakeup when a sub-buffer completes).
+//!
+//! ## Replacing a binding list
+//!
+//! Lists are installed by one thread at a time (standalone start-up, the daemon
+//! listener thread, or the single thread of a freshly forked child) with
+//! [`bind`] / [`unbind_all`]: the new list is published with a release swap and the
+//! flag is set after it (or cleared before the list is removed). A writer may still
+//! be walking the old list, and nothing tells us when it is done, so old lists are
+//! never freed: each change leaks the replaced lists (16 bytes per binding plus a
+//! 16-byte header per tracepoint whose list actually changed; an identical list is
+//! not replaced). Channels are leaked the same way: a writer that loaded a list may
+//! still write into any channel it names.
 //!
 //! # Safety
 //!
 //! The `unsafe` blocks here call `sched_getcpu`, `gettid` and `prctl(PR_GET_NAME)`,
 //! which have no memory-safety preconditions beyond a valid 16-byte buffer for the
-//! name; and dereference the active-channel pointer, which points to a leaked `Box`
-//! that is never freed.
+//! name; and dereference binding-list pointers, which are either null or come from
+//! `Box::into_raw` and are never freed nor mutated after publication.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use ctf::metadata::{Contexts, PROCNAME_LEN};
 use proto::ring::shm::RecordWriter;
 use proto::ring::writer::RingWriter;
 
 use crate::clock;
-use crate::tracepoint::Tracepoint;
+use crate::tracepoint::{Tracepoint, TRACEPOINTS};
 
 /// A channel's per-CPU writers and the contexts its events carry.
 #[derive(Debug)]
@@ -32,30 +47,130 @@ pub(crate) struct Channel {
     pub(crate) contexts: Contexts,
 }
 
-static ACTIVE: AtomicPtr<Channel> = AtomicPtr::new(std::ptr::null_mut());
-static VPID: AtomicI32 = AtomicI32::new(0);
-
-/// Installs the channel events go to. It is leaked: writers may still hold it after
-/// tracing stops, so it lives until the process exits.
-pub(crate) fn activate(ch: Channel) -> &'static Channel {
-    VPID.store(std::process::id() as i32, Ordering::Relaxed);
-    crate::sys::at_fork_child(after_fork_in_child);
-    let leaked: &'static mut Channel = Box::leak(Box::new(ch));
-    ACTIVE.store(leaked, Ordering::Release);
-    leaked
+/// One channel a tracepoint's events go to, and their id there.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bound {
+    pub(crate) channel: &'static Channel,
+    pub(crate) event_id: u32,
 }
 
-/// Records one event of `tp`, whose payload is `payload_len` bytes written by `write`.
-#[inline(always)]
-pub fn record(tp: &Tracepoint, payload_len: usize, write: impl FnOnce(&mut RecordWriter<'_>)) {
-    let p = ACTIVE.load(Ordering::Acquire);
+impl PartialEq for Bound {
+    fn eq(&self, other: &Bound) -> bool {
+        std::ptr::eq(self.channel, other.channel) && self.event_id == other.event_id
+    }
+}
+
+/// A tracepoint's binding list, published through `Tracepoint::bindings`: never
+/// empty. One allocation of its own cache line holds the first binding, so that the
+/// usual single-channel event reads one line no other thread writes (a list sharing a
+/// line with, say, the consumer's counters costs a cache miss per event).
+#[derive(Debug)]
+#[repr(align(64))]
+pub(crate) struct Bindings {
+    first: Bound,
+    rest: Box<[Bound]>,
+}
+
+impl Bindings {
+    fn to_vec(&self) -> Vec<Bound> {
+        let mut v = Vec::with_capacity(1 + self.rest.len());
+        v.push(self.first);
+        v.extend_from_slice(&self.rest);
+        v
+    }
+}
+
+static VPID: AtomicI32 = AtomicI32::new(0);
+
+/// Set in a forked child (daemon mode) until its first event starts a new listener.
+static RESTART_AFTER_FORK: AtomicBool = AtomicBool::new(false);
+
+/// Records the process id for the `vpid` context and arranges for it (and for the
+/// daemon connection) to be renewed in children of `fork`. Called once, before any
+/// tracepoint is enabled.
+pub(crate) fn init_process() {
+    VPID.store(std::process::id() as i32, Ordering::Relaxed);
+    crate::sys::at_fork_child(after_fork_in_child);
+}
+
+/// Leaks a channel: writers that loaded a binding list naming it may write into it at
+/// any later time, so it lives until the process exits.
+pub(crate) fn leak_channel(ch: Channel) -> &'static Channel {
+    Box::leak(Box::new(ch))
+}
+
+/// Makes `tp` record into exactly the channels of `list` (duplicates removed); an
+/// empty list disables it. Returns whether anything changed. One installer at a time
+/// (see the module docs).
+pub(crate) fn bind(tp: &Tracepoint, mut list: Vec<Bound>) -> bool {
+    let mut unique: Vec<Bound> = Vec::with_capacity(list.len());
+    for b in list.drain(..) {
+        if !unique.contains(&b) {
+            unique.push(b);
+        }
+    }
+    if unique.is_empty() {
+        let was = tp.enabled.swap(false, Ordering::Relaxed);
+        let old = tp.bindings.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        return was || !old.is_null();
+    }
+    if bound(tp) == unique && tp.is_enabled() {
+        return false;
+    }
+    let first = unique.remove(0);
+    let new = Box::into_raw(Box::new(Bindings {
+        first,
+        rest: unique.into_boxed_slice(),
+    }));
+    // The old list is leaked on purpose: a writer may still be reading it.
+    tp.bindings.swap(new, Ordering::AcqRel);
+    tp.enabled.store(true, Ordering::Release);
+    true
+}
+
+/// Disables every tracepoint: flags cleared, binding lists removed (leaked). Only
+/// atomic loads and stores: safe in a `fork` child handler.
+pub(crate) fn unbind_all() {
+    for tp in TRACEPOINTS.iter() {
+        tp.enabled.store(false, Ordering::Relaxed);
+        tp.bindings.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// The channels `tp` records into now, with their event ids (for tests and checks).
+pub(crate) fn bound(tp: &Tracepoint) -> Vec<Bound> {
+    let p = tp.bindings.load(Ordering::Acquire);
     if p.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: non-null list pointers come from Box::into_raw in `bind` and are never
+    // freed nor mutated.
+    unsafe { &*p }.to_vec()
+}
+
+/// Records one event of `tp`, whose payload is `payload_len` bytes written by `write`
+/// (once per bound channel).
+#[inline(always)]
+pub fn record(tp: &Tracepoint, payload_len: usize, write: impl Fn(&mut RecordWriter<'_>)) {
+    let p = tp.bindings.load(Ordering::Acquire);
+    if p.is_null() {
+        no_bindings();
         return;
     }
-    // SAFETY: non-null pointers in ACTIVE come from Box::leak in `activate` and are
-    // never freed or mutated.
-    let ch = unsafe { &*p };
+    // SAFETY: non-null pointers in `Tracepoint::bindings` come from Box::into_raw in
+    // `bind` and are never freed nor mutated.
+    let list = unsafe { &*p };
     let cpu = current_cpu();
+    // One call site for every channel: with two (first channel, further channels) the
+    // compiler calls the event's body out of line (+5 ns per event on the benchmark).
+    for b in std::iter::once(&list.first).chain(list.rest.iter()) {
+        record_one(b, cpu, payload_len, &write);
+    }
+}
+
+#[inline(always)]
+fn record_one(b: &Bound, cpu: usize, payload_len: usize, write: &impl Fn(&mut RecordWriter<'_>)) {
+    let ch = b.channel;
     // One buffer per possible CPU, so the index is in range; the fallback avoids a
     // division on the fast path.
     let w = match ch.writers.get(cpu) {
@@ -69,18 +184,46 @@ pub fn record(tp: &Tracepoint, payload_len: usize, write: impl FnOnce(&mut Recor
     } else {
         clock::now_unordered
     };
-    w.record(tp.id(), len, now, |b| {
+    w.record(b.event_id, len, now, |r| {
         if !ctx.is_empty() {
-            write_contexts(ctx, b);
+            write_contexts(ctx, r);
         }
-        write(b);
+        write(r);
     });
 }
 
+/// An enabled tracepoint without a list: it was just disabled (a harmless race), or
+/// this is the first event of a forked child in daemon mode, which starts the child's
+/// own listener thread here rather than in the `fork` handler (see `crate::daemon`).
+#[cold]
+#[inline(never)]
+fn no_bindings() {
+    if RESTART_AFTER_FORK.load(Ordering::Relaxed)
+        && RESTART_AFTER_FORK
+            .compare_exchange(true, false, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    {
+        unbind_all();
+        crate::daemon::start_after_fork();
+    }
+}
+
 /// In a child of `fork`: the process id changed, and so did the id of the only thread.
+/// In daemon mode the child is a new application: it must not write into its parent's
+/// channels, and its parent's connection and listener thread are not its own. Only
+/// async-signal-safe work here (atomic stores, `close`): every tracepoint loses its
+/// list, and is left *enabled* so that the child's first event reaches
+/// [`no_bindings`], which disables them all and starts the child's listener.
 fn after_fork_in_child() {
     VPID.store(std::process::id() as i32, Ordering::Relaxed);
     VTID.with(|c| c.set(0));
+    if crate::daemon::forget_connection_after_fork() {
+        RESTART_AFTER_FORK.store(true, Ordering::Relaxed);
+        for tp in TRACEPOINTS.iter() {
+            tp.bindings.store(std::ptr::null_mut(), Ordering::Release);
+            tp.enabled.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 #[inline(always)]

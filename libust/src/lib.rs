@@ -37,6 +37,7 @@
 #![deny(unsafe_code)]
 
 pub use proto::clock;
+pub mod daemon;
 mod fastpath;
 pub mod field;
 pub mod standalone;
@@ -55,7 +56,11 @@ pub fn flush_and_finish() {
 
 #[ctor::ctor]
 fn libust_init() {
-    standalone::init_from_env();
+    if std::env::var_os("LIBUST_TRACE_DIR").is_some() {
+        standalone::init_from_env();
+    } else {
+        daemon::init_from_env();
+    }
 }
 
 #[doc(hidden)]

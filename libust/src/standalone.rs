@@ -50,7 +50,7 @@ use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
 
 use crate::clock::{self, Sample};
-use crate::fastpath::{self, Channel};
+use crate::fastpath::{self, Bound, Channel};
 use crate::sys;
 use crate::tracepoint::{self, Tracepoint};
 
@@ -324,11 +324,12 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     if let Some(state) = STATE.get() {
         sys::set_signal_fd(state.wakeup.as_fd());
     }
-    fastpath::activate(Channel {
+    fastpath::init_process();
+    let channel = fastpath::leak_channel(Channel {
         writers: writers.into_boxed_slice(),
         contexts,
     });
-    enable_matching(&tracepoints, &patterns);
+    enable_matching(&tracepoints, &patterns, channel);
     sys::at_exit(finish);
     sys::install_stop_handlers();
     std::thread::Builder::new()
@@ -342,11 +343,21 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     Ok(())
 }
 
-fn enable_matching(tps: &[&'static Tracepoint], patterns: &[String]) {
+/// Binds every tracepoint whose name matches one of `patterns` to the channel, with
+/// its position in `tps` as event id.
+fn enable_matching(tps: &[&'static Tracepoint], patterns: &[String], channel: &'static Channel) {
     for (i, tp) in tps.iter().enumerate() {
         let name = tp.full_name();
         let on = patterns.iter().any(|p| tracepoint::glob_match(p, &name));
-        tp.set(i as u32, on);
+        let list = if on {
+            vec![Bound {
+                channel,
+                event_id: i as u32,
+            }]
+        } else {
+            Vec::new()
+        };
+        fastpath::bind(tp, list);
     }
 }
 

@@ -237,3 +237,13 @@ pub(crate) fn reraise(sig: i32) {
         libc::kill(libc::getpid(), sig);
     }
 }
+
+/// Closes a descriptor inherited across `fork` that no object of this process owns any
+/// more (its owner was a thread that does not exist in the child). Async-signal-safe.
+pub(crate) fn close_inherited(fd: i32) {
+    // SAFETY: close(2) is async-signal-safe; the caller guarantees that nothing in
+    // this process will use or close `fd` again (its owning thread is gone).
+    unsafe {
+        libc::close(fd);
+    }
+}

@@ -1,10 +1,11 @@
 //! Tracepoints: their static description, their enabled flag, and the registry that
 //! collects them at link time (no registration call in `main`).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use proto::event::{EventDesc, FieldDesc, LogLevel};
 
+use crate::fastpath::Bindings;
 use crate::field::FieldTypeStatic;
 
 /// A field of a tracepoint, as declared.
@@ -43,10 +44,14 @@ impl EventDescStatic {
 }
 
 /// One tracepoint: declared with [`crate::tracepoint!`], fired with [`crate::trace!`].
+///
+/// `enabled` is the only thing a disabled tracepoint reads; `bindings` is the list of
+/// channels (with their event ids) its events go to, null when there is none. Both are
+/// written by `crate::fastpath::bind`, which explains how lists are replaced.
 #[derive(Debug)]
 pub struct Tracepoint {
-    enabled: AtomicBool,
-    id: AtomicU32,
+    pub(crate) enabled: AtomicBool,
+    pub(crate) bindings: AtomicPtr<Bindings>,
     desc: &'static EventDescStatic,
 }
 
@@ -55,7 +60,7 @@ impl Tracepoint {
     pub const fn new(desc: &'static EventDescStatic) -> Tracepoint {
         Tracepoint {
             enabled: AtomicBool::new(false),
-            id: AtomicU32::new(0),
+            bindings: AtomicPtr::new(std::ptr::null_mut()),
             desc,
         }
     }
@@ -75,18 +80,6 @@ impl Tracepoint {
     pub fn full_name(&self) -> String {
         format!("{}:{}", self.desc.provider, self.desc.name)
     }
-
-    #[inline(always)]
-    pub(crate) fn id(&self) -> u32 {
-        self.id.load(Ordering::Relaxed)
-    }
-
-    /// Assigns the event id, then enables or disables recording. The id is stored first
-    /// so that a thread seeing `enabled` also sees the id.
-    pub(crate) fn set(&self, id: u32, enabled: bool) {
-        self.id.store(id, Ordering::Relaxed);
-        self.enabled.store(enabled, Ordering::Release);
-    }
 }
 
 /// Every tracepoint linked into the program, collected by the linker.
@@ -97,7 +90,7 @@ impl Tracepoint {
 pub static TRACEPOINTS: [&'static Tracepoint];
 
 /// The registered tracepoints, deduplicated and sorted by name (the order gives the
-/// event ids in standalone mode).
+/// event ids in standalone mode, and the tracepoint indexes a session daemon uses).
 pub fn registered() -> Vec<&'static Tracepoint> {
     let mut all: Vec<&'static Tracepoint> = TRACEPOINTS.iter().copied().collect();
     all.sort_by(|a, b| (a.desc.provider, a.desc.name).cmp(&(b.desc.provider, b.desc.name)));
@@ -105,62 +98,4 @@ pub fn registered() -> Vec<&'static Tracepoint> {
     all
 }
 
-/// Matches `name` against an LTTng-style glob: `*` matches any run of characters,
-/// `\*` a literal star.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    // Tokens: None is a star, Some(c) a literal character.
-    let mut p: Vec<Option<char>> = Vec::with_capacity(pattern.len());
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'*') => {
-                chars.next();
-                p.push(Some('*'));
-            }
-            '*' => p.push(None),
-            c => p.push(Some(c)),
-        }
-    }
-    let n: Vec<char> = name.chars().collect();
-    // Iterative matcher that backtracks to the last star: linear in practice.
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match p.get(pi) {
-            Some(None) => {
-                star = Some((pi, ni));
-                pi += 1;
-            }
-            Some(Some(c)) if *c == n[ni] => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    pi = sp + 1;
-                    ni = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(Option::is_none)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs_match_like_lttng() {
-        assert!(glob_match("*", "a:b"));
-        assert!(glob_match("myapp:*", "myapp:request"));
-        assert!(!glob_match("myapp:*", "other:request"));
-        assert!(glob_match("my*:re*st", "myapp:request"));
-        assert!(glob_match("a:b", "a:b"));
-        assert!(!glob_match("a:b", "a:bc"));
-        assert!(glob_match(r"a:\*", "a:*"));
-        assert!(!glob_match(r"a:\*", "a:x"));
-    }
-}
+pub use proto::event::glob_match;
