@@ -1,0 +1,152 @@
+//! Registered applications: the registration handshake and the commands the daemon
+//! sends them.
+//!
+//! An application connects to `app.sock`; its uid must be the daemon's (SO_PEERCRED).
+//! It sends its hello and tracepoint descriptions within [`REGISTER_TIMEOUT`]; every
+//! description is validated ([`EventDesc::validate`]) before anything else sees it: an
+//! invalid one is never enabled. Every later command gets a reply within
+//! [`REPLY_TIMEOUT`]; an application that does not answer is disconnected.
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use proto::event::EventDesc;
+use proto::wire::app::{AppMessage, DaemonMessage, MAX_TRACEPOINTS};
+use proto::wire::socket::{self, PeerCred};
+use proto::wire::{WireError, VERSION};
+
+/// How long an application has to send its registration.
+pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an application has to answer a command.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Most applications registered at once.
+pub const MAX_APPS: usize = 4096;
+
+/// Why an application was refused or disconnected.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("application of uid {peer} refused: this daemon serves uid {ours} only")]
+    Uid { peer: u32, ours: u32 },
+    #[error("application sent {0} instead of its hello")]
+    NoHello(&'static str),
+    #[error("application announces {0} tracepoints (at most {MAX_TRACEPOINTS})")]
+    TooManyTracepoints(u32),
+    #[error("application sent more tracepoint descriptions than it announced")]
+    ExtraTracepoints,
+    #[error("application failed a command: {0}")]
+    Failed(String),
+    #[error("application answered with something other than a reply")]
+    NotAReply,
+}
+
+/// One registered application.
+#[derive(Debug)]
+pub struct App {
+    pub id: u64,
+    pub pid: u32,
+    pub procname: String,
+    pub sock: OwnedFd,
+    /// Its tracepoints by index; `None` for descriptions that failed validation.
+    pub tracepoints: Vec<Option<EventDesc>>,
+    /// Channel keys the application has received.
+    pub channels: HashSet<u64>,
+}
+
+/// A registration in progress: what the application announced.
+#[derive(Debug)]
+pub struct Hello {
+    pub pid: u32,
+    pub procname: String,
+    pub tracepoints: Vec<Option<EventDesc>>,
+}
+
+/// Reads an application's registration from `sock`, checking its credentials.
+pub fn read_registration(
+    sock: BorrowedFd<'_>,
+    cred: PeerCred,
+    uid: u32,
+) -> Result<Hello, AppError> {
+    if cred.uid != uid {
+        return Err(AppError::Uid {
+            peer: cred.uid,
+            ours: uid,
+        });
+    }
+    socket::set_timeout(sock, Some(REGISTER_TIMEOUT))?;
+    let (version, procname, count) = match socket::recv::<AppMessage>(sock)?.msg {
+        AppMessage::Hello {
+            version,
+            procname,
+            tracepoints,
+            ..
+        } => (version, procname, tracepoints),
+        AppMessage::Tracepoints(_) => return Err(AppError::NoHello("tracepoints")),
+        AppMessage::Reply(_) => return Err(AppError::NoHello("a reply")),
+    };
+    if version != VERSION {
+        let _ = socket::send(
+            sock,
+            &DaemonMessage::Refused(format!(
+                "protocol version {version} is not the daemon's ({VERSION}): rebuild the application against this release of libust"
+            )),
+            &[],
+        );
+        return Err(WireError::Version { peer: version }.into());
+    }
+    if count > MAX_TRACEPOINTS {
+        return Err(AppError::TooManyTracepoints(count));
+    }
+    let mut tracepoints = Vec::with_capacity(count as usize);
+    while tracepoints.len() < count as usize {
+        match socket::recv::<AppMessage>(sock)?.msg {
+            AppMessage::Tracepoints(descs) => {
+                if tracepoints.len() + descs.len() > count as usize {
+                    return Err(AppError::ExtraTracepoints);
+                }
+                for d in descs {
+                    match d.validate() {
+                        Ok(()) => tracepoints.push(Some(d)),
+                        Err(e) => {
+                            eprintln!("lttng-sessiond: app {}: tracepoint refused: {e}", cred.pid);
+                            tracepoints.push(None);
+                        }
+                    }
+                }
+            }
+            _ => return Err(AppError::NoHello("another hello")),
+        }
+    }
+    // The kernel's view of the pid is the truth (the app may live in a pid namespace).
+    let procname: String = procname
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(16)
+        .collect();
+    Ok(Hello {
+        pid: cred.pid as u32,
+        procname,
+        tracepoints,
+    })
+}
+
+/// Sends `msg` (with `fds`) and waits for the application's reply.
+pub fn call(sock: &OwnedFd, msg: &DaemonMessage, fds: &[BorrowedFd<'_>]) -> Result<(), AppError> {
+    socket::set_timeout(sock.as_fd(), Some(REPLY_TIMEOUT))?;
+    socket::send(sock.as_fd(), msg, fds)?;
+    match socket::recv::<AppMessage>(sock.as_fd())?.msg {
+        AppMessage::Reply(None) => Ok(()),
+        AppMessage::Reply(Some(e)) => Err(AppError::Failed(e)),
+        _ => Err(AppError::NotAReply),
+    }
+}
+
+/// Disconnects an application: its thread sees the hang-up and unregisters it.
+pub fn disconnect(sock: &OwnedFd) {
+    let _ = nix::sys::socket::shutdown(
+        std::os::fd::AsRawFd::as_raw_fd(sock),
+        nix::sys::socket::Shutdown::Both,
+    );
+}

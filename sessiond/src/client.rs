@@ -1,0 +1,116 @@
+//! Control connections from the `lttng` command: one thread per connection, one reply
+//! per request. Only the daemon's own uid may connect.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use proto::wire::control::{Reply, Request};
+use proto::wire::socket;
+use proto::wire::{WireError, VERSION};
+
+use crate::daemon::{lock, Shared};
+
+/// Serves one client until it disconnects or sends garbage.
+pub fn serve(daemon: Shared, sock: OwnedFd) {
+    let uid = lock(&daemon).uid;
+    match socket::peer_cred(sock.as_fd()) {
+        Ok(c) if c.uid == uid => {}
+        Ok(c) => {
+            eprintln!(
+                "lttng-sessiond: refused a client of uid {} (pid {})",
+                c.uid, c.pid
+            );
+            let _ = socket::send(
+                sock.as_fd(),
+                &Reply::Error(format!(
+                    "this session daemon belongs to uid {uid}; start your own (uid {})",
+                    c.uid
+                )),
+                &[],
+            );
+            return;
+        }
+        Err(_) => return,
+    }
+    let mut greeted = false;
+    loop {
+        let req = match socket::recv::<Request>(sock.as_fd()) {
+            Ok(r) => r.msg,
+            Err(WireError::Closed) | Err(WireError::Io(_)) => return,
+            Err(e) => {
+                // A malformed request gets an error reply; the connection goes on.
+                if socket::send(
+                    sock.as_fd(),
+                    &Reply::Error(format!("bad request: {e}")),
+                    &[],
+                )
+                .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let reply = match req {
+            Request::Hello { version } if version == VERSION => {
+                greeted = true;
+                Reply::Hello {
+                    version: VERSION,
+                    pid: std::process::id(),
+                }
+            }
+            Request::Hello { version } => {
+                Reply::Error(WireError::Version { peer: version }.to_string())
+            }
+            _ if !greeted => Reply::Error("say hello first (protocol error)".into()),
+            req => handle(&daemon, req),
+        };
+        if socket::send(sock.as_fd(), &reply, &[]).is_err() {
+            return;
+        }
+    }
+}
+
+fn handle(daemon: &Shared, req: Request) -> Reply {
+    let mut d = lock(daemon);
+    let done = |r: Result<(), crate::daemon::DaemonError>| match r {
+        Ok(()) => Reply::Done,
+        Err(e) => Reply::Error(e.to_string()),
+    };
+    match req {
+        Request::Hello { .. } => Reply::Error("already greeted".into()),
+        Request::CreateSession(c) => match d.create_session(c) {
+            Ok((name, output)) => Reply::Created { name, output },
+            Err(e) => Reply::Error(e.to_string()),
+        },
+        Request::DestroySession { session } => done(d.destroy_session(&session)),
+        Request::ListSessions => Reply::Sessions(d.list_sessions()),
+        Request::Session { session } => match d.session_detail(&session) {
+            Ok(s) => Reply::Session(s),
+            Err(e) => Reply::Error(e.to_string()),
+        },
+        Request::EnableChannel { session, channel } => done(d.enable_channel(&session, channel)),
+        Request::EnableEvent {
+            session,
+            channel,
+            rule,
+        } => done(d.enable_event(&session, channel, rule)),
+        Request::DisableEvent {
+            session,
+            channel,
+            pattern,
+        } => done(d.disable_event(&session, channel, pattern)),
+        Request::AddContext {
+            session,
+            channel,
+            contexts,
+        } => done(d.add_context(&session, channel, contexts)),
+        Request::Start { session } => done(d.start(&session)),
+        Request::Stop { session } => done(d.stop(&session)),
+        Request::ListTracepoints => Reply::Tracepoints(d.list_tracepoints()),
+        Request::SnapshotRecord { session, name } => match d.snapshot_record(&session, name) {
+            Ok(path) => Reply::Snapshot { path },
+            Err(e) => Reply::Error(e.to_string()),
+        },
+        Request::DaemonStatus => Reply::DaemonStatus(d.status()),
+    }
+}

@@ -1,0 +1,147 @@
+//! The consumer process: spawned by the daemon, talked to over a socket pair, restarted
+//! when it dies.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use proto::clock::Source;
+use proto::wire::consumer::{ConsumerReply, ConsumerRequest};
+use proto::wire::{socket, WireError, VERSION};
+
+/// How long the daemon waits for any consumer answer (a flush of large buffers to a
+/// slow disk included) before it declares the consumer hung and replaces it.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the consumer could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error(
+        "cannot start the consumer {path}: {source} (is it installed next to lttng-sessiond?)"
+    )]
+    Spawn {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the consumer does not answer: {0}")]
+    Wire(#[from] WireError),
+    #[error("the consumer refused: {0}")]
+    Refused(String),
+    #[error("the consumer answered something unexpected")]
+    Unexpected,
+}
+
+/// The running consumer, if any.
+#[derive(Debug)]
+pub struct Consumer {
+    pub path: PathBuf,
+    sock: Option<OwnedFd>,
+    pub pid: Option<u32>,
+    /// Bumped at every (re)start, so a supervisor knows whether its child is current.
+    pub generation: u64,
+    pub restarts: u32,
+    pub sandboxed: bool,
+}
+
+impl Consumer {
+    pub fn new(path: PathBuf) -> Consumer {
+        Consumer {
+            path,
+            sock: None,
+            pid: None,
+            generation: 0,
+            restarts: 0,
+            sandboxed: false,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.sock.is_some()
+    }
+
+    /// Spawns a consumer and greets it. Returns the child for the caller to supervise.
+    pub fn spawn(&mut self, clock: Source) -> Result<Child, ConsumerError> {
+        let (ours, theirs) = socket::pair()?;
+        let spawn_err = |source| ConsumerError::Spawn {
+            path: self.path.clone(),
+            source,
+        };
+        // The child's end must survive exec; it is closed here right after the spawn.
+        fcntl(theirs.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| spawn_err(e.into()))?;
+        let child = Command::new(&self.path)
+            .arg("--control-fd")
+            .arg(theirs.as_raw_fd().to_string())
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(spawn_err)?;
+        drop(theirs);
+        socket::set_timeout(ours.as_fd(), Some(REPLY_TIMEOUT))?;
+        self.generation += 1;
+        self.pid = Some(child.id());
+        self.sock = Some(ours);
+        match self.call(
+            &ConsumerRequest::Hello {
+                version: VERSION,
+                clock,
+            },
+            &[],
+        )? {
+            ConsumerReply::Hello { version, sandboxed } if version == VERSION => {
+                self.sandboxed = sandboxed;
+                Ok(child)
+            }
+            ConsumerReply::Hello { version, .. } => {
+                self.forget();
+                Err(WireError::Version { peer: version }.into())
+            }
+            _ => {
+                self.forget();
+                Err(ConsumerError::Unexpected)
+            }
+        }
+    }
+
+    /// Sends one request and returns the reply; `Error` replies become errors.
+    pub fn call(
+        &mut self,
+        req: &ConsumerRequest,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<ConsumerReply, ConsumerError> {
+        let Some(sock) = &self.sock else {
+            return Err(WireError::Closed.into());
+        };
+        let r = socket::send(sock.as_fd(), req, fds)
+            .and_then(|()| socket::recv::<ConsumerReply>(sock.as_fd()));
+        match r {
+            Ok(got) => match got.msg {
+                ConsumerReply::Error(e) => Err(ConsumerError::Refused(e)),
+                other => Ok(other),
+            },
+            Err(e) => {
+                // A consumer that fails to answer is replaced.
+                self.kill();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Kills the current consumer (its supervisor then reaps it).
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        self.forget();
+    }
+
+    /// Drops the connection (the consumer drains everything and exits on EOF).
+    pub fn forget(&mut self) {
+        self.sock = None;
+        self.pid = None;
+    }
+}

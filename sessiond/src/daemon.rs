@@ -1,0 +1,1096 @@
+//! The daemon's state and every operation on it. One mutex guards it all: requests are
+//! short, and the only waits under the lock are bounded (an application's reply, the
+//! consumer's flush).
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use proto::clock::{self, Source};
+use proto::event::{glob_match, Contexts};
+use proto::ring::layout::StreamIdentity;
+use proto::ring::writer::RingWriter;
+use proto::ring::{BufferConfig, Mode};
+use proto::wire::app::{Binding, DaemonMessage};
+use proto::wire::consumer::{ConsumerReply, ConsumerRequest, StreamSpec, StreamStats};
+use proto::wire::control::{
+    AppTracepoints, Buffers, ChannelDetail, ChannelSpec, ContextKind, CreateSession, DaemonStatus,
+    EventRule, EventRuleDetail, SessionDetail, SessionSummary, CHANNEL_NAME_MAX, PATTERN_MAX,
+    SESSION_NAME_MAX,
+};
+use proto::wire::{check_name, NameError};
+
+use crate::apps::{self, App, Hello, MAX_APPS};
+use crate::consumer::{Consumer, ConsumerError};
+use crate::session::{
+    dir_safe, Channel, ClockState, Session, Stream, Trace, TraceChannel, TraceOwner, MAX_CHANNELS,
+    MAX_RULES,
+};
+
+/// Most sessions at once.
+pub const MAX_SESSIONS: usize = 256;
+/// How long a writer waits for room in a full buffer before dropping (see libust's
+/// standalone mode for the measurement behind it).
+const FULL_WAIT_US: u64 = 5000;
+/// Bindings per `SetEvents` message (keeps each message far below the size cap).
+const BINDINGS_PER_MESSAGE: usize = 2000;
+
+/// Why a request failed. The texts are shown to the user as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("session '{0}' does not exist (see `lttng list`)")]
+    NoSession(String),
+    #[error("session '{0}' already exists: choose another name or `lttng destroy {0}`")]
+    SessionExists(String),
+    #[error("channel '{channel}' does not exist in session '{session}'")]
+    NoChannel { session: String, channel: String },
+    #[error("session '{0}' has already been started: channels and contexts are fixed from then on (create a new session)")]
+    AlreadyStarted(String),
+    #[error("session '{0}' is already active")]
+    AlreadyActive(String),
+    #[error("session '{0}' is not active")]
+    NotActive(String),
+    #[error("session '{0}' is not in snapshot mode: create it with `lttng create --snapshot`")]
+    NotSnapshot(String),
+    #[error("session '{0}' has no channel yet: enable an event or a channel first")]
+    NoChannels(String),
+    #[error("no event rule matching '{pattern}' in channel '{channel}'")]
+    NoRule { channel: String, pattern: String },
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("too many {what} (at most {max})")]
+    Limit { what: &'static str, max: usize },
+    #[error("cannot create {path}: {source}")]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot create the ring buffers: {0}")]
+    Buffers(String),
+    #[error("consumer: {0}")]
+    Consumer(#[from] ConsumerError),
+    #[error("cannot write the metadata: {0}")]
+    Metadata(String),
+}
+
+/// Everything the daemon knows.
+#[derive(Debug)]
+pub struct Daemon {
+    pub uid: u32,
+    pub pid: u32,
+    pub clock: ClockState,
+    pub hostname: String,
+    pub ncpu: usize,
+    /// Default output: `<home>/lttng-traces/`.
+    pub home: PathBuf,
+    pub sessions: Vec<Session>,
+    pub apps: Vec<App>,
+    pub consumer: Consumer,
+    next_id: u64,
+    pub shutting_down: bool,
+    /// The mutex this state lives in, for the consumer supervisor threads.
+    this: Weak<Mutex<Daemon>>,
+}
+
+pub type Shared = Arc<Mutex<Daemon>>;
+
+/// Locks the daemon, recovering the state if a thread panicked while holding it.
+pub fn lock(d: &Shared) -> std::sync::MutexGuard<'_, Daemon> {
+    d.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn name_check(what: &'static str, name: &str, max: usize) -> Result<(), DaemonError> {
+    Ok(check_name(what, name, max)?)
+}
+
+fn pattern_check(p: &str) -> Result<(), DaemonError> {
+    if p.is_empty() || p.len() > PATTERN_MAX || p.chars().any(|c| c.is_control()) {
+        return Err(DaemonError::Invalid(format!(
+            "event name pattern must be 1 to {PATTERN_MAX} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+impl Daemon {
+    pub fn new(uid: u32, source: Source, home: PathBuf, consumer_path: PathBuf) -> Shared {
+        let d = Daemon {
+            uid,
+            pid: std::process::id(),
+            clock: ClockState {
+                source,
+                start: clock::Sample::take(),
+            },
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into()),
+            ncpu: possible_cpus(),
+            home,
+            sessions: Vec::new(),
+            apps: Vec::new(),
+            consumer: Consumer::new(consumer_path),
+            next_id: 1,
+            shutting_down: false,
+            this: Weak::new(),
+        };
+        let shared = Arc::new(Mutex::new(d));
+        lock(&shared).this = Arc::downgrade(&shared);
+        shared
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn session_index(&self, name: &str) -> Result<usize, DaemonError> {
+        self.sessions
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| DaemonError::NoSession(name.chars().take(80).collect()))
+    }
+
+    // ---- sessions -------------------------------------------------------------
+
+    pub fn create_session(&mut self, req: CreateSession) -> Result<(String, String), DaemonError> {
+        let stamp = clock::dir_datetime_now();
+        let name = match req.name {
+            Some(n) => n,
+            None => format!("auto-{stamp}"),
+        };
+        name_check("session", &name, SESSION_NAME_MAX)?;
+        if self.sessions.iter().any(|s| s.name == name) {
+            return Err(DaemonError::SessionExists(name));
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            return Err(DaemonError::Limit {
+                what: "sessions",
+                max: MAX_SESSIONS,
+            });
+        }
+        let output = match req.output {
+            Some(o) => {
+                let p = PathBuf::from(&o);
+                if !p.is_absolute() || o.contains('\0') || o.len() > 4096 {
+                    return Err(DaemonError::Invalid(
+                        "the output directory must be an absolute path".into(),
+                    ));
+                }
+                p
+            }
+            None => self
+                .home
+                .join("lttng-traces")
+                .join(format!("{name}-{stamp}")),
+        };
+        let id = self.next_id();
+        self.sessions.push(Session {
+            id,
+            name: name.clone(),
+            output: output.clone(),
+            snapshot: req.snapshot,
+            active: false,
+            started: false,
+            buffers: Buffers::PerUid,
+            channels: Vec::new(),
+            traces: Vec::new(),
+            snapshots_taken: 0,
+        });
+        Ok((name, output.display().to_string()))
+    }
+
+    pub fn destroy_session(&mut self, name: &str) -> Result<(), DaemonError> {
+        let i = self.session_index(name)?;
+        if self.sessions[i].active {
+            self.stop(name)?;
+        }
+        let s = self.sessions.remove(i);
+        let keys: HashSet<u64> = s
+            .traces
+            .iter()
+            .flat_map(|t| t.channels.iter().map(|c| c.key))
+            .collect();
+        self.sync_apps(|app| {
+            keys.iter()
+                .filter(|k| app.channels.contains(k))
+                .map(|&key| DaemonMessage::RemoveChannel { key })
+                .collect()
+        });
+        for app in &mut self.apps {
+            app.channels.retain(|k| !keys.contains(k));
+        }
+        if s.started {
+            self.consumer_call(&ConsumerRequest::RemoveSession { session: s.id }, &[])?;
+        }
+        Ok(())
+    }
+
+    pub fn enable_channel(&mut self, session: &str, spec: ChannelSpec) -> Result<(), DaemonError> {
+        name_check("channel", &spec.name, CHANNEL_NAME_MAX)?;
+        let i = self.session_index(session)?;
+        let s = &mut self.sessions[i];
+        let default_mode = if s.snapshot {
+            Mode::Overwrite
+        } else {
+            Mode::Discard
+        };
+        let config = BufferConfig {
+            subbuf_size: spec
+                .subbuf_size
+                .unwrap_or(BufferConfig::DEFAULT.subbuf_size),
+            num_subbuf: spec.num_subbuf.unwrap_or(BufferConfig::DEFAULT.num_subbuf),
+            mode: match spec.overwrite {
+                Some(true) => Mode::Overwrite,
+                Some(false) => Mode::Discard,
+                None => default_mode,
+            },
+        };
+        config
+            .validate()
+            .map_err(|e| DaemonError::Invalid(e.to_string()))?;
+        if let Some(existing) = s.channels.iter().find(|c| c.name == spec.name) {
+            // LTTng re-enables an existing channel; a different geometry is an error.
+            if existing.config != config
+                && (spec.subbuf_size.is_some() || spec.num_subbuf.is_some())
+            {
+                return Err(DaemonError::Invalid(format!(
+                    "channel '{}' exists with other settings",
+                    spec.name
+                )));
+            }
+            return Ok(());
+        }
+        if s.started {
+            return Err(DaemonError::AlreadyStarted(s.name.clone()));
+        }
+        if let Some(b) = spec.buffers {
+            if !s.channels.is_empty() && b != s.buffers {
+                return Err(DaemonError::Invalid(
+                    "all channels of a session use the same buffer ownership (--buffers-uid or --buffers-pid)".into(),
+                ));
+            }
+            s.buffers = b;
+        }
+        if s.channels.len() >= MAX_CHANNELS {
+            return Err(DaemonError::Limit {
+                what: "channels in a session",
+                max: MAX_CHANNELS,
+            });
+        }
+        s.channels.push(Channel {
+            name: spec.name,
+            config,
+            switch_timer_us: spec.switch_timer_us.unwrap_or(0),
+            contexts: Contexts::default(),
+            rules: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// The index of `channel` (default `channel0`, created on demand as LTTng does).
+    fn channel_for(&mut self, si: usize, channel: Option<String>) -> Result<usize, DaemonError> {
+        let name = channel.unwrap_or_else(|| "channel0".into());
+        if let Some(c) = self.sessions[si]
+            .channels
+            .iter()
+            .position(|c| c.name == name)
+        {
+            return Ok(c);
+        }
+        let session = self.sessions[si].name.clone();
+        if name != "channel0" {
+            return Err(DaemonError::NoChannel {
+                session,
+                channel: name,
+            });
+        }
+        self.enable_channel(
+            &session,
+            ChannelSpec {
+                name: name.clone(),
+                subbuf_size: None,
+                num_subbuf: None,
+                overwrite: None,
+                switch_timer_us: None,
+                buffers: None,
+            },
+        )?;
+        Ok(self.sessions[si].channels.len() - 1)
+    }
+
+    pub fn enable_event(
+        &mut self,
+        session: &str,
+        channel: Option<String>,
+        rule: EventRule,
+    ) -> Result<(), DaemonError> {
+        pattern_check(&rule.pattern)?;
+        for x in &rule.exclude {
+            pattern_check(x)?;
+        }
+        let si = self.session_index(session)?;
+        let ci = self.channel_for(si, channel)?;
+        let ch = &mut self.sessions[si].channels[ci];
+        match ch.rules.iter_mut().find(|(r, _)| *r == rule) {
+            Some((_, enabled)) => *enabled = true,
+            None => {
+                if ch.rules.len() >= MAX_RULES {
+                    return Err(DaemonError::Limit {
+                        what: "event rules in a channel",
+                        max: MAX_RULES,
+                    });
+                }
+                ch.rules.push((rule, true));
+            }
+        }
+        self.push_bindings();
+        Ok(())
+    }
+
+    pub fn disable_event(
+        &mut self,
+        session: &str,
+        channel: Option<String>,
+        pattern: Option<String>,
+    ) -> Result<(), DaemonError> {
+        let si = self.session_index(session)?;
+        let name = channel.unwrap_or_else(|| "channel0".into());
+        let sname = self.sessions[si].name.clone();
+        let ch = self.sessions[si]
+            .channels
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| DaemonError::NoChannel {
+                session: sname,
+                channel: name.clone(),
+            })?;
+        let mut found = false;
+        for (r, enabled) in &mut ch.rules {
+            if pattern.as_ref().is_none_or(|p| *p == r.pattern) {
+                *enabled = false;
+                found = true;
+            }
+        }
+        // No rule of that name, but enabled globs select it (`enable-event 'myapp:*'`,
+        // then `disable-event myapp:noisy`): exclude it from them.
+        if let (false, Some(p)) = (found, &pattern) {
+            pattern_check(p)?;
+            for (r, enabled) in &mut ch.rules {
+                if *enabled && glob_match(&r.pattern, p) && !r.exclude.contains(p) {
+                    r.exclude.push(p.clone());
+                    found = true;
+                }
+            }
+        }
+        if !found {
+            return Err(DaemonError::NoRule {
+                channel: name,
+                pattern: pattern.unwrap_or_else(|| "*".into()),
+            });
+        }
+        self.push_bindings();
+        Ok(())
+    }
+
+    pub fn add_context(
+        &mut self,
+        session: &str,
+        channel: Option<String>,
+        kinds: Vec<ContextKind>,
+    ) -> Result<(), DaemonError> {
+        let si = self.session_index(session)?;
+        if self.sessions[si].started {
+            return Err(DaemonError::AlreadyStarted(session.into()));
+        }
+        let targets: Vec<usize> = match channel {
+            Some(c) => vec![self.channel_for(si, Some(c))?],
+            None if self.sessions[si].channels.is_empty() => vec![self.channel_for(si, None)?],
+            None => (0..self.sessions[si].channels.len()).collect(),
+        };
+        for ci in targets {
+            let ctx = &mut self.sessions[si].channels[ci].contexts;
+            for k in &kinds {
+                match k {
+                    ContextKind::Vpid => ctx.vpid = true,
+                    ContextKind::Vtid => ctx.vtid = true,
+                    ContextKind::Procname => ctx.procname = true,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn start(&mut self, name: &str) -> Result<(), DaemonError> {
+        let si = self.session_index(name)?;
+        if self.sessions[si].active {
+            return Err(DaemonError::AlreadyActive(name.into()));
+        }
+        if self.sessions[si].channels.is_empty() {
+            return Err(DaemonError::NoChannels(name.into()));
+        }
+        if !self.sessions[si].started {
+            let out = self.sessions[si].output.clone();
+            std::fs::create_dir_all(&out).map_err(|source| DaemonError::Output {
+                path: out.clone(),
+                source,
+            })?;
+            self.sessions[si].started = true;
+            if self.sessions[si].buffers == Buffers::PerUid {
+                let owner = TraceOwner::Uid(self.uid);
+                self.add_trace(si, owner)?;
+            } else {
+                let apps: Vec<(u64, u32, String)> = self
+                    .apps
+                    .iter()
+                    .map(|a| (a.id, a.pid, a.procname.clone()))
+                    .collect();
+                for (app, pid, procname) in apps {
+                    self.add_trace(si, TraceOwner::Pid { app, pid, procname })?;
+                }
+            }
+        }
+        self.sessions[si].active = true;
+        self.push_bindings();
+        self.write_metadata(si);
+        Ok(())
+    }
+
+    pub fn stop(&mut self, name: &str) -> Result<(), DaemonError> {
+        let si = self.session_index(name)?;
+        if !self.sessions[si].active {
+            return Err(DaemonError::NotActive(name.into()));
+        }
+        self.sessions[si].active = false;
+        // Applications stop writing first; then the consumer closes the open packets
+        // and writes everything out.
+        self.push_bindings();
+        let id = self.sessions[si].id;
+        if !self.sessions[si].snapshot {
+            self.consumer_call(&ConsumerRequest::Flush { session: id }, &[])?;
+        }
+        for t in &mut self.sessions[si].traces {
+            t.dirty = true;
+        }
+        self.write_metadata(si);
+        Ok(())
+    }
+
+    pub fn snapshot_record(
+        &mut self,
+        name: &str,
+        snap: Option<String>,
+    ) -> Result<String, DaemonError> {
+        let si = self.session_index(name)?;
+        if !self.sessions[si].snapshot {
+            return Err(DaemonError::NotSnapshot(name.into()));
+        }
+        if !self.sessions[si].started {
+            return Err(DaemonError::Invalid(format!(
+                "session '{name}' has never been started: nothing to record"
+            )));
+        }
+        if let Some(n) = &snap {
+            name_check("snapshot", n, SESSION_NAME_MAX)?;
+        }
+        let s = &mut self.sessions[si];
+        let n = s.snapshots_taken;
+        s.snapshots_taken += 1;
+        let dir = s.output.join(format!(
+            "{}-{}-{n}",
+            snap.unwrap_or_else(|| "snapshot".into()),
+            clock::dir_datetime_now()
+        ));
+        for t in &self.sessions[si].traces {
+            let tdir = dir.join(&t.dir);
+            std::fs::create_dir_all(&tdir).map_err(|source| DaemonError::Output {
+                path: tdir.clone(),
+                source,
+            })?;
+            let text = t
+                .metadata(&self.sessions[si], &self.clock, &self.hostname)
+                .map_err(|e| DaemonError::Metadata(e.to_string()))?;
+            write_atomically(&tdir.join("metadata"), text.as_bytes())?;
+        }
+        let id = self.sessions[si].id;
+        self.consumer_call(
+            &ConsumerRequest::Snapshot {
+                session: id,
+                dir: dir.display().to_string(),
+            },
+            &[],
+        )?;
+        Ok(dir.display().to_string())
+    }
+
+    // ---- traces and buffers ---------------------------------------------------
+
+    fn add_trace(&mut self, si: usize, owner: TraceOwner) -> Result<usize, DaemonError> {
+        // A consumer started now receives every existing stream; start it before the
+        // new trace exists, so that its streams are handed over exactly once.
+        if !self.consumer.is_running() {
+            self.start_consumer()?;
+        }
+        let id = self.next_id();
+        let dir = match &owner {
+            TraceOwner::Uid(uid) => format!("ust/uid/{uid}/64-bit"),
+            TraceOwner::Pid { pid, procname, .. } => format!(
+                "ust/pid/{}-{pid}-{}",
+                dir_safe(procname),
+                clock::dir_datetime_now()
+            ),
+        };
+        let uuid = random_uuid();
+        let mut channels = Vec::new();
+        for (ci, ch) in self.sessions[si].channels.iter().enumerate() {
+            let mut streams = Vec::new();
+            for cpu in 0..self.ncpu {
+                let identity = StreamIdentity {
+                    uuid,
+                    stream_id: ci as u32,
+                    stream_instance_id: cpu as u64,
+                    cpu_id: cpu as u32,
+                };
+                let name = CString::new(format!("lttng-ust-{}-{cpu}", ch.name)).unwrap_or_default();
+                let (_writer, memfd) = RingWriter::create(&name, ch.config, identity, None)
+                    .map_err(|e| DaemonError::Buffers(e.to_string()))?;
+                let wakeup: OwnedFd =
+                    EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+                        .map_err(|e| DaemonError::Buffers(format!("eventfd: {e}")))?
+                        .into();
+                streams.push(Stream {
+                    key: 0,
+                    memfd,
+                    wakeup,
+                    identity,
+                });
+            }
+            channels.push(TraceChannel { key: 0, streams });
+        }
+        // Unique keys for channels and streams.
+        for c in &mut channels {
+            c.key = self.next_id();
+            for st in &mut c.streams {
+                st.key = self.next_id();
+            }
+        }
+        let s = &mut self.sessions[si];
+        s.traces.push(Trace {
+            id,
+            owner,
+            dir,
+            uuid,
+            channels,
+            events: Vec::new(),
+            creation: clock::iso8601_now(),
+            dirty: true,
+        });
+        let ti = s.traces.len() - 1;
+        self.add_streams_to_consumer(si, ti)?;
+        Ok(ti)
+    }
+
+    fn stream_spec(&self, si: usize, ti: usize, ci: usize, cpu: usize) -> StreamSpec {
+        let s = &self.sessions[si];
+        let t = &s.traces[ti];
+        let ch = &s.channels[ci];
+        let st = &t.channels[ci].streams[cpu];
+        StreamSpec {
+            key: st.key,
+            session: s.id,
+            trace: t.id,
+            output: s.output.display().to_string(),
+            trace_dir: t.dir.clone(),
+            file: format!("{}_{cpu}", ch.name),
+            config: ch.config,
+            identity: st.identity,
+            switch_timer_us: ch.switch_timer_us,
+            drain: !s.snapshot,
+        }
+    }
+
+    fn add_streams_to_consumer(&mut self, si: usize, ti: usize) -> Result<(), DaemonError> {
+        let nch = self.sessions[si].traces[ti].channels.len();
+        for ci in 0..nch {
+            for cpu in 0..self.ncpu {
+                let spec = self.stream_spec(si, ti, ci, cpu);
+                let st = &self.sessions[si].traces[ti].channels[ci].streams[cpu];
+                let (m, w) = (dup(&st.memfd)?, dup(&st.wakeup)?);
+                self.consumer_call(&ConsumerRequest::AddStream(spec), &[m.as_fd(), w.as_fd()])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `req` to the consumer, starting (or restarting) it first if needed.
+    pub fn consumer_call(
+        &mut self,
+        req: &ConsumerRequest,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<ConsumerReply, DaemonError> {
+        if !self.consumer.is_running() {
+            self.start_consumer()?;
+        }
+        Ok(self.consumer.call(req, fds)?)
+    }
+
+    /// Starts a consumer, hands it every stream, and supervises it.
+    pub fn start_consumer(&mut self) -> Result<(), DaemonError> {
+        let child = self.consumer.spawn(self.clock.source)?;
+        let generation = self.consumer.generation;
+        let this = self.this.clone();
+        std::thread::Builder::new()
+            .name("consumer-supervisor".into())
+            .spawn(move || supervise(this, child, generation))
+            .map_err(|e| DaemonError::Buffers(format!("cannot start a thread: {e}")))?;
+        for si in 0..self.sessions.len() {
+            for ti in 0..self.sessions[si].traces.len() {
+                self.add_streams_to_consumer(si, ti)?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- applications -----------------------------------------------------------
+
+    /// Registers an application and brings it up to date; returns its id.
+    pub fn register_app(&mut self, hello: Hello, sock: OwnedFd) -> Result<u64, DaemonError> {
+        if self.apps.len() >= MAX_APPS {
+            return Err(DaemonError::Limit {
+                what: "applications",
+                max: MAX_APPS,
+            });
+        }
+        let id = self.next_id();
+        self.apps.push(App {
+            id,
+            pid: hello.pid,
+            procname: hello.procname,
+            sock,
+            tracepoints: hello.tracepoints,
+            channels: HashSet::new(),
+        });
+        // Per-process sessions already started get buffers for the newcomer.
+        for si in 0..self.sessions.len() {
+            let s = &self.sessions[si];
+            if s.started && s.buffers == Buffers::PerPid {
+                let app = &self.apps[self.apps.len() - 1];
+                let owner = TraceOwner::Pid {
+                    app: id,
+                    pid: app.pid,
+                    procname: app.procname.clone(),
+                };
+                if let Err(e) = self.add_trace(si, owner) {
+                    eprintln!("lttng-sessiond: buffers for app {}: {e}", hello.pid);
+                }
+            }
+        }
+        self.push_bindings();
+        Ok(id)
+    }
+
+    /// An application's connection closed: forget it, and write out and release
+    /// its per-process buffers.
+    pub fn app_gone(&mut self, id: u64) {
+        let Some(i) = self.apps.iter().position(|a| a.id == id) else {
+            return;
+        };
+        let gone = self.apps.remove(i);
+        // Shared buffers nobody writes into any more may hold a packet the app left
+        // unfinished when it was killed mid-event: have the consumer complete it.
+        let orphaned: Vec<u64> = self
+            .sessions
+            .iter()
+            .flat_map(|s| s.traces.iter())
+            .filter(|t| matches!(t.owner, TraceOwner::Uid(_)))
+            .filter(|t| {
+                let keys: Vec<u64> = t.channels.iter().map(|c| c.key).collect();
+                keys.iter().any(|k| gone.channels.contains(k))
+                    && !self
+                        .apps
+                        .iter()
+                        .any(|a| keys.iter().any(|k| a.channels.contains(k)))
+            })
+            .map(|t| t.id)
+            .collect();
+        for trace in orphaned {
+            if let Err(e) = self.consumer_call(&ConsumerRequest::WritersGone { trace }, &[]) {
+                eprintln!(
+                    "lttng-sessiond: recovering the buffers of app {}: {e}",
+                    gone.pid
+                );
+            }
+        }
+        for si in 0..self.sessions.len() {
+            let doomed: Vec<u64> = self.sessions[si]
+                .traces
+                .iter()
+                .filter(|t| matches!(t.owner, TraceOwner::Pid { app, .. } if app == id))
+                .map(|t| t.id)
+                .collect();
+            for trace in doomed {
+                if let Some(t) = self.sessions[si].traces.iter_mut().find(|t| t.id == trace) {
+                    t.dirty = true;
+                }
+                self.write_metadata(si);
+                if let Err(e) = self.consumer_call(&ConsumerRequest::RemoveTrace { trace }, &[]) {
+                    eprintln!("lttng-sessiond: writing out the buffers of app {id}: {e}");
+                }
+                self.sessions[si].traces.retain(|t| t.id != trace);
+            }
+        }
+    }
+
+    /// Sends each application the messages `f` returns for it; an application that
+    /// fails one is disconnected.
+    fn sync_apps(&mut self, mut f: impl FnMut(&App) -> Vec<DaemonMessage>) {
+        for app in &self.apps {
+            for msg in f(app) {
+                if let Err(e) = apps::call(&app.sock, &msg, &[]) {
+                    eprintln!("lttng-sessiond: app {} dropped: {e}", app.pid);
+                    apps::disconnect(&app.sock);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Recomputes every application's bindings from the active sessions and sends
+    /// the channels they lack and the new binding sets.
+    pub fn push_bindings(&mut self) {
+        for ai in 0..self.apps.len() {
+            if let Err(e) = self.sync_app(ai) {
+                eprintln!("lttng-sessiond: app {} dropped: {e}", self.apps[ai].pid);
+                apps::disconnect(&self.apps[ai].sock);
+            }
+        }
+        for si in 0..self.sessions.len() {
+            if self.sessions[si].traces.iter().any(|t| t.dirty) {
+                self.write_metadata(si);
+            }
+        }
+    }
+
+    fn sync_app(&mut self, ai: usize) -> Result<(), apps::AppError> {
+        let app_id = self.apps[ai].id;
+        let mut bindings = Vec::new();
+        let mut new_channels = Vec::new();
+        for s in &mut self.sessions {
+            if !s.started {
+                continue;
+            }
+            let Some(t) = s.traces.iter_mut().find(|t| match t.owner {
+                TraceOwner::Uid(_) => true,
+                TraceOwner::Pid { app, .. } => app == app_id,
+            }) else {
+                continue;
+            };
+            for (ci, ch) in s.channels.iter().enumerate() {
+                let tc = &t.channels[ci];
+                if !self.apps[ai].channels.contains(&tc.key) {
+                    new_channels.push((ch.config, ch.contexts, tc.key, ci, t.id, s.id));
+                }
+                if !s.active {
+                    continue;
+                }
+                for (tpi, desc) in self.apps[ai].tracepoints.iter().enumerate() {
+                    let Some(desc) = desc else { continue };
+                    if ch.selects(desc) {
+                        match t.event_id(ci as u32, desc) {
+                            Ok(event_id) => bindings.push(Binding {
+                                tracepoint: tpi as u32,
+                                channel: t.channels[ci].key,
+                                event_id,
+                            }),
+                            Err(e) => eprintln!("lttng-sessiond: {e}"),
+                        }
+                    }
+                }
+            }
+        }
+        for (config, contexts, key, ci, trace, session) in new_channels {
+            let Some(s) = self.sessions.iter().find(|s| s.id == session) else {
+                continue;
+            };
+            let Some(t) = s.traces.iter().find(|t| t.id == trace) else {
+                continue;
+            };
+            let sock = &self.apps[ai].sock;
+            apps::call(
+                sock,
+                &DaemonMessage::AddChannel {
+                    key,
+                    config,
+                    contexts,
+                    full_wait_us: if config.mode == Mode::Discard {
+                        FULL_WAIT_US
+                    } else {
+                        0
+                    },
+                    streams: t.channels[ci].streams.len() as u32,
+                },
+                &[],
+            )?;
+            for (index, st) in t.channels[ci].streams.iter().enumerate() {
+                apps::call(
+                    sock,
+                    &DaemonMessage::AddStream {
+                        channel: key,
+                        index: index as u32,
+                        identity: st.identity,
+                    },
+                    &[st.memfd.as_fd(), st.wakeup.as_fd()],
+                )?;
+            }
+            self.apps[ai].channels.insert(key);
+        }
+        let sock = &self.apps[ai].sock;
+        let mut chunks = bindings.chunks(BINDINGS_PER_MESSAGE).peekable();
+        if chunks.peek().is_none() {
+            apps::call(
+                sock,
+                &DaemonMessage::SetEvents {
+                    bindings: Vec::new(),
+                    last: true,
+                },
+                &[],
+            )?;
+        }
+        while let Some(c) = chunks.next() {
+            let last = chunks.peek().is_none();
+            apps::call(
+                sock,
+                &DaemonMessage::SetEvents {
+                    bindings: c.to_vec(),
+                    last,
+                },
+                &[],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes the metadata of the session's traces whose event classes changed.
+    pub fn write_metadata(&mut self, si: usize) {
+        let s = &self.sessions[si];
+        let mut written = Vec::new();
+        for (ti, t) in s.traces.iter().enumerate() {
+            if !t.dirty {
+                continue;
+            }
+            let r = t
+                .metadata(s, &self.clock, &self.hostname)
+                .map_err(|e| DaemonError::Metadata(e.to_string()))
+                .and_then(|text| {
+                    let dir = s.output.join(&t.dir);
+                    std::fs::create_dir_all(&dir).map_err(|source| DaemonError::Output {
+                        path: dir.clone(),
+                        source,
+                    })?;
+                    write_atomically(&dir.join("metadata"), text.as_bytes())
+                });
+            match r {
+                Ok(()) => written.push(ti),
+                Err(e) => eprintln!("lttng-sessiond: session {}: {e}", s.name),
+            }
+        }
+        for ti in written {
+            self.sessions[si].traces[ti].dirty = false;
+        }
+    }
+
+    // ---- reports --------------------------------------------------------------
+
+    fn summary(s: &Session) -> SessionSummary {
+        SessionSummary {
+            name: s.name.clone(),
+            output: s.output.display().to_string(),
+            active: s.active,
+            snapshot: s.snapshot,
+        }
+    }
+
+    pub fn list_sessions(&self) -> Vec<SessionSummary> {
+        self.sessions.iter().map(Self::summary).collect()
+    }
+
+    pub fn session_detail(&mut self, name: &str) -> Result<SessionDetail, DaemonError> {
+        let si = self.session_index(name)?;
+        let stats: Vec<StreamStats> = if self.sessions[si].started {
+            let id = self.sessions[si].id;
+            match self.consumer_call(&ConsumerRequest::Stats { session: id }, &[]) {
+                Ok(ConsumerReply::Stats(v)) => v,
+                _ => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let s = &self.sessions[si];
+        let channels = s
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                let keys: HashSet<u64> = s
+                    .traces
+                    .iter()
+                    .flat_map(|t| t.channels[ci].streams.iter().map(|st| st.key))
+                    .collect();
+                let mine = stats.iter().filter(|st| keys.contains(&st.key));
+                let (discarded, lost_packets) =
+                    mine.fold((0, 0), |(d, l), st| (d + st.discarded, l + st.lost_packets));
+                ChannelDetail {
+                    name: c.name.clone(),
+                    subbuf_size: c.config.subbuf_size,
+                    num_subbuf: c.config.num_subbuf,
+                    overwrite: c.config.mode == Mode::Overwrite,
+                    switch_timer_us: c.switch_timer_us,
+                    contexts: c.context_kinds(),
+                    events: c
+                        .rules
+                        .iter()
+                        .map(|(r, e)| EventRuleDetail {
+                            rule: r.clone(),
+                            enabled: *e,
+                        })
+                        .collect(),
+                    discarded,
+                    lost_packets,
+                }
+            })
+            .collect();
+        let apps = self
+            .apps
+            .iter()
+            .filter(|a| {
+                s.traces
+                    .iter()
+                    .any(|t| t.channels.iter().any(|c| a.channels.contains(&c.key)))
+            })
+            .count() as u32;
+        Ok(SessionDetail {
+            summary: Self::summary(s),
+            buffers: s.buffers,
+            channels,
+            apps,
+            consumer_restarts: self.consumer.restarts,
+            sandboxed: self.consumer.sandboxed,
+        })
+    }
+
+    pub fn list_tracepoints(&self) -> Vec<AppTracepoints> {
+        self.apps
+            .iter()
+            .map(|a| AppTracepoints {
+                pid: a.pid,
+                procname: a.procname.clone(),
+                tracepoints: a
+                    .tracepoints
+                    .iter()
+                    .flatten()
+                    .map(|d| (d.full_name(), d.loglevel))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    pub fn status(&self) -> DaemonStatus {
+        DaemonStatus {
+            pid: self.pid,
+            apps: self.apps.len() as u32,
+            sessions: self.sessions.len() as u32,
+            consumer_pid: self.consumer.pid,
+            consumer_restarts: self.consumer.restarts,
+        }
+    }
+
+    /// Stops every active session (so everything recorded is written) and lets the
+    /// consumer exit.
+    pub fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let active: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.name.clone())
+            .collect();
+        for name in active {
+            if let Err(e) = self.stop(&name) {
+                eprintln!("lttng-sessiond: stopping session {name}: {e}");
+            }
+        }
+        self.consumer.forget();
+    }
+}
+
+/// Waits for a consumer to exit; restarts it if it died while still current.
+fn supervise(this: Weak<Mutex<Daemon>>, mut child: std::process::Child, generation: u64) {
+    let status = child.wait();
+    let Some(shared) = this.upgrade() else {
+        return;
+    };
+    let mut d = lock(&shared);
+    if d.shutting_down || d.consumer.generation != generation {
+        return;
+    }
+    eprintln!(
+        "lttng-sessiond: the consumer exited ({}); restarting it",
+        status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string())
+    );
+    d.consumer.forget();
+    d.consumer.restarts += 1;
+    if let Err(e) = d.start_consumer() {
+        eprintln!("lttng-sessiond: cannot restart the consumer: {e}");
+    }
+}
+
+fn dup(fd: &OwnedFd) -> Result<OwnedFd, DaemonError> {
+    fd.try_clone()
+        .map_err(|e| DaemonError::Buffers(format!("cannot duplicate a descriptor: {e}")))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that readers
+/// never see a half-written file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DaemonError> {
+    let tmp = path.with_extension("tmp");
+    let err = |source| DaemonError::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+fn random_uuid() -> [u8; 16] {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .ok()
+        .and_then(|s| ctf::metadata::parse_uuid(s.trim()))
+        .unwrap_or_else(|| {
+            let t = clock::realtime_ns().to_le_bytes();
+            let p = u64::from(std::process::id()).to_le_bytes();
+            let mut u = [0u8; 16];
+            u[..8].copy_from_slice(&t);
+            u[8..].copy_from_slice(&p);
+            u
+        })
+}
+
+/// Number of CPUs the kernel may ever schedule on (one buffer each).
+pub fn possible_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| {
+            s.trim()
+                .split([',', '-'])
+                .filter_map(|x| x.parse::<usize>().ok())
+                .max()
+        })
+        .map(|m| m + 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

@@ -1,0 +1,327 @@
+//! `lttng-sessiond`: the per-user session daemon.
+//!
+//! One per user, unprivileged. It owns the user's tracing sessions, registers the
+//! user's instrumented applications, creates the sealed ring buffers and hands them to
+//! the applications and to the consumer process it spawns, and writes the trace
+//! metadata. Its sockets live in the run directory (see `proto::rundir`): `client.sock`
+//! for the `lttng` command, `app.sock` for applications. Every connection is checked
+//! with SO_PEERCRED: only the daemon's own uid is served.
+//!
+//! `lttng` starts it on demand (`lttng-sessiond --daemonize`); it can also run in the
+//! foreground for debugging. SIGTERM or SIGINT stop it cleanly: active sessions are
+//! stopped (everything recorded is written out) before it exits.
+//!
+//! Exit codes:
+//! - 0: stopped by SIGTERM/SIGINT after a clean shutdown;
+//! - 1: runtime error (sockets, consumer, ...);
+//! - 2: usage error;
+//! - 3: another session daemon already runs for this user;
+//! - 4: the run directory is unsafe (not ours, or open to other users).
+#![deny(unsafe_code)]
+
+mod apps;
+mod client;
+mod consumer;
+mod daemon;
+mod session;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use nix::fcntl::{Flock, FlockArg};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use proto::rundir;
+use proto::wire::app::DaemonMessage;
+use proto::wire::control::{Reply, Request};
+use proto::wire::{socket, VERSION};
+
+use daemon::{lock, Daemon, Shared};
+
+/// The per-user session daemon of the tracer.
+#[derive(Parser, Debug)]
+#[command(name = "lttng-sessiond", version)]
+struct Args {
+    /// Detach and run in the background (output goes to sessiond.log in the run
+    /// directory); returns once the daemon accepts connections.
+    #[arg(short = 'd', long)]
+    daemonize: bool,
+    /// The consumer program (default: lttng-consumerd-ust next to this program).
+    #[arg(long, value_name = "PATH")]
+    consumerd_path: Option<PathBuf>,
+    /// Internal: the detached child of --daemonize.
+    #[arg(long, hide = true)]
+    detached: bool,
+}
+
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_ALREADY_RUNNING: u8 = 3;
+const EXIT_UNSAFE_RUNDIR: u8 = 4;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let uid = rundir::current_uid();
+    let dir = match rundir::resolve().and_then(|d| rundir::ensure(&d, uid).map(|()| d)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("lttng-sessiond: {e}");
+            return ExitCode::from(EXIT_UNSAFE_RUNDIR);
+        }
+    };
+    if args.daemonize {
+        return daemonize(&dir);
+    }
+    if args.detached {
+        let _ = nix::unistd::setsid();
+    }
+    match run(&args, &dir, uid) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, msg)) => {
+            eprintln!("lttng-sessiond: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Starts a detached copy of this program and waits until it serves (or fails).
+fn daemonize(dir: &Path) -> ExitCode {
+    let log_path = dir.join(rundir::LOG_FILE);
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+    };
+    let (out, err) = match (open_log(), open_log()) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("lttng-sessiond: cannot open {}: {e}", log_path.display());
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let log_start = out.metadata().map(|m| m.len()).unwrap_or(0);
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lttng-sessiond"));
+    let mut cmd = Command::new(exe);
+    cmd.arg("--detached");
+    for a in std::env::args().skip(1) {
+        if a != "-d" && a != "--daemonize" {
+            cmd.arg(a);
+        }
+    }
+    let mut child = match cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lttng-sessiond: cannot start the daemon: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sock_path = dir.join(rundir::CLIENT_SOCKET);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut log = String::new();
+            if let Ok(mut f) = File::open(&log_path) {
+                use std::io::Seek;
+                let _ = f.seek(std::io::SeekFrom::Start(log_start));
+                let _ = f.read_to_string(&mut log);
+            }
+            eprint!("{log}");
+            return ExitCode::from(status.code().unwrap_or(1) as u8);
+        }
+        if let Ok(sock) = socket::connect(&sock_path) {
+            let hello = socket::call::<_, Reply>(&sock, &Request::Hello { version: VERSION });
+            if matches!(hello, Ok(Reply::Hello { pid, .. }) if pid == child.id()) {
+                return ExitCode::SUCCESS;
+            }
+        }
+        if Instant::now() > deadline {
+            eprintln!(
+                "lttng-sessiond: the daemon did not come up within 10 s (see {})",
+                log_path.display()
+            );
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn run(args: &Args, dir: &Path, uid: u32) -> Result<(), (u8, String)> {
+    let rt = |e: &dyn std::fmt::Display| (EXIT_RUNTIME, e.to_string());
+    // The lock says whether a daemon runs; socket files alone may be stale.
+    let lock_path = dir.join(rundir::LOCK_FILE);
+    let lock_file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| rt(&format!("cannot open {}: {e}", lock_path.display())))?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|_| {
+        (
+            EXIT_ALREADY_RUNNING,
+            format!(
+                "a session daemon already runs for this user (run directory {})",
+                dir.display()
+            ),
+        )
+    })?;
+    // The pid goes into the lock file, for operators and tests that want to signal
+    // the daemon (the lock itself is what says whether it runs).
+    {
+        use std::io::{Seek, Write};
+        let mut f: &File = &_lock;
+        let _ = f.set_len(0);
+        let _ = f.seek(std::io::SeekFrom::Start(0));
+        let _ = writeln!(f, "{}", std::process::id());
+    }
+    let client_path = dir.join(rundir::CLIENT_SOCKET);
+    let app_path = dir.join(rundir::APP_SOCKET);
+    // Sockets left by a daemon that died: we hold the lock, so nobody serves them.
+    let _ = std::fs::remove_file(&client_path);
+    let _ = std::fs::remove_file(&app_path);
+
+    // Signals go to the thread that waits for them, not to the workers.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGHUP);
+    signals.thread_block().map_err(|e| rt(&e))?;
+
+    let source = proto::clock::init();
+    let home = std::env::var_os("LTTNG_HOME")
+        .or_else(|| std::env::var_os("HOME"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.to_path_buf());
+    let consumer_path = args.consumerd_path.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("lttng-consumerd-ust")))
+            .unwrap_or_else(|| PathBuf::from("lttng-consumerd-ust"))
+    });
+    let daemon = Daemon::new(uid, source, home, consumer_path);
+
+    let client_listener = socket::listen(&client_path).map_err(|e| rt(&e))?;
+    let app_listener = socket::listen(&app_path).map_err(|e| rt(&e))?;
+    spawn("client-listener", {
+        let d = daemon.clone();
+        move || accept_loop(client_listener, d, client::serve)
+    })?;
+    spawn("app-listener", {
+        let d = daemon.clone();
+        move || accept_loop(app_listener, d, serve_app)
+    })?;
+    eprintln!(
+        "lttng-sessiond: pid {} serving uid {uid} in {}",
+        std::process::id(),
+        dir.display()
+    );
+
+    let sig = signals.wait().map_err(|e| rt(&e))?;
+    eprintln!("lttng-sessiond: {sig:?}: stopping");
+    lock(&daemon).shutdown();
+    let _ = std::fs::remove_file(&client_path);
+    let _ = std::fs::remove_file(&app_path);
+    Ok(())
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), (u8, String)> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(|e| (EXIT_RUNTIME, format!("cannot start a thread: {e}")))
+}
+
+fn accept_loop(listener: OwnedFd, daemon: Shared, serve: fn(Shared, OwnedFd)) {
+    loop {
+        match socket::accept(listener.as_fd()) {
+            Ok(sock) => {
+                let d = daemon.clone();
+                if let Err(e) = std::thread::Builder::new()
+                    .name("connection".into())
+                    .spawn(move || serve(d, sock))
+                {
+                    eprintln!("lttng-sessiond: cannot serve a connection: {e}");
+                }
+            }
+            Err(e) => {
+                eprintln!("lttng-sessiond: accept: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Registers one application, then waits for it to go away.
+fn serve_app(daemon: Shared, sock: OwnedFd) {
+    let (uid, source) = {
+        let d = lock(&daemon);
+        (d.uid, d.clock.source)
+    };
+    let cred = match socket::peer_cred(sock.as_fd()) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let hello = match apps::read_registration(sock.as_fd(), cred, uid) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!(
+                "lttng-sessiond: registration of pid {} refused: {e}",
+                cred.pid
+            );
+            let _ = socket::send(sock.as_fd(), &DaemonMessage::Refused(e.to_string()), &[]);
+            return;
+        }
+    };
+    let accepted = DaemonMessage::Accepted {
+        version: VERSION,
+        clock: source,
+    };
+    let Ok(watch) = sock.try_clone() else {
+        return;
+    };
+    if socket::send(sock.as_fd(), &accepted, &[]).is_err() {
+        return;
+    }
+    let pid = hello.pid;
+    let id = {
+        let mut d = lock(&daemon);
+        let id = match d.register_app(hello, sock) {
+            Ok(id) => id,
+            Err(e) => {
+                eprintln!("lttng-sessiond: app {pid}: {e}");
+                return;
+            }
+        };
+        if let Some(app) = d.apps.iter().find(|a| a.id == id) {
+            if let Err(e) = apps::call(&app.sock, &DaemonMessage::Ready, &[]) {
+                eprintln!("lttng-sessiond: app {pid} dropped: {e}");
+                apps::disconnect(&app.sock);
+            }
+        }
+        id
+    };
+    // Wait for the hang-up without reading: replies are read by whoever sent a command.
+    // nix has no name for POLLRDHUP (the peer closed its end).
+    let rdhup = PollFlags::from_bits_retain(libc::POLLRDHUP);
+    loop {
+        let mut fds = [PollFd::new(watch.as_fd(), rdhup)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {
+                let r = fds[0].revents().unwrap_or(PollFlags::POLLHUP);
+                if r.intersects(
+                    rdhup | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
+                ) {
+                    break;
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    lock(&daemon).app_gone(id);
+}
