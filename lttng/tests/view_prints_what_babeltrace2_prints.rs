@@ -110,10 +110,18 @@ fn a_corrupt_stream_prints_the_rest_and_exits_1() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = lttng(&["view"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not implemented yet"));
     let dir = common::temp_dir("view-none");
+    let out = Command::new(env!("CARGO_BIN_EXE_lttng"))
+        .arg("view")
+        .env("LTTNG_HOME", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no current session"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = lttng(&["view", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no CTF trace found"));

@@ -1,0 +1,281 @@
+//! The control library: a typed API over the user's session daemon, used by the
+//! `lttng` command and by tests.
+//!
+//! ```no_run
+//! use lttng::{Client, EventRule};
+//!
+//! let mut c = Client::connect_or_start()?;
+//! let (name, output) = c.create(Some("demo"), None, false)?;
+//! c.enable_event(&name, None, EventRule::pattern("myapp:*"))?;
+//! c.start(&name)?;
+//! // ... run the application ...
+//! c.stop(&name)?;
+//! c.destroy(&name)?;
+//! println!("trace in {output}");
+//! # Ok::<(), lttng::ControlError>(())
+//! ```
+//!
+//! [`Client::connect_or_start`] starts `lttng-sessiond --daemonize` when no daemon
+//! answers: the program next to the running executable, else `$LTTNG_SESSIOND_PATH`,
+//! else `lttng-sessiond` from `PATH`. [`current`] remembers the current session in
+//! `.lttngrc` like LTTng.
+#![deny(unsafe_code)]
+
+pub mod current;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use proto::rundir::{self, RundirError};
+pub use proto::wire::control::{
+    AppTracepoints, Buffers, ChannelDetail, ChannelSpec, ContextKind, DaemonStatus, EventRule,
+    LogLevelFilter, SessionDetail, SessionSummary,
+};
+use proto::wire::control::{CreateSession, Reply, Request};
+use proto::wire::socket;
+use proto::wire::{WireError, VERSION};
+
+/// Why a control operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Rundir(#[from] RundirError),
+    #[error("no session daemon is running (none answers at {0}): run `lttng-sessiond --daemonize` or any `lttng create`")]
+    NoDaemon(PathBuf),
+    #[error("no session daemon: it could not be started because {0}")]
+    Start(String),
+    #[error("talking to the session daemon: {0}")]
+    Wire(#[from] WireError),
+    /// The daemon refused; its text says why.
+    #[error("{0}")]
+    Daemon(String),
+    #[error("the session daemon answered something unexpected")]
+    Unexpected,
+}
+
+/// A connection to the user's session daemon.
+#[derive(Debug)]
+pub struct Client {
+    sock: OwnedFd,
+    daemon_pid: u32,
+}
+
+impl Client {
+    /// Connects to the running daemon.
+    pub fn connect() -> Result<Client, ControlError> {
+        let dir = rundir::resolve()?;
+        rundir::check(&dir, rundir::current_uid())?;
+        let path = dir.join(rundir::CLIENT_SOCKET);
+        let sock = socket::connect(&path).map_err(|_| ControlError::NoDaemon(path.clone()))?;
+        match socket::call::<_, Reply>(&sock, &Request::Hello { version: VERSION })? {
+            Reply::Hello { pid, .. } => Ok(Client {
+                sock,
+                daemon_pid: pid,
+            }),
+            Reply::Error(e) => Err(ControlError::Daemon(e)),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    /// Connects to the running daemon, starting one first if none runs.
+    pub fn connect_or_start() -> Result<Client, ControlError> {
+        match Client::connect() {
+            Err(ControlError::NoDaemon(_)) => {
+                start_daemon()?;
+                Client::connect()
+            }
+            Err(ControlError::Rundir(RundirError::Stat { .. })) => {
+                start_daemon()?;
+                Client::connect()
+            }
+            other => other,
+        }
+    }
+
+    /// The daemon's process id.
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon_pid
+    }
+
+    fn call(&mut self, req: Request) -> Result<Reply, ControlError> {
+        match socket::call::<_, Reply>(&self.sock, &req)? {
+            Reply::Error(e) => Err(ControlError::Daemon(e)),
+            r => Ok(r),
+        }
+    }
+
+    fn done(&mut self, req: Request) -> Result<(), ControlError> {
+        match self.call(req)? {
+            Reply::Done => Ok(()),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    /// Creates a session; returns its name and output directory.
+    pub fn create(
+        &mut self,
+        name: Option<&str>,
+        output: Option<&Path>,
+        snapshot: bool,
+    ) -> Result<(String, String), ControlError> {
+        let req = Request::CreateSession(CreateSession {
+            name: name.map(str::to_string),
+            output: output.map(|p| p.display().to_string()),
+            snapshot,
+        });
+        match self.call(req)? {
+            Reply::Created { name, output } => Ok((name, output)),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    pub fn destroy(&mut self, session: &str) -> Result<(), ControlError> {
+        self.done(Request::DestroySession {
+            session: session.into(),
+        })
+    }
+
+    pub fn list(&mut self) -> Result<Vec<SessionSummary>, ControlError> {
+        match self.call(Request::ListSessions)? {
+            Reply::Sessions(v) => Ok(v),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    pub fn session(&mut self, session: &str) -> Result<SessionDetail, ControlError> {
+        match self.call(Request::Session {
+            session: session.into(),
+        })? {
+            Reply::Session(s) => Ok(s),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    pub fn enable_channel(&mut self, session: &str, spec: ChannelSpec) -> Result<(), ControlError> {
+        self.done(Request::EnableChannel {
+            session: session.into(),
+            channel: spec,
+        })
+    }
+
+    pub fn enable_event(
+        &mut self,
+        session: &str,
+        channel: Option<&str>,
+        rule: EventRule,
+    ) -> Result<(), ControlError> {
+        self.done(Request::EnableEvent {
+            session: session.into(),
+            channel: channel.map(str::to_string),
+            rule,
+        })
+    }
+
+    /// Disables the rules with this pattern (`None`: all rules of the channel).
+    pub fn disable_event(
+        &mut self,
+        session: &str,
+        channel: Option<&str>,
+        pattern: Option<&str>,
+    ) -> Result<(), ControlError> {
+        self.done(Request::DisableEvent {
+            session: session.into(),
+            channel: channel.map(str::to_string),
+            pattern: pattern.map(str::to_string),
+        })
+    }
+
+    pub fn add_context(
+        &mut self,
+        session: &str,
+        channel: Option<&str>,
+        contexts: Vec<ContextKind>,
+    ) -> Result<(), ControlError> {
+        self.done(Request::AddContext {
+            session: session.into(),
+            channel: channel.map(str::to_string),
+            contexts,
+        })
+    }
+
+    pub fn start(&mut self, session: &str) -> Result<(), ControlError> {
+        self.done(Request::Start {
+            session: session.into(),
+        })
+    }
+
+    /// Stops recording; returns once everything recorded is written out.
+    pub fn stop(&mut self, session: &str) -> Result<(), ControlError> {
+        self.done(Request::Stop {
+            session: session.into(),
+        })
+    }
+
+    pub fn list_tracepoints(&mut self) -> Result<Vec<AppTracepoints>, ControlError> {
+        match self.call(Request::ListTracepoints)? {
+            Reply::Tracepoints(v) => Ok(v),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    /// Writes the buffers' current contents as a new trace; returns its directory.
+    pub fn snapshot_record(
+        &mut self,
+        session: &str,
+        name: Option<&str>,
+    ) -> Result<String, ControlError> {
+        match self.call(Request::SnapshotRecord {
+            session: session.into(),
+            name: name.map(str::to_string),
+        })? {
+            Reply::Snapshot { path } => Ok(path),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
+    pub fn daemon_status(&mut self) -> Result<DaemonStatus, ControlError> {
+        match self.call(Request::DaemonStatus)? {
+            Reply::DaemonStatus(s) => Ok(s),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+}
+
+/// Where `lttng-sessiond` is.
+fn sessiond_path() -> PathBuf {
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("lttng-sessiond")))
+        .filter(|p| p.exists())
+    {
+        return p;
+    }
+    if let Some(p) = std::env::var_os("LTTNG_SESSIOND_PATH") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from("lttng-sessiond")
+}
+
+/// Runs `lttng-sessiond --daemonize`, which returns once the daemon serves.
+fn start_daemon() -> Result<(), ControlError> {
+    let path = sessiond_path();
+    let out = Command::new(&path)
+        .arg("--daemonize")
+        .output()
+        .map_err(|e| ControlError::Start(format!("{} cannot run: {e}", path.display())))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    // Another `lttng` may have started one at the same moment: fine.
+    if out.status.code() == Some(3) {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    let why = why.trim().trim_start_matches("lttng-sessiond: ");
+    Err(ControlError::Start(if why.is_empty() {
+        format!("{} exited with {}", path.display(), out.status)
+    } else {
+        why.to_string()
+    }))
+}
