@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run traced programs, read traces back.
 #![allow(dead_code)]
 
+pub mod user;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
