@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Builds the tracer, runs the bundled demo program traced in standalone mode, and
-# prints its events with our viewer. Usage: scripts/demo.sh [ITERATIONS]
+# Builds the tracer and traces the bundled demo program the everyday way: `lttng trace`
+# starts this user's session daemon, records the program's events through
+# consumer-ust, and prints them. Usage: scripts/demo.sh [ITERATIONS]
+#
+# The demo keeps its session daemon and traces in a private LTTNG_HOME (printed at the
+# end) and stops the daemon when it is done; in real use the daemon stays up and the
+# traces go to ~/lttng-traces/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet -p lttng -p libust --bin lttng --example demo
-dir=$(mktemp -d "${TMPDIR:-/tmp}/libust-demo.XXXXXX")
-LIBUST_TRACE_DIR="$dir" LIBUST_CONTEXTS=vpid,vtid,procname \
-	target/release/examples/demo "${1:-3}"
-target/release/lttng view "$dir"
-echo
-echo "trace: $dir  (also: babeltrace2 $dir)"
+cargo build --release --quiet -p lttng -p sessiond -p consumer-ust -p libust --bins --example demo
+home=$(mktemp -d "${TMPDIR:-/tmp}/lttng-demo.XXXXXX")
+export LTTNG_HOME=$home
+trap 'pid=$(cat "$home/.lttng-rs/sessiond.lock" 2>/dev/null) && kill "$pid" 2>/dev/null || true' EXIT
+target/release/lttng trace -- target/release/examples/demo "${1:-3}"
+echo "(LTTNG_HOME=$home: lttng view and babeltrace2 read the trace directory above)"

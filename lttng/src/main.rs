@@ -655,8 +655,7 @@ fn trace_command(
 ) -> anyhow::Result<ExitCode> {
     let output = output.as_deref().map(absolute).transpose()?;
     let mut c = Client::connect_or_start()?;
-    let stamp = proto::clock::dir_datetime_now();
-    let name = format!("trace-{}-{stamp}", std::process::id());
+    let name = format!("trace-{}", std::process::id());
     let (name, out) = c.create(Some(&name), output.as_deref(), false)?;
     let result = (|| -> anyhow::Result<std::process::ExitStatus> {
         c.enable_event(&name, None, EventRule::pattern("*"))?;
