@@ -98,3 +98,23 @@ fn log_level_rules_select_by_severity() {
     assert_eq!(m.keys().collect::<Vec<_>>(), ["myapp:request"]);
     assert_eq!(m["myapp:request"].len(), 50);
 }
+
+#[test]
+fn destroying_a_session_under_a_running_app_gives_its_buffers_back() {
+    let u = User::new("destroy");
+    u.lttng_ok(&["create", "gone"]);
+    u.lttng_ok(&["enable-event", "-u", "myapp:*"]);
+    u.lttng_ok(&["start"]);
+    let mut app = u.app();
+    app.emit(100);
+    let maps = || std::fs::read_to_string(format!("/proc/{}/maps", app.child.id())).unwrap();
+    assert!(maps().contains("memfd:lttng-ust-channel0"), "{}", maps());
+    u.lttng_ok(&["destroy"]);
+    let left = maps();
+    assert!(
+        !left.contains("memfd:lttng-ust-channel0"),
+        "the app still maps the buffers:\n{left}"
+    );
+    app.emit(1000); // into nothing, without harm
+    assert!(app.quit().success());
+}

@@ -30,11 +30,13 @@
 //! registration is final: the program stays untraced. A daemon that stops answering
 //! only stalls the listener thread (socket time-outs of 5 s).
 //!
-//! **Memory.** Channel mappings are kept until the process exits, even after
-//! `RemoveChannel` or a lost connection: a traced thread may be in the middle of an
-//! event in them, and nothing tells us when it is done. Each channel costs its buffer
-//! size (per-CPU buffers × CPUs) for the life of the process; so do replaced binding
-//! lists, a few bytes each (see [`crate::fastpath`]).
+//! **Memory.** A traced thread may be in the middle of an event in a channel when it is
+//! removed, and nothing tells us when it is done, so a channel's address range is never
+//! unmapped. On `RemoveChannel` its pages are swapped for private zero pages instead
+//! (`RingWriter::retire`): the shared memory is freed, and a late writer writes into
+//! pages nobody reads. After a lost connection the mappings stay as they are (the
+//! consumer may still drain them). Replaced binding lists stay allocated, a few bytes
+//! each (see [`crate::fastpath`]).
 //!
 //! **fork.** A child is a new application. The `fork` handler (async-signal-safe work
 //! only) closes the inherited connection, so that the daemon sees the parent leave when
@@ -577,6 +579,15 @@ impl Conn {
                     .filter(|b| !std::ptr::eq(b.channel, gone))
                     .collect();
                 fastpath::bind(tp, kept);
+            }
+        }
+        // No new event picks the channel now; give its memory back (the channel
+        // itself stays allocated for writers that still hold it).
+        for w in gone.writers.iter() {
+            if let Err(e) = w.retire() {
+                debug(format_args!(
+                    "cannot release a removed channel's buffer: {e}"
+                ));
             }
         }
         Ok(())

@@ -222,6 +222,32 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// Replaces the shared pages with private zero pages at the same address, so that
+    /// the memfd's memory is freed once its other holders close it, while a writer
+    /// still inside an event (it loaded the mapping before it was unbound) writes
+    /// harmlessly into memory nobody reads. The address range stays valid.
+    pub fn retire(&self) -> Result<(), ShmError> {
+        // SAFETY: MAP_FIXED over exactly the range this Mapping owns replaces it in one
+        // step; every access goes through raw pointers into that range, which stays
+        // mapped (readable and writable), so no reference is invalidated.
+        let p = unsafe {
+            libc::mmap(
+                self.ptr.as_ptr().cast(),
+                self.len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(ShmError::Map(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: ptr/len are exactly what mmap returned; no reference into the mapping

@@ -407,6 +407,14 @@ impl RingWriter {
         }
     }
 
+    /// Stops using the shared buffer for good (its session was destroyed): its pages
+    /// are swapped for private zero pages (see [`Mapping::retire`]). Call it only once
+    /// no new event can choose this writer; events already inside it complete into
+    /// memory nobody reads.
+    pub fn retire(&self) -> Result<(), ShmError> {
+        self.map.retire()
+    }
+
     /// Closes the open packet, if any, so that a reader can take it (stop, exit,
     /// snapshot). Returns whether a packet was closed.
     pub fn flush(&self, mut now: impl FnMut() -> u64) -> bool {
