@@ -56,6 +56,12 @@ pub fn flush_and_finish() {
 
 #[ctor::ctor]
 fn libust_init() {
+    // A setuid/setgid program (or one with file capabilities) runs with privileges
+    // its user does not have: it must neither follow the user's environment nor take
+    // orders and shared memory from the user's session daemon. It stays untraced.
+    if sys::is_privileged_exec() {
+        return;
+    }
     if std::env::var_os("LIBUST_TRACE_DIR").is_some() {
         standalone::init_from_env();
     } else {

@@ -247,3 +247,14 @@ pub(crate) fn close_inherited(fd: i32) {
         libc::close(fd);
     }
 }
+
+/// True when the kernel marked this exec as secure (`AT_SECURE`: setuid, setgid or
+/// file capabilities), or when real and effective ids differ.
+pub(crate) fn is_privileged_exec() -> bool {
+    // SAFETY: getauxval, getuid, geteuid, getgid and getegid have no preconditions.
+    unsafe {
+        libc::getauxval(libc::AT_SECURE) != 0
+            || libc::getuid() != libc::geteuid()
+            || libc::getgid() != libc::getegid()
+    }
+}

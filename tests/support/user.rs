@@ -95,7 +95,12 @@ impl User {
     }
 
     pub fn app_with(&self, f: impl FnOnce(&mut Command)) -> App {
-        let mut c = self.cmd(env!("CARGO_BIN_EXE_ust_app"));
+        self.app_from(Path::new(env!("CARGO_BIN_EXE_ust_app")), f)
+    }
+
+    /// Starts `program` (a copy of `ust_app`) as this user.
+    pub fn app_from(&self, program: &Path, f: impl FnOnce(&mut Command)) -> App {
+        let mut c = self.cmd(program);
         c.stdin(Stdio::piped()).stdout(Stdio::piped());
         f(&mut c);
         let mut child = c.spawn().expect("start ust_app");
