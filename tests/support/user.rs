@@ -61,6 +61,9 @@ impl User {
             .env_remove("XDG_RUNTIME_DIR")
             .env_remove("LIBUST_TRACE_DIR")
             .env_remove("LIBUST_EVENTS")
+            // Registration normally gets 200 ms; a loaded CI machine may need more, and
+            // the tests count every event from the first one.
+            .env("LIBUST_REGISTER_TIMEOUT_MS", "10000")
             .current_dir(self.home());
         if let Some(uid) = self.uid {
             c.uid(uid).gid(uid);
