@@ -1,7 +1,8 @@
 //! Control connections from the `lttng` command: one thread per connection, one reply
 //! per request. Only the daemon's own uid may connect.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
 
 use proto::wire::control::{Reply, Request};
 use proto::wire::socket;
@@ -27,6 +28,7 @@ pub fn serve(daemon: Shared, sock: OwnedFd) {
                 )),
                 &[],
             );
+            linger(sock.as_fd());
             return;
         }
         Err(_) => return,
@@ -37,17 +39,15 @@ pub fn serve(daemon: Shared, sock: OwnedFd) {
             Ok(r) => r.msg,
             Err(WireError::Closed) | Err(WireError::Io(_)) => return,
             Err(e) => {
-                // A malformed request gets an error reply; the connection goes on.
-                if socket::send(
+                // A malformed request gets an error reply, then the peer is
+                // disconnected (DESIGN §5): its descriptors are already closed.
+                let _ = socket::send(
                     sock.as_fd(),
                     &Reply::Error(format!("bad request: {e}")),
                     &[],
-                )
-                .is_err()
-                {
-                    return;
-                }
-                continue;
+                );
+                linger(sock.as_fd());
+                return;
             }
         };
         let reply = match req {
@@ -66,6 +66,21 @@ pub fn serve(daemon: Shared, sock: OwnedFd) {
         };
         if socket::send(sock.as_fd(), &reply, &[]).is_err() {
             return;
+        }
+    }
+}
+
+/// Before closing a refused peer's connection: reads (and drops) what it already
+/// sent, briefly. Closing a socket with unread messages resets the connection, and
+/// the peer would lose the reply that says why it was refused.
+pub fn linger(sock: BorrowedFd<'_>) {
+    if socket::set_timeout(sock, Some(Duration::from_millis(500))).is_err() {
+        return;
+    }
+    for _ in 0..4 {
+        match socket::recv_bytes(sock) {
+            Ok(_) | Err(WireError::TooLarge) | Err(WireError::FdsTruncated) => {}
+            Err(_) => return,
         }
     }
 }

@@ -274,6 +274,7 @@ fn serve_app(daemon: Shared, sock: OwnedFd) {
                 cred.pid
             );
             let _ = socket::send(sock.as_fd(), &DaemonMessage::Refused(e.to_string()), &[]);
+            client::linger(sock.as_fd());
             return;
         }
     };

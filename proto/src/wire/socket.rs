@@ -32,6 +32,12 @@ use super::{Message, WireError};
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Most descriptors one message may carry.
 pub const MAX_FDS: usize = 4;
+/// Most descriptors the kernel delivers with one message (`SCM_MAX_FD`). The receive
+/// buffer holds that many, so that every descriptor a peer attaches arrives as an
+/// [`OwnedFd`] and is closed when refused: with a smaller buffer the kernel still
+/// installs the descriptors that fit, but reports `MSG_CTRUNC`, and nix then refuses
+/// to walk the control data, which would leave them open in this process.
+const SCM_MAX_FD: usize = 253;
 
 /// A message received, with the descriptors that came with it.
 #[derive(Debug)]
@@ -177,7 +183,7 @@ pub fn send_bytes(
 /// Receives one packet: its bytes and descriptors, unchecked.
 pub fn recv_bytes(sock: BorrowedFd<'_>) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
-    let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
+    let mut cmsg_buf = nix::cmsg_space!([RawFd; SCM_MAX_FD]);
     loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
         let r = socket::recvmsg::<()>(
