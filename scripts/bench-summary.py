@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Markdown summary of one scripts/bench-vs-lttng.sh run.
+"""Markdown summary of one scripts/bench-vs-lttng.sh or scripts/bench-pipeline-vs-lttng.sh run.
 
     scripts/bench-summary.py bench-results/<run>     (reads raw.tsv, viewer.tsv, env.txt)
+    scripts/bench-summary.py bench-results/<run>-pipeline   (pipeline.tsv, commands.tsv,
+                                                             coldstart.tsv, env.txt)
 
 Every figure is a median [min, max] over the repetitions; at T=2 a repetition's ns/event
 is the median of its two threads. Standard library only.
@@ -84,13 +86,214 @@ def lost_cell(rows):
     return s
 
 
-def main():
-    res = Path(sys.argv[1] if len(sys.argv) > 1 else "bench-results/latest")
+def read_env(res):
     env = {}
     if (res / "env.txt").exists():
         for line in (res / "env.txt").read_text().splitlines():
             k, _, v = line.partition("\t")
             env[k] = v
+    return env
+
+
+# LTTng 2.13 reference, measured earlier on the reference VM (ms): `stop` and `destroy`
+# right after a run that recorded events, and the root sessiond's start until it serves.
+LTTNG_REF_MS = {"stop": 200.0, "destroy": 505.0, "sessiond": 23.0}
+COMMANDS = ["create", "enable-event", "start", "stop", "list", "destroy"]
+
+
+def pipeline_main(res):
+    """Summary of scripts/bench-pipeline-vs-lttng.sh: the whole pipeline, both sides."""
+    env = read_env(res)
+    rows = list(csv.DictReader(open(res / "pipeline.tsv"), delimiter="\t"))
+    cmds = list(csv.DictReader(open(res / "commands.tsv"), delimiter="\t")) if (res / "commands.tsv").exists() else []
+    cold = list(csv.DictReader(open(res / "coldstart.tsv"), delimiter="\t")) if (res / "coldstart.tsv").exists() else []
+    g = defaultdict(list)
+    for r in rows:
+        g[(r["impl"], int(r["threads"]))].append(r)
+    names = {"ours": "ours (lttng-rs)", "lttng": "LTTng 2.13"}
+    f1 = lambda x: f"{x:.1f}"
+    f2 = lambda x: f"{x:.2f}"
+
+    def intcell(v):
+        x = num(v)
+        if x is None:
+            return "NA"
+        x = int(x)
+        return f"2^63 + {x - 2**63:,}" if x >= 2**63 else f"{x:,}"
+
+    o = []
+    o.append("# Whole pipeline: ours (lttng / lttng-sessiond / lttng-consumerd-ust) vs LTTng 2.13\n")
+    if env.get("quick") == "1":
+        o.append("**QUICK smoke run: small N, the numbers are not meaningful.**\n")
+    for k in ("date", "git", "cpu", "uname", "lttng", "liblttng-ust", "babeltrace2", "rustc",
+              "trace_fs", "reps", "n", "sessiond", "loadavg_start", "loadavg_end"):
+        if k in env:
+            o.append(f"- {k}: {env[k]}")
+    o.append("")
+
+    o.append("## 1. bench:ev through the daemons, default per-user buffers, discard mode\n")
+    o.append("ns/ev: per-thread loop time / N as the workload reports it (median of the threads, then "
+             "median [min, max] over repetitions). app: wall time of the whole program (start-up, "
+             "registration, exit). Discarded: \"Discarded events\" of `lttng list SESSION` after `stop`, "
+             "per run. Missing: N*T - events babeltrace2 counts in the trace, per run. Unaccounted: "
+             "missing - discarded (events recorded but neither read back nor counted as discarded). "
+             "A MISMATCH note appears when `lttng view`'s line count or the discard warnings "
+             "disagree with the count, or when the stream files grew after `stop` returned.\n")
+    o.append("| tracer | T | N/thread | buffers | runs | ns/ev | aggregate ev/s | app s | discarded per run | missing from trace per run | unaccounted |")
+    o.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for t in (1, 2):
+        for impl in ("ours", "lttng"):
+            rs = g.get((impl, t))
+            if not rs:
+                continue
+            bufs = sorted({f"{r['num_subbuf']} x {si(num(r['subbuf_size']), 0)}B" if num(r["subbuf_size"]) else "NA" for r in rs})
+            disc = " / ".join(intcell(r["discarded_list"]) for r in rs)
+            zero_d = sum(1 for r in rs if num(r["discarded_list"]) == 0)
+            miss = " / ".join(intcell(r["lost"]) for r in rs)
+            zero_m = sum(1 for r in rs if num(r["lost"]) == 0)
+            notes = []
+            for r in rs:
+                cv, cb = num(r["counted_view"]), num(r["counted_bt2"])
+                if cv is not None and cb is not None and cv != cb:
+                    notes.append(f"rep {r['rep']}: view printed {int(cv):,} lines, bt2 counted {int(cb):,}")
+                a, z = num(r.get("stream_bytes_at_stop")), num(r.get("stream_bytes"))
+                if a is not None and z is not None and a != z:
+                    notes.append(f"rep {r['rep']}: stream files grew from {int(a):,} to {int(z):,} B after `stop` returned")
+                l = num(r["lost"])
+                for key, who in (("warn_view", "view warnings"), ("warn_bt2", "bt2 warnings")):
+                    w = num(r[key])
+                    if w is not None and l is not None and w != l:
+                        notes.append(f"rep {r['rep']}: {who} say {intcell(r[key])}")
+            unacc = [num(r["unaccounted"]) for r in rs]
+            ucell = " / ".join("NA" if u is None else f"{int(u):,}" for u in unacc)
+            mcell = f"{miss} (0 in {zero_m}/{len(rs)})"
+            if notes:
+                mcell += "; MISMATCH: " + "; ".join(notes)
+            o.append(f"| {names[impl]} | {t} | {si(num(rs[0]['n_per_thread']), 0)} | {', '.join(bufs)} | {len(rs)} | "
+                     f"{mmm([num(r['ns_per_ev_median']) for r in rs], ns)} | "
+                     f"{mmm([num(r['events_per_s']) for r in rs], si)} | "
+                     f"{mmm([num(r['app_ms']) / 1000 if num(r['app_ms']) is not None else None for r in rs], f2)} | "
+                     f"{disc} (0 in {zero_d}/{len(rs)}) | {mcell} | {ucell} |")
+    o.append("")
+
+    o.append("Ours / LTTng ns/ev: ratio of the medians; in parentheses the median [min, max] of the "
+             "per-repetition ratios (both ran back to back in each repetition).\n")
+    o.append("| T | ns/ev ours / LTTng | aggregate ev/s ours / LTTng |")
+    o.append("|---|---|---|")
+    nsr = {}
+    for t in (1, 2):
+        a = {r["rep"]: r for r in g.get(("ours", t), [])}
+        b = {r["rep"]: r for r in g.get(("lttng", t), [])}
+        if not a or not b:
+            continue
+        per_ns = [num(a[k]["ns_per_ev_median"]) / num(b[k]["ns_per_ev_median"])
+                  for k in a if k in b and num(a[k]["ns_per_ev_median"]) is not None and num(b[k]["ns_per_ev_median"])]
+        per_eps = [num(a[k]["events_per_s"]) / num(b[k]["events_per_s"])
+                   for k in a if k in b and num(a[k]["events_per_s"]) is not None and num(b[k]["events_per_s"])]
+        ma = med([num(r["ns_per_ev_median"]) for r in a.values()])
+        mb = med([num(r["ns_per_ev_median"]) for r in b.values()])
+        nsr[t] = ma / mb if ma is not None and mb else None
+        o.append(f"| {t} | {ratio(ma, mb)} ({mmm(per_ns, f2)}) | "
+                 f"{ratio(med([num(r['events_per_s']) for r in a.values()]), med([num(r['events_per_s']) for r in b.values()]))} "
+                 f"({mmm(per_eps, f2)}) |")
+    o.append("")
+
+    o.append("## 2. Command wall times (ms, daemon already running)\n")
+    o.append("Each `lttng` command of the runs above, timed from the shell (process start-up "
+             "included); median [min, max] over all runs (T=1 and T=2). `stop` and `destroy` come "
+             "right after the workload, with its data still to flush.\n")
+    cg = defaultdict(list)
+    for r in cmds:
+        cg[(r["impl"], r["cmd"])].append(num(r["ms"]))
+    o.append("| command | runs | ours ms | LTTng ms | ours / LTTng | LTTng reference (earlier) |")
+    o.append("|---|---|---|---|---|---|")
+    cmed = {}
+    for c in COMMANDS:
+        a, b = cg.get(("ours", c), []), cg.get(("lttng", c), [])
+        if not a and not b:
+            continue
+        cmed[c] = (med(a), med(b))
+        ref = f"{LTTNG_REF_MS[c]:.0f}" if c in LTTNG_REF_MS else ""
+        o.append(f"| `{c}` | {max(len(a), len(b))} | {mmm(a, f1)} | {mmm(b, f1)} | {ratio(med(a), med(b), 3)} | {ref} |")
+    for T in (1, 2):
+        line = []
+        for c in ("stop", "destroy"):
+            a = [num(r["ms"]) for r in cmds if r["impl"] == "ours" and r["cmd"] == c and r["threads"] == str(T)]
+            b = [num(r["ms"]) for r in cmds if r["impl"] == "lttng" and r["cmd"] == c and r["threads"] == str(T)]
+            if a or b:
+                line.append(f"`{c}` ours {mmm(a, f1)}, LTTng {mmm(b, f1)}")
+        if line:
+            o.append(f"\nAfter T={T} runs: " + "; ".join(line) + ".")
+    o.append("")
+
+    o.append("## 3. Cold start (ours)\n")
+    o.append("`lttng-sessiond --daemonize` returns once the daemon serves. `lttng trace -- true`, cold: "
+             "no daemon running before (it starts one, creates a private session, runs `true`, stops, "
+             "destroys, views the empty trace); warm: the same right after, its daemon still running.\n")
+    kg = defaultdict(list)
+    for r in cold:
+        kg[r["what"]].append(num(r["ms"]))
+    o.append("| what | runs | ms |")
+    o.append("|---|---|---|")
+    labels = [
+        ("ours_sessiond_daemonize", "ours: `lttng-sessiond --daemonize`"),
+        ("ours_trace_true_cold", "ours: `lttng trace -- true`, no daemon before"),
+        ("ours_trace_true_warm", "ours: `lttng trace -- true`, daemon running"),
+        ("lttng_sessiond_background", "LTTng: `lttng-sessiond --background` (started by this run)"),
+        ("lttng_sessiond_ready", "LTTng: ... until `lttng list` answers"),
+    ]
+    for key, label in labels:
+        if kg.get(key):
+            o.append(f"| {label} | {len(kg[key])} | {mmm(kg[key], f1)} |")
+    o.append(f"\nLTTng reference measured earlier: root sessiond ready in {LTTNG_REF_MS['sessiond']:.0f} ms, "
+             f"`stop` about {LTTNG_REF_MS['stop']:.0f} ms, `destroy` about {LTTNG_REF_MS['destroy']:.0f} ms.\n")
+
+    o.append("## Targets\n")
+    if env.get("quick") == "1":
+        o.append("(QUICK run: the verdicts below only show that the checks work.)\n")
+    o.append("| target | measured | verdict |")
+    o.append("|---|---|---|")
+
+    def verdict(ok):
+        return "NA" if ok is None else ("pass" if ok else "**FAIL**")
+
+    rs = g.get(("ours", 2), [])
+    if rs:
+        zero = sum(1 for r in rs if num(r["discarded_list"]) == 0 and num(r["lost"]) == 0)
+        full = len(rs) >= 5 and num(rs[0]["n_per_thread"]) >= 1e7
+        v = verdict(zero == len(rs)) if full else ("NA (needs 5 runs of 10 M)" if zero == len(rs) else "**FAIL**")
+        o.append(f"| ours discards none, 2 threads x 10 M bench:ev, 5 of 5 runs | 0 discarded and 0 missing in "
+                 f"{zero}/{len(rs)} runs of 2 x {si(num(rs[0]['n_per_thread']), 0)} | {v} |")
+    for t in (1, 2):
+        r = nsr.get(t)
+        o.append(f"| ours ns/ev <= 1/3 of LTTng's (T={t}) | {'NA' if r is None else f'{r:.3f}'} | "
+                 f"{verdict(None if r is None else r <= 1 / 3)} |")
+    for c in ("stop", "destroy"):
+        a, b = cmed.get(c, (None, None))
+        r = a / b if a is not None and b else None
+        rr = a / LTTNG_REF_MS[c] if a is not None else None
+        o.append(f"| `{c}` <= 1/5 of LTTng's | {'NA' if a is None else f'{a:.1f}'} ms vs {'NA' if b is None else f'{b:.1f}'} ms "
+                 f"= {'NA' if r is None else f'{r:.3f}'} (vs the {LTTNG_REF_MS[c]:.0f} ms reference: "
+                 f"{'NA' if rr is None else f'{rr:.3f}'}) | {verdict(None if r is None else r <= 0.2)} |")
+    ours = [r for r in rows if r["impl"] == "ours"]
+    if ours:
+        grew = [r for r in ours if num(r.get("stream_bytes_at_stop")) is not None
+                and num(r.get("stream_bytes_at_stop")) != num(r.get("stream_bytes"))]
+        o.append(f"| ours `stop` returns with the trace complete (stream files do not grow after it) | "
+                 f"{len(ours) - len(grew)}/{len(ours)} runs | {verdict(not grew)} |")
+        bad = [r for r in ours if num(r["unaccounted"]) != 0]
+        o.append(f"| ours loses nothing recorded: every event is read back or counted discarded | "
+                 f"{len(ours) - len(bad)}/{len(ours)} runs exact"
+                 + ("".join(f"; T={r['threads']} rep {r['rep']}: {r['unaccounted']} unaccounted" for r in bad)) +
+                 f" | {verdict(not bad)} |")
+    print("\n".join(o))
+
+
+def main():
+    res = Path(sys.argv[1] if len(sys.argv) > 1 else "bench-results/latest")
+    if (res / "pipeline.tsv").exists() and not (res / "raw.tsv").exists():
+        return pipeline_main(res)
+    env = read_env(res)
     rows = list(csv.DictReader(open(res / "raw.tsv"), delimiter="\t"))
     g = defaultdict(list)
     for r in rows:
