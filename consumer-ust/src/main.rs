@@ -73,6 +73,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<RawFd> {
     fd.context("--control-fd is required")
 }
 
+/// The scheduler time slice the consumer asks for (EEVDF, Linux 6.12+).
+const SLICE_NS: u64 = 100_000;
+
 fn main() -> ExitCode {
     let fd = match parse_args(std::env::args().skip(1)) {
         Ok(fd) => fd,
@@ -89,6 +92,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Wake up soon after a writer signals a full sub-buffer, even when the traced
+    // threads keep every CPU busy (measured in libust's standalone mode: without it,
+    // two busy writers starve the consumer and fill their rings).
+    proto::sched::request_short_slice(SLICE_NS);
     match serve::run(control) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

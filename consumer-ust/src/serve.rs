@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use proto::clock::Source;
+use proto::ring::reader::PageBuf;
 use proto::wire::consumer::{ConsumerReply, ConsumerRequest, StreamSpec};
 use proto::wire::socket::{self, Received};
 use proto::wire::{WireError, VERSION};
@@ -65,8 +66,8 @@ struct Consumer {
     control: OwnedFd,
     greeted: bool,
     streams: BTreeMap<u64, Stream>,
-    /// Packet buffer reused by every drain.
-    scratch: Vec<u8>,
+    /// Packet buffer reused by every drain (page-aligned for direct I/O).
+    scratch: PageBuf,
 }
 
 /// Serves the daemon on `control` until it closes the connection.
@@ -76,7 +77,7 @@ pub(crate) fn run(control: OwnedFd) -> Result<(), ServeError> {
         control,
         greeted: false,
         streams: BTreeMap::new(),
-        scratch: Vec::new(),
+        scratch: PageBuf::new(0),
     };
     let result = c.serve();
     // Whatever ended the loop, what the buffers hold goes to the files.

@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use proto::ring::reader::{PacketError, RingReader, Taken};
+use proto::ring::reader::{PacketError, PageBuf, RingReader, Taken};
 use proto::ring::shm::{check_sealed_memfd, ShmError};
 use proto::wire::consumer::{StreamSpec, StreamStats};
 use proto::wire::{check_name, NameError};
@@ -69,13 +69,13 @@ pub(crate) struct Pumped {
 pub(crate) fn pump(
     reader: &mut RingReader,
     sink: &mut dyn PacketSink,
-    scratch: &mut Vec<u8>,
+    scratch: &mut PageBuf,
     limit: u64,
 ) -> Pumped {
     let s = reader.packet_size();
     let per_batch = (BATCH_BYTES / s).clamp(1, BATCH_PACKETS);
-    if scratch.len() < per_batch * s {
-        scratch.resize(per_batch * s, 0);
+    if scratch.capacity() < per_batch * s {
+        *scratch = PageBuf::new(per_batch * s);
     }
     let mut out = Pumped::default();
     let mut taken = 0u64;
@@ -85,7 +85,7 @@ pub(crate) fn pump(
         while lens.len() < per_batch && taken < limit {
             let slot = lens.len() * s;
             taken += 1;
-            match reader.take(&mut scratch[slot..slot + s]) {
+            match reader.take(&mut scratch.as_mut_slice()[slot..slot + s]) {
                 Taken::Packet(len) => lens.push(len),
                 Taken::Corrupt(e) => {
                     out.corrupt.get_or_insert(e);
@@ -97,10 +97,11 @@ pub(crate) fn pump(
             }
         }
         if !lens.is_empty() {
+            let all = scratch.bytes(lens.len() * s);
             let slices: Vec<IoSlice<'_>> = lens
                 .iter()
                 .enumerate()
-                .map(|(i, &len)| IoSlice::new(&scratch[i * s..i * s + len]))
+                .map(|(i, &len)| IoSlice::new(&all[i * s..i * s + len]))
                 .collect();
             let count = lens.len() as u64;
             match sink.write_packets(&slices) {
@@ -312,7 +313,7 @@ impl Stream {
     /// Writes the complete packets waiting in the ring to the file, at most one ring's
     /// worth (so that a writer that never stops cannot keep us here). Returns true if
     /// the ring is empty.
-    pub(crate) fn drain(&mut self, scratch: &mut Vec<u8>) -> bool {
+    pub(crate) fn drain(&mut self, scratch: &mut PageBuf) -> bool {
         let Some(sink) = self.sink.as_mut() else {
             return true;
         };
@@ -345,7 +346,7 @@ impl Stream {
     /// Writes what the buffer holds now to `dir/<trace_dir>/<file>` without consuming
     /// it: closes the open packet, then reads with a reader of its own. Returns the
     /// number of packets written.
-    pub(crate) fn snapshot(&self, dir: &Path, scratch: &mut Vec<u8>) -> Result<u64, StreamError> {
+    pub(crate) fn snapshot(&self, dir: &Path, scratch: &mut PageBuf) -> Result<u64, StreamError> {
         self.flush();
         let key = self.spec.key;
         let mut reader =
@@ -490,7 +491,7 @@ mod tests {
         let (w, mut s, batches) = stream_with(false);
         // 4 events of 1000 bytes fill a 4 KiB packet; the 13th opens packet 3.
         record(&w, 13);
-        let mut scratch = Vec::new();
+        let mut scratch = PageBuf::new(0);
         assert!(s.drain(&mut scratch));
         assert_eq!(*batches.borrow(), [3]);
         let st = s.stats();
@@ -504,7 +505,7 @@ mod tests {
     fn a_failed_write_counts_its_packets_as_lost_and_the_stream_goes_on() {
         let (w, mut s, _) = stream_with(true);
         record(&w, 9);
-        let mut scratch = Vec::new();
+        let mut scratch = PageBuf::new(0);
         assert!(s.drain(&mut scratch));
         let st = s.stats();
         assert_eq!((st.packets, st.lost_packets), (0, 2));

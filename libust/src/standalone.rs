@@ -445,7 +445,7 @@ const CONSUMER_SLICE_NS: u64 = 100_000;
 
 fn drain_thread() {
     let Some(state) = STATE.get() else { return };
-    sys::request_short_slice(CONSUMER_SLICE_NS);
+    proto::sched::request_short_slice(CONSUMER_SLICE_NS);
     loop {
         if let Some(sig) = sys::wait_readable(state.wakeup.as_fd(), 200) {
             // A stop signal arrived: finish, then die of it as the program would have.
@@ -467,7 +467,7 @@ fn drain_thread() {
 }
 
 fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>) {
-    sys::request_short_slice(CONSUMER_SLICE_NS);
+    proto::sched::request_short_slice(CONSUMER_SLICE_NS);
     let mut files: Vec<Option<File>> = (0..ncpu).map(|_| None).collect();
     // A first metadata file, written once the TSC has been calibrated over 20 ms, keeps
     // the trace readable if the process is killed with SIGKILL.

@@ -14,12 +14,13 @@
 //! - [`clock`]: the trace clock shared by applications and the session daemon.
 //!
 //! Unsafe code lives only in [`ring::shm`] (mapping shared memory and raw access to
-//! it), [`wire::socket`] (descriptors received from the kernel) and [`clock`]
-//! (`rdtsc`).
+//! it), [`wire::socket`] (descriptors received from the kernel), [`clock`]
+//! (`rdtsc`) and [`sched`] (`sched_setattr`).
 #![deny(unsafe_code)]
 
 pub mod clock;
 pub mod event;
 pub mod ring;
 pub mod rundir;
+pub mod sched;
 pub mod wire;

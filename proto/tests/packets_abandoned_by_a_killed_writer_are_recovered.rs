@@ -108,3 +108,15 @@ fn a_dead_writer_that_switched_packets_loses_only_its_own_event() {
     got.extend(read_all(&mut r));
     assert_eq!(got, (0..per_packet as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_packet_left_open_by_writers_that_exited_normally_is_closed_not_repaired() {
+    let (w, fd) = RingWriter::create(c"t", CFG, ID, None).unwrap();
+    let mut r = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
+    for seq in 0..5 {
+        assert!(record(&w, seq));
+    }
+    drop(w);
+    assert_eq!(r.recover_abandoned(), 0, "nothing was missing");
+    assert_eq!(read_all(&mut r), (0..5).collect::<Vec<_>>());
+}

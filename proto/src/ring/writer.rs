@@ -627,7 +627,8 @@ pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64)
 /// last to reserve in that packet, always the case for a single-threaded process; with
 /// several threads killed mid-event, events committed after the first hole in a packet
 /// are cut off with it. A packet the dead writer opened without writing its header gets
-/// a fresh header and no event. Returns how many packets were completed.
+/// a fresh header and no event. An open packet with nothing missing is simply closed.
+/// Returns how many packets had to be repaired.
 pub(super) fn recover_abandoned(
     map: &Mapping,
     s: u64,
@@ -650,14 +651,18 @@ pub(super) fn recover_abandoned(
         if committed >= lap_base + s || committed < lap_base {
             continue;
         }
-        if wp & (s - 1) != 0 && wp > start && wp < start + s {
+        let c = committed - lap_base;
+        let open = wp & (s - 1) != 0 && wp > start && wp < start + s;
+        if open {
             // Still the open packet: end the reservation at the sub-buffer's end. A
             // failed CAS means a live writer: leave everything as it is.
             if cas_word(map, (wp, last), (start + s, last)).is_err() {
                 return repaired;
             }
         }
-        let c = committed - lap_base;
+        // An open packet whose every reserved byte is committed was merely left open
+        // (its writers exited normally): closing it is a flush, not a repair.
+        let abandoned = !open || c != wp - start;
         let header = packet::HEADER_SIZE as u64;
         let content = if c < header {
             open_packet(map, s, n, id, start, last);
@@ -671,7 +676,7 @@ pub(super) fn recover_abandoned(
         }
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
         close_packet(map, s, n, start + content, last, disc);
-        repaired += 1;
+        repaired += u64::from(abandoned);
     }
     repaired
 }
