@@ -1,8 +1,13 @@
 //! `lttng-consumerd-ust`: drains userspace ring buffers into CTF stream files.
 //!
-//! The per-user session daemon spawns this process as
-//! `lttng-consumerd-ust --control-fd N`, where descriptor `N` is its end of a
-//! `SOCK_SEQPACKET` socket pair. Over it the daemon sends
+//! The per-user session daemon spawns one per session as
+//! `lttng-consumerd-ust --control-fd N --output DIR`, where descriptor `N` is its end
+//! of a `SOCK_SEQPACKET` socket pair and `DIR` the session's output directory. Before
+//! it reads anything, the consumer enters its sandbox (`policy`, role
+//! `consumer-ust`): its own user namespace, no capability at all, no_new_privs,
+//! Landlock (read and write below `DIR` only), and a seccomp allowlist. Without
+//! Landlock or seccomp it refuses to run, unless `--allow-unsandboxed` (the
+//! operator's explicit choice) is given; its hello then says it is not sandboxed. Over it the daemon sends
 //! [`proto::wire::consumer::ConsumerRequest`]s and the consumer answers each with one
 //! `ConsumerReply`:
 //!
@@ -34,15 +39,18 @@
 //! - `1` ([`EXIT_RUNTIME`]): a runtime error (the control socket failed);
 //! - `2` ([`EXIT_USAGE`]): a usage or protocol error (bad arguments, a control
 //!   descriptor that is not a seqpacket socket, a protocol version other than ours,
-//!   a request before hello).
+//!   a request before hello);
+//! - `3` ([`EXIT_SANDBOX`]): the sandbox could not be entered.
 #![deny(unsafe_code)]
 
 mod inherit;
+mod probe;
 mod serve;
 mod sink;
 mod stream;
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -51,40 +59,87 @@ use anyhow::{bail, Context};
 pub(crate) const EXIT_RUNTIME: u8 = 1;
 /// Exit code of a usage or protocol error.
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit code when the sandbox cannot be entered (and degraded mode was not allowed).
+pub(crate) const EXIT_SANDBOX: u8 = 3;
 
-const USAGE: &str = "usage: lttng-consumerd-ust --control-fd N";
+const USAGE: &str = "usage: lttng-consumerd-ust --control-fd N --output DIR [--allow-unsandboxed]";
 
-/// Parses `--control-fd N` (or `--control-fd=N`).
-fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<RawFd> {
-    let mut fd = None;
+/// The command line.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Args {
+    control_fd: Option<RawFd>,
+    /// The session output: the only directory the consumer may touch.
+    output: Option<PathBuf>,
+    /// The operator's explicit choice to run without Landlock or seccomp.
+    allow_unsandboxed: bool,
+    /// Tests: enter the sandbox, then try `CASE` and report (no control socket).
+    probe: Option<String>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
+    let mut a = Args::default();
     while let Some(arg) = args.next() {
-        let value = match arg.strip_prefix("--control-fd") {
-            Some("") => args
-                .next()
-                .context("--control-fd needs a descriptor number")?,
-            Some(v) if v.starts_with('=') => v[1..].to_string(),
-            _ => bail!("unknown argument '{arg}'"),
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
         };
-        let n = value
-            .parse::<RawFd>()
-            .with_context(|| format!("--control-fd must be a descriptor number, not '{value}'"))?;
-        fd = Some(n);
+        let mut value = |what: &str| -> anyhow::Result<String> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => args.next().with_context(|| format!("{name} needs {what}")),
+            }
+        };
+        match name.as_str() {
+            "--control-fd" => {
+                let v = value("a descriptor number")?;
+                a.control_fd = Some(v.parse().with_context(|| {
+                    format!("--control-fd must be a descriptor number, not '{v}'")
+                })?);
+            }
+            "--output" => a.output = Some(PathBuf::from(value("a directory")?)),
+            "--allow-unsandboxed" => a.allow_unsandboxed = true,
+            "--sandbox-probe" => a.probe = Some(value("a case")?),
+            _ => bail!("unknown argument '{arg}'"),
+        }
     }
-    fd.context("--control-fd is required")
+    if a.probe.is_none() && a.control_fd.is_none() {
+        bail!("--control-fd is required");
+    }
+    if a.output.is_none() {
+        bail!("--output is required (the only directory the sandbox lets the consumer write)");
+    }
+    Ok(a)
 }
 
 /// The scheduler time slice the consumer asks for (EEVDF, Linux 6.12+).
 const SLICE_NS: u64 = 100_000;
 
 fn main() -> ExitCode {
-    let fd = match parse_args(std::env::args().skip(1)) {
-        Ok(fd) => fd,
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
         Err(e) => {
             eprintln!("lttng-consumerd-ust: {e:#}\n{USAGE}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    // First, before this process opens any descriptor: take over the inherited one.
+    // First, while the process has one thread: a user namespace of its own, where it
+    // can drop even its capability bounding set.
+    if let Err(e) = policy::own_user_namespace() {
+        if !args.allow_unsandboxed {
+            eprintln!(
+                "lttng-consumerd-ust: cannot create a user namespace to drop every capability: {e} \
+                 (refusing to run unsandboxed)"
+            );
+            return ExitCode::from(EXIT_SANDBOX);
+        }
+    }
+    if let Some(case) = &args.probe {
+        return probe::run(case, &args);
+    }
+    // Take over the inherited control socket before anything else opens a descriptor.
+    let Some(fd) = args.control_fd else {
+        return ExitCode::from(EXIT_USAGE);
+    };
     let control = match inherit::control_socket(fd) {
         Ok(c) => c,
         Err(e) => {
@@ -96,11 +151,42 @@ fn main() -> ExitCode {
     // threads keep every CPU busy (measured in libust's standalone mode: without it,
     // two busy writers starve the consumer and fill their rings).
     proto::sched::request_short_slice(SLICE_NS);
-    match serve::run(control) {
+    if let Err(e) = serve::prepare(&control) {
+        eprintln!("lttng-consumerd-ust: {e}");
+        return ExitCode::from(e.exit_code());
+    }
+    // The sandbox, before the first byte of buffer data is touched.
+    let sandboxed = match enter_sandbox(&args, &[control.as_raw_fd()]) {
+        Ok(complete) => complete,
+        Err(code) => return code,
+    };
+    match serve::run(control, sandboxed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lttng-consumerd-ust: {e}");
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Enters the consumer's sandbox; returns whether all of it is in force.
+fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, ExitCode> {
+    let sandbox = policy::Sandbox {
+        role: policy::Role::ConsumerUst,
+        writable: args.output.iter().cloned().collect(),
+        keep_fds: keep.to_vec(),
+        degraded: args.allow_unsandboxed,
+    };
+    match policy::enter(&sandbox) {
+        Ok(e) => {
+            for m in &e.missing {
+                eprintln!("lttng-consumerd-ust: WARNING: running without {m} (degraded mode)");
+            }
+            Ok(e.complete)
+        }
+        Err(e) => {
+            eprintln!("lttng-consumerd-ust: {e}");
+            Err(ExitCode::from(EXIT_SANDBOX))
         }
     }
 }
@@ -117,15 +203,26 @@ mod tests {
     }
 
     #[test]
-    fn the_control_fd_is_the_only_argument() {
-        assert_eq!(parse_args(args(&["--control-fd", "7"])).unwrap(), 7);
-        assert_eq!(parse_args(args(&["--control-fd=9"])).unwrap(), 9);
+    fn the_control_fd_and_the_output_are_required() {
+        let a = parse_args(args(&["--control-fd", "7", "--output", "/t"])).unwrap();
+        assert_eq!(a.control_fd, Some(7));
+        assert_eq!(a.output.as_deref(), Some(std::path::Path::new("/t")));
+        assert!(!a.allow_unsandboxed);
+        let a = parse_args(args(&[
+            "--control-fd=9",
+            "--output=/t",
+            "--allow-unsandboxed",
+        ]))
+        .unwrap();
+        assert_eq!(a.control_fd, Some(9));
+        assert!(a.allow_unsandboxed);
         for bad in [
             &[][..],
+            &["--control-fd", "7"],
             &["--control-fd"],
-            &["--control-fd", "x"],
+            &["--control-fd", "x", "--output", "/t"],
             &["--verbose"],
-            &["--control-fdx"],
+            &["--control-fdx", "--output", "/t"],
         ] {
             assert!(parse_args(args(bad)).is_err(), "{bad:?}");
         }

@@ -64,17 +64,24 @@ enum Step {
 /// The consumer's state: the streams it drains, by key.
 struct Consumer {
     control: OwnedFd,
+    /// Whether the whole sandbox is in force (reported in the hello).
+    sandboxed: bool,
     greeted: bool,
     streams: BTreeMap<u64, Stream>,
     /// Packet buffer reused by every drain (page-aligned for direct I/O).
     scratch: PageBuf,
 }
 
+/// Sets up the control socket; before the sandbox (setsockopt is not in it).
+pub(crate) fn prepare(control: &OwnedFd) -> Result<(), ServeError> {
+    socket::set_timeout(control.as_fd(), Some(SEND_TIMEOUT)).map_err(ServeError::Control)
+}
+
 /// Serves the daemon on `control` until it closes the connection.
-pub(crate) fn run(control: OwnedFd) -> Result<(), ServeError> {
-    socket::set_timeout(control.as_fd(), Some(SEND_TIMEOUT)).map_err(ServeError::Control)?;
+pub(crate) fn run(control: OwnedFd, sandboxed: bool) -> Result<(), ServeError> {
     let mut c = Consumer {
         control,
+        sandboxed,
         greeted: false,
         streams: BTreeMap::new(),
         scratch: PageBuf::new(0),
@@ -256,7 +263,7 @@ impl Consumer {
         self.greeted = true;
         Ok(ConsumerReply::Hello {
             version: VERSION,
-            sandboxed: false,
+            sandboxed: self.sandboxed,
         })
     }
 

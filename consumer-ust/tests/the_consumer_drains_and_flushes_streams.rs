@@ -42,13 +42,16 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn spawn() -> Consumer {
+    /// A consumer sandboxed to `out` (which must exist).
+    fn spawn(out: &std::path::Path) -> Consumer {
         let _one_at_a_time = SPAWN.lock().unwrap();
         let (ours, theirs) = socket::pair().unwrap();
         fcntl(theirs.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_lttng-consumerd-ust"))
             .arg("--control-fd")
             .arg(theirs.as_raw_fd().to_string())
+            .arg("--output")
+            .arg(out)
             .spawn()
             .unwrap();
         drop(theirs);
@@ -69,7 +72,7 @@ impl Consumer {
             reply,
             ConsumerReply::Hello {
                 version: VERSION,
-                sandboxed: false
+                sandboxed: true
             }
         );
     }
@@ -223,13 +226,14 @@ fn check_packets(file: &[u8], spec: &StreamSpec, seqs: &[u64], first: u32) -> u3
 fn output_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("consumer-ust-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 #[test]
 fn flushed_events_reach_the_stream_file_and_a_successor_appends_after_them() {
     let out = output_dir("flush");
-    let consumer = Consumer::spawn();
+    let consumer = Consumer::spawn(&out);
     consumer.hello();
     let mut s = Stream::new(1, 10, &out);
     assert_eq!(consumer.add(&s), ConsumerReply::Done);
@@ -265,7 +269,7 @@ fn flushed_events_reach_the_stream_file_and_a_successor_appends_after_them() {
     assert_eq!(check_packets(&s.file(), &s.spec, &[0, 1, 2, 3], 0), 13);
 
     // A restarted consumer continues where its predecessor stopped, in the same file.
-    let successor = Consumer::spawn();
+    let successor = Consumer::spawn(&out);
     successor.hello();
     assert_eq!(successor.add(&s), ConsumerReply::Done);
     s.record(4);
@@ -281,7 +285,7 @@ fn flushed_events_reach_the_stream_file_and_a_successor_appends_after_them() {
 #[test]
 fn a_corrupt_packet_is_counted_and_skipped_and_the_consumer_keeps_serving() {
     let out = output_dir("corrupt");
-    let consumer = Consumer::spawn();
+    let consumer = Consumer::spawn(&out);
     consumer.hello();
     let mut bad = Stream::new(1, 7, &out);
     let mut good = Stream::new(2, 7, &out);
@@ -359,7 +363,7 @@ fn a_corrupt_packet_is_counted_and_skipped_and_the_consumer_keeps_serving() {
 #[test]
 fn a_switch_timer_closes_packets_without_a_flush() {
     let out = output_dir("switch");
-    let consumer = Consumer::spawn();
+    let consumer = Consumer::spawn(&out);
     consumer.hello();
     let mut s = Stream::new(1, 3, &out);
     s.spec.switch_timer_us = 20_000;
@@ -377,7 +381,7 @@ fn a_switch_timer_closes_packets_without_a_flush() {
 #[test]
 fn a_snapshot_copies_what_the_ring_holds_without_consuming_it() {
     let out = output_dir("snapshot");
-    let consumer = Consumer::spawn();
+    let consumer = Consumer::spawn(&out);
     consumer.hello();
     let overwrite = BufferConfig {
         mode: Mode::Overwrite,
@@ -415,7 +419,8 @@ fn a_snapshot_copies_what_the_ring_holds_without_consuming_it() {
 
 #[test]
 fn a_daemon_of_another_protocol_version_is_refused() {
-    let consumer = Consumer::spawn();
+    let out = output_dir("version");
+    let consumer = Consumer::spawn(&out);
     let reply = consumer.call(&ConsumerRequest::Hello {
         version: VERSION + 1,
         clock: Source::Monotonic,

@@ -2,7 +2,7 @@
 //! when it dies.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -62,7 +62,12 @@ impl Consumer {
     }
 
     /// Spawns a consumer and greets it. Returns the child for the caller to supervise.
-    pub fn spawn(&mut self, clock: Source) -> Result<Child, ConsumerError> {
+    pub fn spawn(
+        &mut self,
+        clock: Source,
+        output: &Path,
+        allow_unsandboxed: bool,
+    ) -> Result<Child, ConsumerError> {
         let (ours, theirs) = socket::pair()?;
         let spawn_err = |source| ConsumerError::Spawn {
             path: self.path.clone(),
@@ -71,12 +76,16 @@ impl Consumer {
         // The child's end must survive exec; it is closed here right after the spawn.
         fcntl(theirs.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
             .map_err(|e| spawn_err(e.into()))?;
-        let child = Command::new(&self.path)
-            .arg("--control-fd")
+        let mut cmd = Command::new(&self.path);
+        cmd.arg("--control-fd")
             .arg(theirs.as_raw_fd().to_string())
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(spawn_err)?;
+            .arg("--output")
+            .arg(output)
+            .stdin(Stdio::null());
+        if allow_unsandboxed {
+            cmd.arg("--allow-unsandboxed");
+        }
+        let child = cmd.spawn().map_err(spawn_err)?;
         drop(theirs);
         socket::set_timeout(ours.as_fd(), Some(REPLY_TIMEOUT))?;
         self.generation += 1;

@@ -90,7 +90,10 @@ pub struct Daemon {
     pub home: PathBuf,
     pub sessions: Vec<Session>,
     pub apps: Vec<App>,
-    pub consumer: Consumer,
+    /// The consumer program, and whether it may run without its sandbox (the
+    /// operator's explicit `--allow-unsandboxed`).
+    consumer_path: PathBuf,
+    allow_unsandboxed: bool,
     next_id: u64,
     pub shutting_down: bool,
     /// The mutex this state lives in, for the consumer supervisor threads.
@@ -118,7 +121,13 @@ fn pattern_check(p: &str) -> Result<(), DaemonError> {
 }
 
 impl Daemon {
-    pub fn new(uid: u32, source: Source, home: PathBuf, consumer_path: PathBuf) -> Shared {
+    pub fn new(
+        uid: u32,
+        source: Source,
+        home: PathBuf,
+        consumer_path: PathBuf,
+        allow_unsandboxed: bool,
+    ) -> Shared {
         let d = Daemon {
             uid,
             pid: std::process::id(),
@@ -133,7 +142,8 @@ impl Daemon {
             home,
             sessions: Vec::new(),
             apps: Vec::new(),
-            consumer: Consumer::new(consumer_path),
+            consumer_path,
+            allow_unsandboxed,
             next_id: 1,
             shutting_down: false,
             this: Weak::new(),
@@ -200,6 +210,7 @@ impl Daemon {
             channels: Vec::new(),
             traces: Vec::new(),
             snapshots_taken: 0,
+            consumer: Consumer::new(self.consumer_path.clone()),
         });
         Ok((name, output.display().to_string()))
     }
@@ -209,7 +220,13 @@ impl Daemon {
         if self.sessions[i].active {
             self.stop(name)?;
         }
-        let s = self.sessions.remove(i);
+        if self.sessions[i].started {
+            let id = self.sessions[i].id;
+            self.consumer_call(i, &ConsumerRequest::RemoveSession { session: id }, &[])?;
+        }
+        let mut s = self.sessions.remove(i);
+        // Its consumer sees the connection close and exits.
+        s.consumer.forget();
         let keys: HashSet<u64> = s
             .traces
             .iter()
@@ -223,9 +240,6 @@ impl Daemon {
         });
         for app in &mut self.apps {
             app.channels.retain(|k| !keys.contains(k));
-        }
-        if s.started {
-            self.consumer_call(&ConsumerRequest::RemoveSession { session: s.id }, &[])?;
         }
         Ok(())
     }
@@ -471,7 +485,7 @@ impl Daemon {
         self.push_bindings();
         let id = self.sessions[si].id;
         if !self.sessions[si].snapshot {
-            self.consumer_call(&ConsumerRequest::Flush { session: id }, &[])?;
+            self.consumer_call(si, &ConsumerRequest::Flush { session: id }, &[])?;
         }
         for t in &mut self.sessions[si].traces {
             t.dirty = true;
@@ -518,6 +532,7 @@ impl Daemon {
         }
         let id = self.sessions[si].id;
         self.consumer_call(
+            si,
             &ConsumerRequest::Snapshot {
                 session: id,
                 dir: dir.display().to_string(),
@@ -532,8 +547,8 @@ impl Daemon {
     fn add_trace(&mut self, si: usize, owner: TraceOwner) -> Result<usize, DaemonError> {
         // A consumer started now receives every existing stream; start it before the
         // new trace exists, so that its streams are handed over exactly once.
-        if !self.consumer.is_running() {
-            self.start_consumer()?;
+        if !self.sessions[si].consumer.is_running() {
+            self.start_consumer(si)?;
         }
         let id = self.next_id();
         let dir = match &owner {
@@ -620,37 +635,46 @@ impl Daemon {
                 let spec = self.stream_spec(si, ti, ci, cpu);
                 let st = &self.sessions[si].traces[ti].channels[ci].streams[cpu];
                 let (m, w) = (dup(&st.memfd)?, dup(&st.wakeup)?);
-                self.consumer_call(&ConsumerRequest::AddStream(spec), &[m.as_fd(), w.as_fd()])?;
+                self.consumer_call(
+                    si,
+                    &ConsumerRequest::AddStream(spec),
+                    &[m.as_fd(), w.as_fd()],
+                )?;
             }
         }
         Ok(())
     }
 
-    /// Sends `req` to the consumer, starting (or restarting) it first if needed.
+    /// Sends `req` to the consumer of session `si`, starting (or restarting) it first
+    /// if needed.
     pub fn consumer_call(
         &mut self,
+        si: usize,
         req: &ConsumerRequest,
         fds: &[BorrowedFd<'_>],
     ) -> Result<ConsumerReply, DaemonError> {
-        if !self.consumer.is_running() {
-            self.start_consumer()?;
+        if !self.sessions[si].consumer.is_running() {
+            self.start_consumer(si)?;
         }
-        Ok(self.consumer.call(req, fds)?)
+        Ok(self.sessions[si].consumer.call(req, fds)?)
     }
 
-    /// Starts a consumer, hands it every stream, and supervises it.
-    pub fn start_consumer(&mut self) -> Result<(), DaemonError> {
-        let child = self.consumer.spawn(self.clock.source)?;
-        let generation = self.consumer.generation;
+    /// Starts the consumer of session `si` (sandboxed to the session's output), hands
+    /// it every stream of the session, and supervises it.
+    pub fn start_consumer(&mut self, si: usize) -> Result<(), DaemonError> {
+        let clock = self.clock.source;
+        let allow = self.allow_unsandboxed;
+        let s = &mut self.sessions[si];
+        let child = s.consumer.spawn(clock, &s.output, allow)?;
+        let generation = s.consumer.generation;
+        let session = s.id;
         let this = self.this.clone();
         std::thread::Builder::new()
             .name("consumer-supervisor".into())
-            .spawn(move || supervise(this, child, generation))
+            .spawn(move || supervise(this, child, session, generation))
             .map_err(|e| DaemonError::Buffers(format!("cannot start a thread: {e}")))?;
-        for si in 0..self.sessions.len() {
-            for ti in 0..self.sessions[si].traces.len() {
-                self.add_streams_to_consumer(si, ti)?;
-            }
+        for ti in 0..self.sessions[si].traces.len() {
+            self.add_streams_to_consumer(si, ti)?;
         }
         Ok(())
     }
@@ -702,12 +726,13 @@ impl Daemon {
         let gone = self.apps.remove(i);
         // Shared buffers nobody writes into any more may hold a packet the app left
         // unfinished when it was killed mid-event: have the consumer complete it.
-        let orphaned: Vec<u64> = self
+        let orphaned: Vec<(usize, u64)> = self
             .sessions
             .iter()
-            .flat_map(|s| s.traces.iter())
-            .filter(|t| matches!(t.owner, TraceOwner::Uid(_)))
-            .filter(|t| {
+            .enumerate()
+            .flat_map(|(si, s)| s.traces.iter().map(move |t| (si, t)))
+            .filter(|(_, t)| matches!(t.owner, TraceOwner::Uid(_)))
+            .filter(|(_, t)| {
                 let keys: Vec<u64> = t.channels.iter().map(|c| c.key).collect();
                 keys.iter().any(|k| gone.channels.contains(k))
                     && !self
@@ -715,10 +740,10 @@ impl Daemon {
                         .iter()
                         .any(|a| keys.iter().any(|k| a.channels.contains(k)))
             })
-            .map(|t| t.id)
+            .map(|(si, t)| (si, t.id))
             .collect();
-        for trace in orphaned {
-            if let Err(e) = self.consumer_call(&ConsumerRequest::WritersGone { trace }, &[]) {
+        for (si, trace) in orphaned {
+            if let Err(e) = self.consumer_call(si, &ConsumerRequest::WritersGone { trace }, &[]) {
                 eprintln!(
                     "lttng-sessiond: recovering the buffers of app {}: {e}",
                     gone.pid
@@ -737,7 +762,8 @@ impl Daemon {
                     t.dirty = true;
                 }
                 self.write_metadata(si);
-                if let Err(e) = self.consumer_call(&ConsumerRequest::RemoveTrace { trace }, &[]) {
+                if let Err(e) = self.consumer_call(si, &ConsumerRequest::RemoveTrace { trace }, &[])
+                {
                     eprintln!("lttng-sessiond: writing out the buffers of app {id}: {e}");
                 }
                 self.sessions[si].traces.retain(|t| t.id != trace);
@@ -922,7 +948,7 @@ impl Daemon {
         let si = self.session_index(name)?;
         let stats: Vec<StreamStats> = if self.sessions[si].started {
             let id = self.sessions[si].id;
-            match self.consumer_call(&ConsumerRequest::Stats { session: id }, &[]) {
+            match self.consumer_call(si, &ConsumerRequest::Stats { session: id }, &[]) {
                 Ok(ConsumerReply::Stats(v)) => v,
                 _ => Vec::new(),
             }
@@ -977,8 +1003,8 @@ impl Daemon {
             buffers: s.buffers,
             channels,
             apps,
-            consumer_restarts: self.consumer.restarts,
-            sandboxed: self.consumer.sandboxed,
+            consumer_restarts: s.consumer.restarts,
+            sandboxed: s.consumer.sandboxed,
         })
     }
 
@@ -1003,8 +1029,12 @@ impl Daemon {
             pid: self.pid,
             apps: self.apps.len() as u32,
             sessions: self.sessions.len() as u32,
-            consumer_pid: self.consumer.pid,
-            consumer_restarts: self.consumer.restarts,
+            consumer_pids: self
+                .sessions
+                .iter()
+                .filter_map(|s| s.consumer.pid)
+                .collect(),
+            consumer_restarts: self.sessions.iter().map(|s| s.consumer.restarts).sum(),
         }
     }
 
@@ -1023,29 +1053,42 @@ impl Daemon {
                 eprintln!("lttng-sessiond: stopping session {name}: {e}");
             }
         }
-        self.consumer.forget();
+        for s in &mut self.sessions {
+            s.consumer.forget();
+        }
     }
 }
 
-/// Waits for a consumer to exit; restarts it if it died while still current.
-fn supervise(this: Weak<Mutex<Daemon>>, mut child: std::process::Child, generation: u64) {
+/// Waits for a session's consumer to exit; restarts it if it died while still
+/// current (not replaced, its session not destroyed, the daemon not stopping).
+fn supervise(
+    this: Weak<Mutex<Daemon>>,
+    mut child: std::process::Child,
+    session: u64,
+    generation: u64,
+) {
     let status = child.wait();
     let Some(shared) = this.upgrade() else {
         return;
     };
     let mut d = lock(&shared);
-    if d.shutting_down || d.consumer.generation != generation {
+    let Some(si) = d.sessions.iter().position(|s| s.id == session) else {
+        return;
+    };
+    if d.shutting_down || d.sessions[si].consumer.generation != generation {
         return;
     }
     eprintln!(
-        "lttng-sessiond: the consumer exited ({}); restarting it",
+        "lttng-sessiond: the consumer of session {} exited ({}); restarting it",
+        d.sessions[si].name,
         status
             .map(|s| s.to_string())
             .unwrap_or_else(|e| e.to_string())
     );
-    d.consumer.forget();
-    d.consumer.restarts += 1;
-    if let Err(e) = d.start_consumer() {
+    let c = &mut d.sessions[si].consumer;
+    c.forget();
+    c.restarts += 1;
+    if let Err(e) = d.start_consumer(si) {
         eprintln!("lttng-sessiond: cannot restart the consumer: {e}");
     }
 }

@@ -54,6 +54,10 @@ struct Args {
     /// The consumer program (default: lttng-consumerd-ust next to this program).
     #[arg(long, value_name = "PATH")]
     consumerd_path: Option<PathBuf>,
+    /// Let consumers run without their sandbox (Landlock, seccomp) on kernels that
+    /// lack it; `lttng status` then says the session is not sandboxed.
+    #[arg(long)]
+    allow_unsandboxed: bool,
     /// Internal: the detached child of --daemonize.
     #[arg(long, hide = true)]
     detached: bool,
@@ -202,7 +206,7 @@ fn run(args: &Args, dir: &Path, uid: u32) -> Result<(), (u8, String)> {
             .and_then(|p| p.parent().map(|d| d.join("lttng-consumerd-ust")))
             .unwrap_or_else(|| PathBuf::from("lttng-consumerd-ust"))
     });
-    let daemon = Daemon::new(uid, source, home, consumer_path);
+    let daemon = Daemon::new(uid, source, home, consumer_path, args.allow_unsandboxed);
 
     let client_listener = socket::listen(&client_path).map_err(|e| rt(&e))?;
     let app_listener = socket::listen(&app_path).map_err(|e| rt(&e))?;

@@ -12,6 +12,7 @@
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use crate::consumer::Consumer;
 use ctf::metadata::{self, ClockDesc, EnvValue, EventClass, MetadataError, StreamDesc, TraceDesc};
 use proto::clock::{self, Sample, Source};
 use proto::event::{glob_match, Contexts, EventDesc};
@@ -40,6 +41,8 @@ pub struct Session {
     pub channels: Vec<Channel>,
     pub traces: Vec<Trace>,
     pub snapshots_taken: u32,
+    /// The session's consumer, sandboxed to its output directory.
+    pub consumer: Consumer,
 }
 
 /// One channel of a session.

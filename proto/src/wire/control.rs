@@ -263,6 +263,7 @@ pub struct DaemonStatus {
     pub pid: u32,
     pub apps: u32,
     pub sessions: u32,
-    pub consumer_pid: Option<u32>,
+    /// One consumer per started session.
+    pub consumer_pids: Vec<u32>,
     pub consumer_restarts: u32,
 }

@@ -1,0 +1,173 @@
+//! The sandbox of each process, as data, and the one function that enters it.
+//!
+//! Each sandboxed role has a seccomp allowlist ([`seccomp`]: every system call with
+//! who needs it, argument constraints such as "`mmap` never executable") and a
+//! Landlock ruleset ([`fs`]: the paths it may read and write, nothing else).
+//! [`enter`] applies them in the order of the design (DESIGN.md §4):
+//!
+//! 1. close inherited descriptors (all but those the caller keeps);
+//! 2. drop every capability, the bounding set included, by number up to
+//!    `cap_last_cap`;
+//! 3. set no_new_privs;
+//! 4. enforce the Landlock ruleset (ABI pinned to [`fs::ABI`]);
+//! 5. install the seccomp filter last, on every thread (TSYNC).
+//!
+//! Steps 2–4 are per thread in Linux: threads that already exist get them through a
+//! signal whose handler does the same system calls, so a thread started before the
+//! sandbox is sandboxed too. Then every thread's `/proc` status is checked:
+//! `NoNewPrivs: 1`, `Seccomp: 2`, all capability sets zero.
+//!
+//! It fails closed: without Landlock or seccomp the process refuses to run, unless the
+//! operator passed an explicit degraded mode ([`Sandbox::degraded`]), which the
+//! returned [`Entered`] reports so that `lttng status` can say so.
+//!
+//! An unprivileged process cannot drop its capability bounding set (that needs
+//! CAP_SETPCAP). [`own_user_namespace`], called first thing in `main`, moves it into a
+//! user namespace of its own where it holds that capability (mapped to its own uid
+//! and gid, so files it creates belong to the user as before).
+#![deny(unsafe_code)]
+
+pub mod fs;
+pub mod seccomp;
+mod status;
+mod sys;
+
+use std::fs::File;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A sandboxed process role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `lttng-consumerd-ust`: drains userspace ring buffers into the session output.
+    ConsumerUst,
+}
+
+impl Role {
+    pub const ALL: [Role; 1] = [Role::ConsumerUst];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::ConsumerUst => "consumer-ust",
+        }
+    }
+}
+
+/// What to enter.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    pub role: Role,
+    /// Directories the process may create, write and read files below.
+    pub writable: Vec<PathBuf>,
+    /// Descriptors to keep open (besides 0, 1, 2).
+    pub keep_fds: Vec<RawFd>,
+    /// Run even when the kernel lacks Landlock or seccomp (the operator's explicit
+    /// choice); the result says what is missing.
+    pub degraded: bool,
+}
+
+/// What was enforced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entered {
+    /// Everything is in place.
+    pub complete: bool,
+    /// What is missing, in degraded mode.
+    pub missing: Vec<String>,
+    /// Threads besides the caller that were sandboxed through a signal.
+    pub other_threads: u32,
+}
+
+/// Why the sandbox could not be entered. The process must not go on (unless the
+/// error says degraded mode would allow it and the operator asked for it).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot close inherited descriptors: {0}")]
+    CloseFds(std::io::Error),
+    #[error("cannot {0}")]
+    Privileges(&'static str),
+    #[error("cannot sandbox the threads already running: {0}")]
+    Threads(String),
+    #[error(transparent)]
+    Landlock(#[from] fs::LandlockError),
+    #[error("Landlock is not available on this kernel ({0}): refusing to run unsandboxed (the operator may allow a degraded mode explicitly)")]
+    NoLandlock(String),
+    #[error(transparent)]
+    Filter(#[from] seccomp::FilterError),
+    #[error("cannot install the seccomp filter: {0} (refusing to run unsandboxed)")]
+    Seccomp(String),
+    #[error("the sandbox is not in force: {0}")]
+    Check(String),
+}
+
+/// Moves the process into a user namespace of its own, mapped to its own uid and gid,
+/// where it may drop its capability bounding set. Call it first in `main`, while the
+/// process has one thread. Does nothing for root (which can drop it already) and
+/// reports failure (no user namespaces) to the caller, which then cannot clear the
+/// bounding set and will fail in [`enter`] unless degraded.
+pub fn own_user_namespace() -> std::io::Result<()> {
+    if sys::euid() == 0 {
+        return Ok(());
+    }
+    let (uid, gid) = sys::ids();
+    sys::unshare_user_namespace()?;
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    Ok(())
+}
+
+/// Enters the sandbox of `s.role`; see the module documentation for the steps.
+pub fn enter(s: &Sandbox) -> Result<Entered, SandboxError> {
+    sys::close_inherited(&s.keep_fds).map_err(SandboxError::CloseFds)?;
+    let mut missing = Vec::new();
+
+    // Everything that needs /proc or the file system happens before Landlock: the
+    // thread list, and the status files the final check reads.
+    let tids = status::thread_ids();
+    let mut statuses: Vec<(i32, File)> = tids
+        .iter()
+        .filter_map(|&t| status::open(t).map(|f| (t, f)))
+        .collect();
+    let last = sys::cap_last_cap();
+    let ruleset = fs::ruleset(s.role, &s.writable);
+    let ruleset = match ruleset {
+        Ok(r) => Some(r),
+        Err(fs::LandlockError::Unsupported(why)) if s.degraded => {
+            missing.push(format!("Landlock ({why})"));
+            None
+        }
+        Err(fs::LandlockError::Unsupported(why)) => return Err(SandboxError::NoLandlock(why)),
+        Err(e) => return Err(e.into()),
+    };
+
+    // Other threads first (their handler needs the ruleset's descriptor), then us.
+    let raw = ruleset.as_ref().map_or(-1, |r| r.raw_fd());
+    let other_threads = sys::sandbox_other_threads(&tids, last, raw, Duration::from_secs(2))
+        .map_err(SandboxError::Threads)?;
+    sys::drop_privileges_here(last).map_err(SandboxError::Privileges)?;
+    if let Some(r) = ruleset {
+        r.restrict_self()?;
+    }
+
+    let prog = seccomp::filter(s.role)?;
+    if let Err(e) = seccompiler::apply_filter_all_threads(&prog) {
+        if s.degraded {
+            missing.push(format!("seccomp ({e})"));
+        } else {
+            return Err(SandboxError::Seccomp(e.to_string()));
+        }
+    }
+
+    // Trust, but verify: every thread, as the kernel reports it.
+    if missing.is_empty() {
+        for (tid, f) in &mut statuses {
+            status::check(f).map_err(|e| SandboxError::Check(format!("thread {tid}: {e}")))?;
+        }
+    }
+    Ok(Entered {
+        complete: missing.is_empty(),
+        missing,
+        other_threads,
+    })
+}
