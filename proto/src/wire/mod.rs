@@ -4,7 +4,9 @@
 //!
 //! - [`control`]: the `lttng` command (control library) and its user's session daemon;
 //! - [`app`]: an instrumented application and its user's session daemon;
-//! - [`consumer`]: the session daemon and the consumer process it spawns.
+//! - [`consumer`]: the session daemon and the consumer process it spawns;
+//! - [`privd`]: a session daemon (of a `tracing` group member) and the root helper
+//!   `lttng-privd`, which owns kernel-tracer access.
 //!
 //! Each conversation starts with a hello carrying [`VERSION`]; a peer speaking another
 //! version is refused with a message saying so. Every message is at most
@@ -15,6 +17,7 @@
 pub mod app;
 pub mod consumer;
 pub mod control;
+pub mod privd;
 pub mod socket;
 
 use serde::de::DeserializeOwned;
@@ -54,6 +57,8 @@ pub enum WireError {
     TrailingBytes(usize),
     #[error("message expects {expected} file descriptors, {got} came with it")]
     FdCount { expected: usize, got: usize },
+    #[error("the message came without its sender's credentials")]
+    NoCredentials,
     #[error("protocol version {peer} is not ours ({VERSION}): use programs of the same release")]
     Version { peer: u32 },
 }

@@ -182,8 +182,41 @@ pub fn send_bytes(
 
 /// Receives one packet: its bytes and descriptors, unchecked.
 pub fn recv_bytes(sock: BorrowedFd<'_>) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
+    recv_packet(sock).map(|(b, f, _)| (b, f))
+}
+
+/// Makes the kernel attach the sender's credentials to every message received on
+/// `sock` (`SO_PASSCRED`): the credentials of the process that sent *this* message,
+/// whoever connected the socket.
+pub fn pass_credentials(sock: BorrowedFd<'_>) -> Result<(), WireError> {
+    socket::setsockopt(&sock, sockopt::PassCred, &true).map_err(|e| WireError::Io(e.into()))
+}
+
+/// Receives one message with the credentials of the process that sent it (the
+/// socket must have [`pass_credentials`] on; without them the message is refused).
+pub fn recv_with_sender<M: Message>(
+    sock: BorrowedFd<'_>,
+) -> Result<(Received<M>, PeerCred), WireError> {
+    let (bytes, fds, cred) = recv_packet(sock)?;
+    let cred = cred.ok_or(WireError::NoCredentials)?;
+    let msg: M = decode(&bytes)?;
+    if fds.len() != msg.fd_count() {
+        return Err(WireError::FdCount {
+            expected: msg.fd_count(),
+            got: fds.len(),
+        });
+    }
+    Ok((Received { msg, fds }, cred))
+}
+
+/// One packet as received: bytes, descriptors and, if attached, the sender's
+/// credentials.
+type Packet = (Vec<u8>, Vec<OwnedFd>, Option<PeerCred>);
+
+/// Receives one packet.
+fn recv_packet(sock: BorrowedFd<'_>) -> Result<Packet, WireError> {
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
-    let mut cmsg_buf = nix::cmsg_space!([RawFd; SCM_MAX_FD]);
+    let mut cmsg_buf = nix::cmsg_space!([RawFd; SCM_MAX_FD], libc::ucred);
     loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
         let r = socket::recvmsg::<()>(
@@ -200,14 +233,25 @@ pub fn recv_bytes(sock: BorrowedFd<'_>) -> Result<(Vec<u8>, Vec<OwnedFd>), WireE
             Err(e) => return Err(WireError::Io(e.into())),
         };
         let mut fds = Vec::new();
+        let mut cred = None;
         if let Ok(cmsgs) = msg.cmsgs() {
             for c in cmsgs {
-                if let ControlMessageOwned::ScmRights(raw) = c {
-                    for fd in raw {
-                        // SAFETY: the kernel installed this descriptor in our table for
-                        // this message; nothing else refers to it.
-                        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                match c {
+                    ControlMessageOwned::ScmRights(raw) => {
+                        for fd in raw {
+                            // SAFETY: the kernel installed this descriptor in our table
+                            // for this message; nothing else refers to it.
+                            fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                        }
                     }
+                    ControlMessageOwned::ScmCredentials(c) => {
+                        cred = Some(PeerCred {
+                            pid: c.pid(),
+                            uid: c.uid(),
+                            gid: c.gid(),
+                        });
+                    }
+                    _ => {}
                 }
             }
         }
@@ -222,7 +266,7 @@ pub fn recv_bytes(sock: BorrowedFd<'_>) -> Result<(Vec<u8>, Vec<OwnedFd>), WireE
             return Err(WireError::Closed);
         }
         buf.truncate(n);
-        return Ok((buf, fds));
+        return Ok((buf, fds, cred));
     }
 }
 

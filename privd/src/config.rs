@@ -1,0 +1,195 @@
+//! privd's configuration: a small `key = value` file (default
+//! `/etc/lttng-rs/privd.conf`); every key has a safe default, so a missing file means
+//! the defaults.
+//!
+//! ```text
+//! # who may trace the kernel
+//! group = tracing
+//! # where the socket goes (created root:<group>, mode 0750; socket 0660)
+//! socket_dir = /run/lttng-rs
+//! tracefs = /sys/kernel/tracing
+//! max_instances_per_user = 4
+//! max_buffer_kb = 16384
+//! # the events members may enable (system:event, `*` globs)
+//! events = sched:*, raw_syscalls:*, irq:*, timer:*, block:block_rq_issue
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// The settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub group: String,
+    pub socket_dir: PathBuf,
+    pub tracefs: PathBuf,
+    pub max_instances_per_user: u32,
+    pub max_buffer_kb: u32,
+    /// `system:event` globs.
+    pub events: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            group: "tracing".into(),
+            socket_dir: PathBuf::from("/run/lttng-rs"),
+            tracefs: PathBuf::from("/sys/kernel/tracing"),
+            max_instances_per_user: 4,
+            max_buffer_kb: 16384,
+            events: [
+                "sched:sched_switch",
+                "sched:sched_wakeup",
+                "sched:sched_wakeup_new",
+                "sched:sched_waking",
+                "sched:sched_migrate_task",
+                "sched:sched_process_fork",
+                "sched:sched_process_exit",
+                "sched:sched_process_exec",
+                "sched:sched_process_free",
+                "sched:sched_process_wait",
+                "raw_syscalls:sys_enter",
+                "raw_syscalls:sys_exit",
+                "irq:*",
+                "timer:*",
+                "block:block_rq_issue",
+                "block:block_rq_complete",
+                "power:cpu_idle",
+                "power:cpu_frequency",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {why}")]
+    Bad {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+}
+
+impl Config {
+    /// Reads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        for (i, raw) in text.lines().enumerate() {
+            let bad = |why: String| ConfigError::Bad {
+                path: path.to_path_buf(),
+                line: i + 1,
+                why,
+            };
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| bad("expected key = value".into()))?;
+            let (k, v) = (k.trim(), v.trim());
+            let number = |v: &str| {
+                v.parse::<u32>()
+                    .map_err(|_| bad(format!("{k} must be a number, not '{v}'")))
+            };
+            match k {
+                "group" => {
+                    if v.is_empty()
+                        || !v
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+                    {
+                        return Err(bad(format!("'{v}' is not a group name")));
+                    }
+                    c.group = v.into();
+                }
+                "socket_dir" | "tracefs" => {
+                    let p = PathBuf::from(v);
+                    if !p.is_absolute() {
+                        return Err(bad(format!("{k} must be an absolute path")));
+                    }
+                    if k == "tracefs" {
+                        c.tracefs = p;
+                    } else {
+                        c.socket_dir = p;
+                    }
+                }
+                "max_instances_per_user" => c.max_instances_per_user = number(v)?,
+                "max_buffer_kb" => c.max_buffer_kb = number(v)?.max(4),
+                "events" => {
+                    let list: Vec<String> = v
+                        .split(',')
+                        .map(|e| e.trim().to_string())
+                        .filter(|e| !e.is_empty())
+                        .collect();
+                    for e in &list {
+                        if !crate::tracefs::is_event_pattern(e) {
+                            return Err(bad(format!("'{e}' is not a system:event name or glob")));
+                        }
+                    }
+                    c.events = list;
+                }
+                other => return Err(bad(format!("unknown key '{other}'"))),
+            }
+        }
+        Ok(c)
+    }
+
+    /// Whether `event` (`system:event`) is on the allowlist.
+    pub fn allows(&self, event: &str) -> bool {
+        self.events
+            .iter()
+            .any(|p| proto::event::glob_match(p, event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_overrides_the_safe_defaults() {
+        let c = Config::parse(
+            "# comment\ngroup = tracers\nmax_instances_per_user = 2\nevents = sched:sched_switch, irq:*\n",
+            Path::new("t"),
+        )
+        .unwrap();
+        assert_eq!(c.group, "tracers");
+        assert_eq!(c.max_instances_per_user, 2);
+        assert!(c.allows("sched:sched_switch"));
+        assert!(c.allows("irq:irq_handler_entry"));
+        assert!(!c.allows("sched:sched_wakeup"));
+        assert!(!c.allows("syscalls:sys_enter_openat"));
+        for bad in [
+            "group = a b",
+            "socket_dir = relative",
+            "events = ../x",
+            "events = sched",
+            "max_buffer_kb = lots",
+            "nonsense",
+            "colour = blue",
+        ] {
+            assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
+        }
+        assert!(Config::default().allows("sched:sched_switch"));
+    }
+}

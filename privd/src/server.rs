@@ -1,0 +1,327 @@
+//! The request loop: one thread per connection; the instances a connection created
+//! are torn down when it ends, however it ends (the session daemon exited, crashed or
+//! was killed).
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use proto::clock::Source;
+use proto::wire::privd::{PrivReply, PrivRequest, MAX_EVENTS_PER_REQUEST};
+use proto::wire::socket::{self, PeerCred};
+use proto::wire::{WireError, VERSION};
+
+use crate::auth::{self, Caller, Connection};
+use crate::config::Config;
+use crate::tracefs::{self, Instance};
+
+/// State shared by the connections.
+pub struct Server {
+    pub cfg: Config,
+    /// Instances per uid, for the per-user limit.
+    per_uid: Mutex<HashMap<u32, u32>>,
+    next: Mutex<u64>,
+    /// `Some(mode)` when kernel lockdown forbids tracefs.
+    pub lockdown: Option<String>,
+}
+
+impl Server {
+    pub fn new(cfg: Config, lockdown: Option<String>) -> Server {
+        Server {
+            cfg,
+            per_uid: Mutex::new(HashMap::new()),
+            next: Mutex::new(0),
+            lockdown,
+        }
+    }
+
+    fn tracefs(&self) -> PathBuf {
+        self.cfg.tracefs.clone()
+    }
+}
+
+/// The instances of one connection, by session number.
+struct Conn {
+    server: Arc<Server>,
+    instances: HashMap<u32, (u32, Instance)>,
+    next_session: u32,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        for (_, (uid, inst)) in self.instances.drain() {
+            eprintln!(
+                "lttng-privd: connection closed: removing instance {} of uid {uid}",
+                inst.name
+            );
+            inst.destroy();
+            let mut m = self
+                .server
+                .per_uid
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = m.get_mut(&uid) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// Serves one connection.
+pub fn serve(server: Arc<Server>, sock: OwnedFd) {
+    let conn_info = match connection(&sock) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lttng-privd: refused a connection: {e}");
+            return;
+        }
+    };
+    let mut conn = Conn {
+        server,
+        instances: HashMap::new(),
+        next_session: 1,
+    };
+    loop {
+        let (req, sender) = match socket::recv_with_sender::<PrivRequest>(sock.as_fd()) {
+            Ok((r, c)) => (r.msg, c),
+            Err(WireError::Closed) | Err(WireError::Io(_)) => return,
+            Err(e) => {
+                // Malformed: one error reply, then the connection ends (its instances
+                // go with it).
+                let _ = socket::send(
+                    sock.as_fd(),
+                    &PrivReply::Error(format!("bad request: {e}")),
+                    &[],
+                );
+                return;
+            }
+        };
+        let (reply, fd) = match auth::authorize(sender, &conn_info, &conn.server.cfg.group) {
+            Ok(caller) => {
+                let (reply, fd) = conn.handle(&caller, req.clone());
+                log(&caller, &req, &reply);
+                (reply, fd)
+            }
+            Err(why) => {
+                eprintln!(
+                    "lttng-privd: uid {} pid {}: denied {}",
+                    sender.uid,
+                    sender.pid,
+                    summary(&req)
+                );
+                (PrivReply::Denied(why), None)
+            }
+        };
+        let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
+        if socket::send(sock.as_fd(), &reply, &fds).is_err() {
+            return;
+        }
+    }
+}
+
+fn connection(sock: &OwnedFd) -> Result<Connection, String> {
+    let c: PeerCred = socket::peer_cred(sock.as_fd()).map_err(|e| e.to_string())?;
+    let groups = crate::sys::peer_groups(sock.as_fd()).map_err(|e| e.to_string())?;
+    Ok(Connection {
+        uid: c.uid,
+        gid: c.gid,
+        groups,
+    })
+}
+
+fn summary(req: &PrivRequest) -> String {
+    match req {
+        PrivRequest::EnableEvents { session, events } => {
+            format!(
+                "enable {} event(s) in session {session}: {}",
+                events.len(),
+                events.join(",")
+            )
+        }
+        other => format!("{other:?}").chars().take(120).collect(),
+    }
+}
+
+fn log(caller: &Caller, req: &PrivRequest, reply: &PrivReply) {
+    if matches!(
+        req,
+        PrivRequest::Hello { .. } | PrivRequest::Stream { .. } | PrivRequest::Format { .. }
+    ) {
+        return;
+    }
+    let outcome = match reply {
+        PrivReply::Error(e) | PrivReply::Denied(e) => format!("refused: {e}"),
+        _ => "ok".into(),
+    };
+    eprintln!(
+        "lttng-privd: uid {} ({}) pid {}: {} -> {outcome}",
+        caller.uid,
+        caller.name,
+        caller.pid,
+        summary(req)
+    );
+}
+
+impl Conn {
+    fn handle(&mut self, caller: &Caller, req: PrivRequest) -> (PrivReply, Option<OwnedFd>) {
+        let cfg = &self.server.cfg;
+        if let (Some(mode), false) = (
+            &self.server.lockdown,
+            matches!(req, PrivRequest::Hello { .. }),
+        ) {
+            return (
+                PrivReply::Error(format!(
+                    "kernel tracing is unavailable: the kernel is locked down (lockdown={mode})"
+                )),
+                None,
+            );
+        }
+        let reply = match req {
+            PrivRequest::Hello { version } if version == VERSION => {
+                PrivReply::Hello { version: VERSION }
+            }
+            PrivRequest::Hello { version } => {
+                PrivReply::Error(WireError::Version { peer: version }.to_string())
+            }
+            PrivRequest::ListEvents => PrivReply::Events(
+                tracefs::kernel_events(&self.server.tracefs())
+                    .into_iter()
+                    .filter(|e| cfg.allows(e))
+                    .collect(),
+            ),
+            PrivRequest::CreateSession { buffer_kb, clock } => {
+                self.create(caller, buffer_kb, clock)
+            }
+            PrivRequest::EnableEvents { session, events } => {
+                if events.len() > MAX_EVENTS_PER_REQUEST {
+                    PrivReply::Error(format!(
+                        "at most {MAX_EVENTS_PER_REQUEST} events per request"
+                    ))
+                } else if let Some(bad) = events
+                    .iter()
+                    .find(|e| !tracefs::is_event_name(e) || !cfg.allows(e))
+                {
+                    PrivReply::Denied(format!(
+                        "event '{}' is not allowed here (see `lttng list -k`)",
+                        bad.chars().take(80).collect::<String>()
+                    ))
+                } else {
+                    match self.instance(caller, session) {
+                        Ok(inst) => events
+                            .iter()
+                            .try_for_each(|e| inst.enable(e))
+                            .map_or_else(|e| PrivReply::Error(e.to_string()), |()| PrivReply::Done),
+                        Err(r) => r,
+                    }
+                }
+            }
+            PrivRequest::Start { session } | PrivRequest::Stop { session } => {
+                let on = matches!(req, PrivRequest::Start { .. });
+                match self.instance(caller, session) {
+                    Ok(inst) => inst
+                        .set_tracing(on)
+                        .map_or_else(|e| PrivReply::Error(e.to_string()), |()| PrivReply::Done),
+                    Err(r) => r,
+                }
+            }
+            PrivRequest::Stream { session, cpu } => match self.instance(caller, session) {
+                Ok(inst) if cpu < inst.cpus => match inst.stream(cpu) {
+                    Ok(fd) => return (PrivReply::Stream { cpu }, Some(fd)),
+                    Err(e) => PrivReply::Error(e.to_string()),
+                },
+                Ok(inst) => {
+                    PrivReply::Error(format!("cpu {cpu} does not exist (0..{})", inst.cpus))
+                }
+                Err(r) => r,
+            },
+            PrivRequest::Format { session, event } => match self.instance(caller, session) {
+                Ok(inst) => inst
+                    .format(event.as_deref())
+                    .map_or_else(|e| PrivReply::Error(e.to_string()), PrivReply::Text),
+                Err(r) => r,
+            },
+            PrivRequest::Destroy { session } => match self.instances.remove(&session) {
+                Some((uid, inst)) if uid == caller.uid || caller.uid == 0 => {
+                    inst.destroy();
+                    let mut m = self
+                        .server
+                        .per_uid
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if let Some(n) = m.get_mut(&uid) {
+                        *n = n.saturating_sub(1);
+                    }
+                    PrivReply::Done
+                }
+                Some(other) => {
+                    self.instances.insert(session, other);
+                    PrivReply::Denied(format!("session {session} is not yours"))
+                }
+                None => PrivReply::Error(format!("no kernel session {session} on this connection")),
+            },
+        };
+        (reply, None)
+    }
+
+    /// The caller's instance `session` on this connection.
+    fn instance(&mut self, caller: &Caller, session: u32) -> Result<&mut Instance, PrivReply> {
+        match self.instances.get_mut(&session) {
+            Some((uid, inst)) if *uid == caller.uid || caller.uid == 0 => Ok(inst),
+            Some(_) => Err(PrivReply::Denied(format!("session {session} is not yours"))),
+            None => Err(PrivReply::Error(format!(
+                "no kernel session {session} on this connection"
+            ))),
+        }
+    }
+
+    fn create(&mut self, caller: &Caller, buffer_kb: u32, clock: Source) -> PrivReply {
+        let cfg = &self.server.cfg;
+        {
+            let mut m = self
+                .server
+                .per_uid
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let n = m.entry(caller.uid).or_insert(0);
+            if *n >= cfg.max_instances_per_user {
+                return PrivReply::Denied(format!(
+                    "you have {} kernel sessions already (at most {}): destroy one first",
+                    *n, cfg.max_instances_per_user
+                ));
+            }
+            *n += 1;
+        }
+        let serial = {
+            let mut n = self.server.next.lock().unwrap_or_else(|p| p.into_inner());
+            *n += 1;
+            *n
+        };
+        let name = format!("lttng-rs-u{}-{}-{serial}", caller.uid, std::process::id());
+        let clock_name = match clock {
+            Source::Tsc => "x86-tsc",
+            Source::Monotonic => "mono",
+        };
+        let kb = buffer_kb.clamp(4, cfg.max_buffer_kb);
+        match Instance::create(&self.server.tracefs(), &name, kb, clock_name) {
+            Ok(inst) => {
+                let session = self.next_session;
+                self.next_session += 1;
+                let cpus = inst.cpus;
+                self.instances.insert(session, (caller.uid, inst));
+                PrivReply::Session { session, cpus }
+            }
+            Err(e) => {
+                let mut m = self
+                    .server
+                    .per_uid
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let Some(n) = m.get_mut(&caller.uid) {
+                    *n = n.saturating_sub(1);
+                }
+                PrivReply::Error(e.to_string())
+            }
+        }
+    }
+}
