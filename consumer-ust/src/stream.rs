@@ -371,7 +371,7 @@ impl Stream {
         StreamStats {
             key: self.spec.key,
             discarded: self.reader.discarded_hint(),
-            lost_packets: self.reader.lost_packets() + self.unwritten,
+            lost_packets: self.reader.lost_packets().saturating_add(self.unwritten),
             packets: self.packets,
             bytes: self.bytes,
         }

@@ -234,6 +234,14 @@ impl Client {
         }
     }
 
+    /// The kernel events this user may enable (through privd).
+    pub fn list_kernel_events(&mut self) -> Result<Vec<String>, ControlError> {
+        match self.call(Request::ListKernelEvents)? {
+            Reply::KernelEvents(v) => Ok(v),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
     pub fn daemon_status(&mut self) -> Result<DaemonStatus, ControlError> {
         match self.call(Request::DaemonStatus)? {
             Reply::DaemonStatus(s) => Ok(s),

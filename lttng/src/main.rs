@@ -18,7 +18,7 @@ mod view;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand};
 use lttng::{current, Buffers, ChannelSpec, Client, ContextKind, EventRule, LogLevelFilter};
 use proto::event::LogLevel;
@@ -471,7 +471,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kernel,
         } => {
             if kernel {
-                bail!("kernel tracing is not available in this build yet");
+                let events = Client::connect_or_start()?.list_kernel_events()?;
+                println!("Kernel events:\n-------------");
+                for e in events {
+                    let (sys, name) = e.split_once(':').unwrap_or(("", &e));
+                    println!("      {name} (loglevel: TRACE_EMERG (0)) (type: tracepoint) [{sys}]");
+                }
+                return Ok(ExitCode::SUCCESS);
             }
             let mut c = Client::connect()?;
             if userspace {

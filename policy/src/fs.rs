@@ -64,11 +64,17 @@ fn writable_rights() -> landlock::BitFlags<AccessFs> {
 }
 
 /// Builds the ruleset of `role`: every file-system right, TCP and the ABI 6 scopes
-/// handled (so denied), then allowed below `writable` only.
-pub fn ruleset(role: Role, writable: &[PathBuf]) -> Result<Prepared, LandlockError> {
+/// handled (so denied), then allowed below `writable` only. `None`: the role has no
+/// Landlock ruleset at all.
+///
+/// The session daemon has none: it writes metadata below whatever output directory
+/// the user names (and may later name another), reads `/proc` and `/sys`, and binds
+/// its sockets; its confinement is seccomp's allowlist and the user's own rights.
+pub fn ruleset(role: Role, writable: &[PathBuf]) -> Result<Option<Prepared>, LandlockError> {
     let build = |e: landlock::RulesetError| LandlockError::Build(e.to_string());
     match role {
         Role::ConsumerUst => {}
+        Role::Sessiond => return Ok(None),
     }
     let mut created = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
@@ -94,5 +100,5 @@ pub fn ruleset(role: Role, writable: &[PathBuf]) -> Result<Prepared, LandlockErr
         .map_err(|e| LandlockError::Build(e.to_string()))?
         .into();
     let raw = raw.ok_or_else(|| LandlockError::Unsupported("no ruleset descriptor".into()))?;
-    Ok(Prepared { created, raw })
+    Ok(Some(Prepared { created, raw }))
 }

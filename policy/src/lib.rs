@@ -1,8 +1,9 @@
 //! The sandbox of each process, as data, and the one function that enters it.
 //!
 //! Each sandboxed role has a seccomp allowlist ([`seccomp`]: every system call with
-//! who needs it, argument constraints such as "`mmap` never executable") and a
-//! Landlock ruleset ([`fs`]: the paths it may read and write, nothing else).
+//! who needs it, argument constraints such as "`mmap` never executable") and, for
+//! the consumers, a Landlock ruleset ([`fs`]: the paths it may read and write,
+//! nothing else; the session daemon has none, see [`Role::Sessiond`]).
 //! [`enter`] applies them in the order of the design (DESIGN.md §4):
 //!
 //! 1. close inherited descriptors (all but those the caller keeps);
@@ -25,6 +26,11 @@
 //! CAP_SETPCAP). [`own_user_namespace`], called first thing in `main`, moves it into a
 //! user namespace of its own where it holds that capability (mapped to its own uid
 //! and gid, so files it creates belong to the user as before).
+//!
+//! The session daemon is the exception ([`Role::clears_bounding_set`]): it must stay
+//! in the user's namespace (it talks to the user's applications and signals its
+//! consumers), so it drops what it can (everything, when run as root) and its check
+//! leaves `CapBnd` out. Its role is entered while it has a single thread.
 #![deny(unsafe_code)]
 
 pub mod fs;
@@ -42,14 +48,29 @@ use std::time::Duration;
 pub enum Role {
     /// `lttng-consumerd-ust`: drains userspace ring buffers into the session output.
     ConsumerUst,
+    /// `lttng-sessiond`: the per-user session daemon. A looser policy: seccomp only
+    /// (no Landlock: it writes metadata wherever the user puts a session's output), and
+    /// its filter also covers the consumers it spawns (a filter survives `execve`).
+    Sessiond,
 }
 
 impl Role {
-    pub const ALL: [Role; 1] = [Role::ConsumerUst];
+    pub const ALL: [Role; 2] = [Role::ConsumerUst, Role::Sessiond];
 
     pub fn name(self) -> &'static str {
         match self {
             Role::ConsumerUst => "consumer-ust",
+            Role::Sessiond => "sessiond",
+        }
+    }
+
+    /// Whether [`enter`] must empty the capability bounding set (and fail if it
+    /// cannot). The session daemon cannot without a user namespace of its own, which
+    /// it must not have: it drops the bounding set only when it can (as root).
+    pub fn clears_bounding_set(self) -> bool {
+        match self {
+            Role::ConsumerUst => true,
+            Role::Sessiond => false,
         }
     }
 }
@@ -130,9 +151,8 @@ pub fn enter(s: &Sandbox) -> Result<Entered, SandboxError> {
         .filter_map(|&t| status::open(t).map(|f| (t, f)))
         .collect();
     let last = sys::cap_last_cap();
-    let ruleset = fs::ruleset(s.role, &s.writable);
-    let ruleset = match ruleset {
-        Ok(r) => Some(r),
+    let ruleset = match fs::ruleset(s.role, &s.writable) {
+        Ok(r) => r,
         Err(fs::LandlockError::Unsupported(why)) if s.degraded => {
             missing.push(format!("Landlock ({why})"));
             None
@@ -141,15 +161,31 @@ pub fn enter(s: &Sandbox) -> Result<Entered, SandboxError> {
         Err(e) => return Err(e.into()),
     };
 
-    // Other threads first (their handler needs the ruleset's descriptor), then us.
-    let raw = ruleset.as_ref().map_or(-1, |r| r.raw_fd());
-    let other_threads = sys::sandbox_other_threads(&tids, last, raw, Duration::from_secs(2))
-        .map_err(SandboxError::Threads)?;
-    sys::drop_privileges_here(last).map_err(SandboxError::Privileges)?;
+    let other_threads = if s.role.clears_bounding_set() {
+        // Other threads first (their handler needs the ruleset's descriptor), then us.
+        let raw = ruleset.as_ref().map_or(-1, |r| r.raw_fd());
+        let n = sys::sandbox_other_threads(&tids, last, raw, Duration::from_secs(2))
+            .map_err(SandboxError::Threads)?;
+        sys::drop_privileges_here(last).map_err(SandboxError::Privileges)?;
+        n
+    } else {
+        // Capabilities are per thread and the per-thread handler insists on the
+        // bounding set: such a role enters before its first thread starts.
+        if tids.len() > 1 {
+            return Err(SandboxError::Threads(format!(
+                "the {} sandbox must be entered before any other thread starts ({} running)",
+                s.role.name(),
+                tids.len()
+            )));
+        }
+        drop_privileges_keeping_bounding_set()?;
+        0
+    };
     if let Some(r) = ruleset {
         r.restrict_self()?;
     }
 
+    // seccompiler sets no_new_privs first; TSYNC sets it on every thread too.
     let prog = seccomp::filter(s.role)?;
     if let Err(e) = seccompiler::apply_filter_all_threads(&prog) {
         if s.degraded {
@@ -162,7 +198,12 @@ pub fn enter(s: &Sandbox) -> Result<Entered, SandboxError> {
     // Trust, but verify: every thread, as the kernel reports it.
     if missing.is_empty() {
         for (tid, f) in &mut statuses {
-            status::check(f).map_err(|e| SandboxError::Check(format!("thread {tid}: {e}")))?;
+            let checked = if s.role.clears_bounding_set() {
+                status::check(f)
+            } else {
+                check_keeping_bounding_set(f)
+            };
+            checked.map_err(|e| SandboxError::Check(format!("thread {tid}: {e}")))?;
         }
     }
     Ok(Entered {
@@ -170,4 +211,79 @@ pub fn enter(s: &Sandbox) -> Result<Entered, SandboxError> {
         missing,
         other_threads,
     })
+}
+
+/// The calling thread's capabilities, for a role that keeps its bounding set when it
+/// cannot drop it: the bounding set is emptied if the thread may (CAP_SETPCAP, i.e.
+/// root), then the ambient, inheritable, effective and permitted sets are cleared
+/// (nothing to clear for an ordinary user, everything for root).
+fn drop_privileges_keeping_bounding_set() -> Result<(), SandboxError> {
+    use caps::CapSet;
+    // Fails at the first capability without CAP_SETPCAP: that is the expected case
+    // of an unprivileged daemon.
+    let _ = caps::clear(None, CapSet::Bounding);
+    // EINVAL on kernels without ambient capabilities: nothing to clear then.
+    let _ = caps::clear(None, CapSet::Ambient);
+    for set in [CapSet::Effective, CapSet::Inheritable, CapSet::Permitted] {
+        caps::clear(None, set)
+            .map_err(|_| SandboxError::Privileges("clear the capability sets"))?;
+    }
+    Ok(())
+}
+
+/// [`status::check`] without the bounding set: `NoNewPrivs: 1`, `Seccomp: 2`, the
+/// other capability sets zero.
+fn check_keeping_bounding_set(f: &File) -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 16384];
+    let n = match f.read_at(&mut buf, 0) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        Err(e) => return Err(format!("cannot read its status: {e}")),
+    };
+    status_without_bounding_set(&String::from_utf8_lossy(&buf[..n]))
+}
+
+/// The text of a status file with `CapBnd` read as zero, checked as usual.
+fn status_without_bounding_set(text: &str) -> Result<(), String> {
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("CapBnd:") {
+                "CapBnd:\t0000000000000000\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    status::check_text(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_session_daemon_may_keep_its_bounding_set() {
+        assert!(Role::ConsumerUst.clears_bounding_set());
+        assert!(!Role::Sessiond.clears_bounding_set());
+        let ok = "NoNewPrivs:\t1\nSeccomp:\t2\nCapInh:\t0000000000000000\n\
+            CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n\
+            CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n";
+        assert_eq!(status_without_bounding_set(ok), Ok(()));
+        let prm = ok.replace("CapPrm:\t0000000000000000", "CapPrm:\t0000000000000001");
+        assert!(status_without_bounding_set(&prm)
+            .unwrap_err()
+            .contains("CapPrm"));
+        let sec = ok.replace("Seccomp:\t2", "Seccomp:\t0");
+        assert!(status_without_bounding_set(&sec)
+            .unwrap_err()
+            .contains("Seccomp"));
+        assert!(status_without_bounding_set("Name:\tx\n").is_err());
+    }
+
+    #[test]
+    fn the_session_daemon_has_no_landlock_ruleset() {
+        assert!(fs::ruleset(Role::Sessiond, &[]).unwrap().is_none());
+    }
 }

@@ -19,6 +19,13 @@ pub enum Arg {
     Clear { index: u8, mask: u64 },
     /// `arg` is one of these values (for example the `fcntl` commands allowed).
     OneOf { index: u8, values: &'static [u64] },
+    /// `arg & mask` is one of these values (for example "not both `PROT_WRITE` and
+    /// `PROT_EXEC`": the masked protection is none, either, but not both).
+    MaskedOneOf {
+        index: u8,
+        mask: u64,
+        values: &'static [u64],
+    },
 }
 
 /// One allowed system call.
@@ -53,10 +60,8 @@ const FCNTL_CMDS: &[u64] = &[
     libc::F_DUPFD_CLOEXEC as u64,
 ];
 
-/// What every Rust program needs once running: memory, threads' futexes, signals'
-/// return path, time, exit.
-const RUNTIME: &[Allowed] = &[
-    any("brk", libc::SYS_brk, "malloc"),
+/// Mappings for a role that never maps anything executable.
+const NEVER_EXECUTABLE: &[Allowed] = &[
     Allowed {
         name: "mmap",
         nr: libc::SYS_mmap,
@@ -75,6 +80,13 @@ const RUNTIME: &[Allowed] = &[
         }],
         who: "malloc arenas, thread stacks' guard pages (never executable)",
     },
+];
+
+/// What every Rust program needs once running: memory (besides `mmap` and `mprotect`,
+/// whose constraints differ by role), threads' futexes, signals' return path, time,
+/// exit.
+const RUNTIME: &[Allowed] = &[
+    any("brk", libc::SYS_brk, "malloc"),
     any("munmap", libc::SYS_munmap, "free, unmapping ring buffers"),
     any("mremap", libc::SYS_mremap, "realloc of large blocks"),
     any("madvise", libc::SYS_madvise, "malloc trimming"),
@@ -190,12 +202,371 @@ const CONSUMER_UST: &[Allowed] = &[
     any("sendmsg", libc::SYS_sendmsg, "control socket replies"),
 ];
 
+const PROT_WRITE: u64 = libc::PROT_WRITE as u64;
+
+/// `fcntl` commands of the session daemon: the consumer's, plus sealing the memfds it
+/// creates.
+const SESSIOND_FCNTL_CMDS: &[u64] = &[
+    libc::F_GETFD as u64,
+    libc::F_SETFD as u64,
+    libc::F_GETFL as u64,
+    libc::F_SETFL as u64,
+    libc::F_GET_SEALS as u64,
+    libc::F_ADD_SEALS as u64,
+    libc::F_DUPFD_CLOEXEC as u64,
+];
+
+/// The `prctl` options used: thread names (std), and the sandbox's own steps (its
+/// own in `policy::enter`, and the consumer's, which inherits the filter).
+const SESSIOND_PRCTL_OPTIONS: &[u64] = &[
+    libc::PR_SET_NAME as u64,
+    libc::PR_CAPBSET_READ as u64,
+    libc::PR_CAPBSET_DROP as u64,
+    libc::PR_CAP_AMBIENT as u64,
+    libc::PR_SET_NO_NEW_PRIVS as u64,
+];
+
+/// `clone` flags that create namespaces (never needed to start a thread or a child).
+const CLONE_NAMESPACES: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP) as u64;
+
+/// lttng-sessiond: many threads (listeners, one per connection, consumer
+/// supervisors), sealed memfds and eventfds, unix sockets only, metadata files
+/// anywhere the user names as output (no Landlock for this role), and it spawns
+/// `lttng-consumerd-ust`.
+///
+/// A seccomp filter survives `execve`: the consumer runs under this filter *and* its
+/// own, so everything the consumer does from its first instruction (the dynamic
+/// loader, std's start-up, its user namespace, entering its own sandbox) and while
+/// serving is here too. Those entries say "consumer". Found by running sessions,
+/// snapshots, `lttng trace` and the integration tests under `strace -f` (as root and
+/// as an ordinary user), then checking the kernel log for seccomp kills.
+const SESSIOND: &[Allowed] = &[
+    // Memory. Executable mappings exist only for the consumer's dynamic loader (its
+    // libraries' code, mapped read+exec); never writable and executable at once.
+    Allowed {
+        name: "mmap",
+        nr: libc::SYS_mmap,
+        args: &[Arg::MaskedOneOf {
+            index: 2,
+            mask: PROT_WRITE | PROT_EXEC,
+            values: &[0, PROT_WRITE, PROT_EXEC],
+        }],
+        who: "malloc, ring buffers; consumer: ld.so maps code (never W+X)",
+    },
+    Allowed {
+        name: "mprotect",
+        nr: libc::SYS_mprotect,
+        args: &[Arg::MaskedOneOf {
+            index: 2,
+            mask: PROT_WRITE | PROT_EXEC,
+            values: &[0, PROT_WRITE, PROT_EXEC],
+        }],
+        who: "guard pages; consumer: ld.so RELRO (never W+X)",
+    },
+    any("memfd_create", libc::SYS_memfd_create, "ring buffers"),
+    any("eventfd2", libc::SYS_eventfd2, "ring buffers' wakeup fds"),
+    any(
+        "ftruncate",
+        libc::SYS_ftruncate,
+        "sizing ring-buffer memfds; consumer: stream files",
+    ),
+    // Files: metadata, the lock, the run directory, /proc and /sys facts.
+    any(
+        "read",
+        libc::SYS_read,
+        "files, /proc, /sys; consumer: eventfds",
+    ),
+    any(
+        "pread64",
+        libc::SYS_pread64,
+        "std's file reads; consumer: ld.so, stream files",
+    ),
+    any(
+        "write",
+        libc::SYS_write,
+        "metadata files, the lock file, the log",
+    ),
+    any("writev", libc::SYS_writev, "consumer: stream files"),
+    any(
+        "lseek",
+        libc::SYS_lseek,
+        "the lock file; consumer: stream files",
+    ),
+    any(
+        "openat",
+        libc::SYS_openat,
+        "metadata files (any output the user names)",
+    ),
+    any("close", libc::SYS_close, "everything"),
+    any("statx", libc::SYS_statx, "std metadata"),
+    any(
+        "newfstatat",
+        libc::SYS_newfstatat,
+        "std metadata, memfd checks; consumer: ld.so",
+    ),
+    any("fstat", libc::SYS_fstat, "consumer: memfd checks"),
+    any("mkdir", libc::SYS_mkdir, "trace directories"),
+    any("mkdirat", libc::SYS_mkdirat, "consumer: trace directories"),
+    any("rename", libc::SYS_rename, "metadata written atomically"),
+    any(
+        "unlink",
+        libc::SYS_unlink,
+        "stale sockets in the run directory",
+    ),
+    any(
+        "readlink",
+        libc::SYS_readlink,
+        "std::env::current_exe; consumer: eventfd checks",
+    ),
+    any(
+        "readlinkat",
+        libc::SYS_readlinkat,
+        "user and group names for messages about privd (NSS: nss-systemd)",
+    ),
+    any(
+        "getcwd",
+        libc::SYS_getcwd,
+        "std's panic message with RUST_BACKTRACE (a panicking thread must not kill the daemon)",
+    ),
+    any(
+        "getdents64",
+        libc::SYS_getdents64,
+        "consumer: policy::enter lists its threads",
+    ),
+    any(
+        "access",
+        libc::SYS_access,
+        "consumer: ld.so (ld.so.preload)",
+    ),
+    any(
+        "flock",
+        libc::SYS_flock,
+        "the run-directory lock (one daemon per user)",
+    ),
+    Allowed {
+        name: "fcntl",
+        nr: libc::SYS_fcntl,
+        args: &[Arg::OneOf {
+            index: 1,
+            values: SESSIOND_FCNTL_CMDS,
+        }],
+        who: "sealing memfds, O_NONBLOCK, close-on-exec, dup",
+    },
+    // Unix sockets only.
+    Allowed {
+        name: "socket",
+        nr: libc::SYS_socket,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: &[libc::AF_UNIX as u64],
+        }],
+        who: "client.sock and app.sock (AF_UNIX only)",
+    },
+    Allowed {
+        name: "socketpair",
+        nr: libc::SYS_socketpair,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: &[libc::AF_UNIX as u64],
+        }],
+        who: "the consumer's control socket (AF_UNIX only)",
+    },
+    any("bind", libc::SYS_bind, "client.sock and app.sock"),
+    any("listen", libc::SYS_listen, "client.sock and app.sock"),
+    any(
+        "accept4",
+        libc::SYS_accept4,
+        "connections of lttng and apps",
+    ),
+    any(
+        "connect",
+        libc::SYS_connect,
+        "privd's socket (kernel tracing; AF_UNIX sockets only)",
+    ),
+    any(
+        "getsockopt",
+        libc::SYS_getsockopt,
+        "SO_PEERCRED of every connection; consumer: SO_TYPE",
+    ),
+    any(
+        "setsockopt",
+        libc::SYS_setsockopt,
+        "reply timeouts (SO_RCVTIMEO, SO_SNDTIMEO), SO_PASSCRED",
+    ),
+    any("sendmsg", libc::SYS_sendmsg, "messages with SCM_RIGHTS"),
+    any("recvmsg", libc::SYS_recvmsg, "messages with SCM_RIGHTS"),
+    any(
+        "shutdown",
+        libc::SYS_shutdown,
+        "disconnecting an app that stopped answering",
+    ),
+    any(
+        "poll",
+        libc::SYS_poll,
+        "apps' hang-ups; consumer: event loop, std start-up",
+    ),
+    any("ppoll", libc::SYS_ppoll, "consumer: event loop"),
+    // Signals.
+    any(
+        "rt_sigaction",
+        libc::SYS_rt_sigaction,
+        "std (SIGPIPE, stack overflow), posix_spawn's child, policy::enter",
+    ),
+    any(
+        "rt_sigtimedwait",
+        libc::SYS_rt_sigtimedwait,
+        "the main thread waits for SIGTERM/SIGINT/SIGHUP",
+    ),
+    Allowed {
+        name: "kill",
+        nr: libc::SYS_kill,
+        args: &[Arg::OneOf {
+            index: 1,
+            values: &[libc::SIGKILL as u64],
+        }],
+        who: "killing a consumer that stopped answering (SIGKILL only)",
+    },
+    any(
+        "tgkill",
+        libc::SYS_tgkill,
+        "abort(); consumer: policy::enter reaches threads already running",
+    ),
+    // Threads, and spawning the consumer (std::process::Command: glibc's posix_spawn,
+    // clone3 with CLONE_VM|CLONE_VFORK, dup2 of stdin, execve).
+    any(
+        "clone3",
+        libc::SYS_clone3,
+        "threads (glibc), posix_spawn of the consumer (flags in memory: not filterable)",
+    ),
+    Allowed {
+        name: "clone",
+        nr: libc::SYS_clone,
+        args: &[Arg::Clear {
+            index: 0,
+            mask: CLONE_NAMESPACES,
+        }],
+        who: "glibc's fallback on kernels without clone3 (no namespaces)",
+    },
+    any("execve", libc::SYS_execve, "starting the consumer"),
+    any("dup2", libc::SYS_dup2, "posix_spawn: the consumer's stdin"),
+    any(
+        "wait4",
+        libc::SYS_wait4,
+        "reaping consumers (std Child::wait)",
+    ),
+    any("waitid", libc::SYS_waitid, "reaping consumers (std)"),
+    any(
+        "set_robust_list",
+        libc::SYS_set_robust_list,
+        "glibc: every new thread; consumer: start-up",
+    ),
+    any(
+        "rseq",
+        libc::SYS_rseq,
+        "glibc: every new thread; consumer: start-up",
+    ),
+    any(
+        "set_tid_address",
+        libc::SYS_set_tid_address,
+        "consumer: glibc start-up",
+    ),
+    any("arch_prctl", libc::SYS_arch_prctl, "consumer: ld.so (TLS)"),
+    any(
+        "prlimit64",
+        libc::SYS_prlimit64,
+        "std: main thread's stack; consumer: start-up",
+    ),
+    any(
+        "sched_getaffinity",
+        libc::SYS_sched_getaffinity,
+        "std::thread::available_parallelism",
+    ),
+    Allowed {
+        name: "prctl",
+        nr: libc::SYS_prctl,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: SESSIOND_PRCTL_OPTIONS,
+        }],
+        who: "thread names (std); consumer: dropping capabilities, no_new_privs",
+    },
+    any("getuid", libc::SYS_getuid, "the run directory's owner"),
+    any("geteuid", libc::SYS_geteuid, "consumer: own_user_namespace"),
+    any("getgid", libc::SYS_getgid, "consumer: own_user_namespace"),
+    // The consumer's way into its own sandbox (policy::own_user_namespace, enter),
+    // and its scheduling hint.
+    Allowed {
+        name: "unshare",
+        nr: libc::SYS_unshare,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: &[libc::CLONE_NEWUSER as u64],
+        }],
+        who: "consumer: its own user namespace (CLONE_NEWUSER only)",
+    },
+    any(
+        "capset",
+        libc::SYS_capset,
+        "consumer: policy::enter clears its capability sets",
+    ),
+    any(
+        "close_range",
+        libc::SYS_close_range,
+        "consumer: policy::enter closes inherited descriptors",
+    ),
+    any(
+        "landlock_create_ruleset",
+        libc::SYS_landlock_create_ruleset,
+        "consumer: its Landlock ruleset",
+    ),
+    any(
+        "landlock_add_rule",
+        libc::SYS_landlock_add_rule,
+        "consumer: its Landlock ruleset",
+    ),
+    any(
+        "landlock_restrict_self",
+        libc::SYS_landlock_restrict_self,
+        "consumer: its Landlock ruleset",
+    ),
+    Allowed {
+        name: "seccomp",
+        nr: libc::SYS_seccomp,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: &[libc::SECCOMP_SET_MODE_FILTER as u64],
+        }],
+        who: "consumer: its own filter, on top of this one",
+    },
+    any(
+        "getpriority",
+        libc::SYS_getpriority,
+        "consumer: proto::sched keeps its nice value",
+    ),
+    any(
+        "sched_setattr",
+        libc::SYS_sched_setattr,
+        "consumer: proto::sched's short time slice",
+    ),
+];
+
 /// The allowlist of `role` (runtime needs included).
 pub fn allowlist(role: Role) -> Vec<Allowed> {
-    let own: &[Allowed] = match role {
-        Role::ConsumerUst => CONSUMER_UST,
+    let own: &[&[Allowed]] = match role {
+        Role::ConsumerUst => &[NEVER_EXECUTABLE, CONSUMER_UST],
+        Role::Sessiond => &[SESSIOND],
     };
-    RUNTIME.iter().chain(own).copied().collect()
+    RUNTIME
+        .iter()
+        .chain(own.iter().flat_map(|t| t.iter()))
+        .copied()
+        .collect()
 }
 
 /// Why a filter could not be built.
@@ -228,6 +599,21 @@ pub fn filter(role: Role) -> Result<BpfProgram, FilterError> {
                             index,
                             SeccompCmpArgLen::Dword,
                             SeccompCmpOp::Eq,
+                            *v,
+                        )
+                        .map_err(e)?]);
+                    }
+                }
+                Arg::MaskedOneOf {
+                    index,
+                    mask,
+                    values,
+                } => {
+                    for v in values {
+                        alternatives.push(vec![SeccompCondition::new(
+                            index,
+                            SeccompCmpArgLen::Qword,
+                            SeccompCmpOp::MaskedEq(mask),
                             *v,
                         )
                         .map_err(e)?]);
@@ -291,6 +677,64 @@ mod tests {
         assert_eq!(
             out, reviewed,
             "the allowed system calls changed; review and update policy/allowed-syscalls.txt:\n{out}"
+        );
+    }
+
+    /// The consumer runs under the session daemon's filter too (inherited across
+    /// `execve`): whatever its own list allows must also be in the daemon's.
+    #[test]
+    fn the_session_daemon_allows_everything_its_consumer_does() {
+        let daemon = allowlist(Role::Sessiond);
+        for c in allowlist(Role::ConsumerUst) {
+            assert!(
+                daemon.iter().any(|d| d.nr == c.nr),
+                "{} is allowed to the consumer but would kill it under sessiond's filter",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_session_daemon_cannot_reach_beyond_its_user() {
+        let daemon = allowlist(Role::Sessiond);
+        for (name, nr) in [
+            ("ptrace", libc::SYS_ptrace),
+            ("process_vm_readv", libc::SYS_process_vm_readv),
+            ("process_vm_writev", libc::SYS_process_vm_writev),
+            ("io_uring_setup", libc::SYS_io_uring_setup),
+            ("io_uring_enter", libc::SYS_io_uring_enter),
+            ("io_uring_register", libc::SYS_io_uring_register),
+            ("bpf", libc::SYS_bpf),
+            ("perf_event_open", libc::SYS_perf_event_open),
+            ("mount", libc::SYS_mount),
+            ("umount2", libc::SYS_umount2),
+            ("pivot_root", libc::SYS_pivot_root),
+            ("kexec_load", libc::SYS_kexec_load),
+            ("kexec_file_load", libc::SYS_kexec_file_load),
+            ("init_module", libc::SYS_init_module),
+            ("finit_module", libc::SYS_finit_module),
+            ("delete_module", libc::SYS_delete_module),
+            ("setns", libc::SYS_setns),
+            ("keyctl", libc::SYS_keyctl),
+            ("userfaultfd", libc::SYS_userfaultfd),
+            ("pidfd_getfd", libc::SYS_pidfd_getfd),
+            ("setuid", libc::SYS_setuid),
+            ("chmod", libc::SYS_chmod),
+            ("sendto", libc::SYS_sendto),
+        ] {
+            assert!(
+                daemon.iter().all(|a| a.nr != nr),
+                "{name} must not be allowed to sessiond"
+            );
+        }
+        // Sockets: unix only.
+        let socket = daemon.iter().find(|a| a.name == "socket").unwrap();
+        assert_eq!(
+            socket.args,
+            &[Arg::OneOf {
+                index: 0,
+                values: &[libc::AF_UNIX as u64]
+            }]
         );
     }
 

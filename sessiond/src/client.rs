@@ -127,5 +127,14 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
             Err(e) => Reply::Error(e.to_string()),
         },
         Request::DaemonStatus => Reply::DaemonStatus(d.status()),
+        Request::ListKernelEvents => {
+            let uid = d.uid;
+            // privd may be slow; do not hold the daemon's lock meanwhile.
+            drop(d);
+            match crate::privd::list_events(uid) {
+                Ok(v) => Reply::KernelEvents(v),
+                Err(e) => Reply::Error(e.to_string()),
+            }
+        }
     }
 }

@@ -967,8 +967,12 @@ impl Daemon {
                     .flat_map(|t| t.channels[ci].streams.iter().map(|st| st.key))
                     .collect();
                 let mine = stats.iter().filter(|st| keys.contains(&st.key));
-                let (discarded, lost_packets) =
-                    mine.fold((0, 0), |(d, l), st| (d + st.discarded, l + st.lost_packets));
+                let (discarded, lost_packets) = mine.fold((0u64, 0u64), |(d, l), st| {
+                    (
+                        d.saturating_add(st.discarded),
+                        l.saturating_add(st.lost_packets),
+                    )
+                });
                 ChannelDetail {
                     name: c.name.clone(),
                     subbuf_size: c.config.subbuf_size,

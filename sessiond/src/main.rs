@@ -16,18 +16,27 @@
 //! - 1: runtime error (sockets, consumer, ...);
 //! - 2: usage error;
 //! - 3: another session daemon already runs for this user;
-//! - 4: the run directory is unsafe (not ours, or open to other users).
+//! - 4: the run directory is unsafe (not ours, or open to other users);
+//! - 5: the sandbox could not be entered.
+//!
+//! Before it serves anything it enters its sandbox (`policy`, role `sessiond`): no
+//! capability (when run as root; an ordinary user has none to drop, and the bounding
+//! set stays: the daemon keeps the user's namespace), no_new_privs, and a seccomp
+//! allowlist (unix sockets only, no ptrace, ...) that also covers the consumers it
+//! spawns. No Landlock: it writes metadata wherever the user puts a session's output.
+//! Without seccomp it refuses to run, unless `--allow-unsandboxed` is given.
 #![deny(unsafe_code)]
 
 mod apps;
 mod client;
 mod consumer;
 mod daemon;
+mod privd;
 mod session;
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -61,14 +70,26 @@ struct Args {
     /// Internal: the detached child of --daemonize.
     #[arg(long, hide = true)]
     detached: bool,
+    /// Tests: enter the daemon's sandbox, then try CASE and report on stdout (no run
+    /// directory, nothing served). `status`: the sandbox lines of /proc/self/status;
+    /// `unix-socket`: a unix socket pair (allowed); `user-names`: user and group names
+    /// of a few ids (NSS lookups, allowed); `thread-panic`: a thread that
+    /// panics (std prints its message and backtrace; the process goes on);
+    /// `inet-socket`: an AF_INET socket (forbidden: the process dies of SIGSYS).
+    #[arg(long, hide = true, value_name = "CASE")]
+    sandbox_probe: Option<String>,
 }
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_ALREADY_RUNNING: u8 = 3;
 const EXIT_UNSAFE_RUNDIR: u8 = 4;
+const EXIT_SANDBOX: u8 = 5;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(case) = &args.sandbox_probe {
+        return sandbox_probe(case, args.allow_unsandboxed);
+    }
     let uid = rundir::current_uid();
     let dir = match rundir::resolve().and_then(|d| rundir::ensure(&d, uid).map(|()| d)) {
         Ok(d) => d,
@@ -210,6 +231,13 @@ fn run(args: &Args, dir: &Path, uid: u32) -> Result<(), (u8, String)> {
 
     let client_listener = socket::listen(&client_path).map_err(|e| rt(&e))?;
     let app_listener = socket::listen(&app_path).map_err(|e| rt(&e))?;
+    // The sandbox, before the first thread starts and the first byte is served.
+    let keep = [
+        _lock.as_raw_fd(),
+        client_listener.as_raw_fd(),
+        app_listener.as_raw_fd(),
+    ];
+    enter_sandbox(&keep, args.allow_unsandboxed)?;
     spawn("client-listener", {
         let d = daemon.clone();
         move || accept_loop(client_listener, d, client::serve)
@@ -230,6 +258,84 @@ fn run(args: &Args, dir: &Path, uid: u32) -> Result<(), (u8, String)> {
     let _ = std::fs::remove_file(&client_path);
     let _ = std::fs::remove_file(&app_path);
     Ok(())
+}
+
+/// Enters the daemon's sandbox, keeping the descriptors `keep` open; warns about what
+/// is missing in degraded mode.
+fn enter_sandbox(keep: &[std::os::fd::RawFd], degraded: bool) -> Result<(), (u8, String)> {
+    let sandbox = policy::Sandbox {
+        role: policy::Role::Sessiond,
+        writable: Vec::new(),
+        keep_fds: keep.to_vec(),
+        degraded,
+    };
+    match policy::enter(&sandbox) {
+        Ok(e) => {
+            for m in &e.missing {
+                eprintln!("lttng-sessiond: WARNING: running without {m} (degraded mode)");
+            }
+            Ok(())
+        }
+        Err(e) => Err((EXIT_SANDBOX, e.to_string())),
+    }
+}
+
+/// `--sandbox-probe CASE`: enters the sandbox as the daemon does, then does one thing
+/// it must allow or forbid (see [`Args::sandbox_probe`]).
+fn sandbox_probe(case: &str, degraded: bool) -> ExitCode {
+    if let Err((code, msg)) = enter_sandbox(&[], degraded) {
+        eprintln!("lttng-sessiond: {msg}");
+        return ExitCode::from(code);
+    }
+    let out = match case {
+        "status" => {
+            let mut text = String::new();
+            // No Landlock for the daemon: /proc stays readable.
+            match File::open("/proc/self/status").and_then(|mut f| f.read_to_string(&mut text)) {
+                Ok(_) => text
+                    .lines()
+                    .filter(|l| {
+                        ["NoNewPrivs:", "Seccomp:", "Cap"]
+                            .iter()
+                            .any(|p| l.starts_with(p))
+                    })
+                    .map(|l| format!("{l}\n"))
+                    .collect(),
+                Err(e) => format!("error {e}\n"),
+            }
+        }
+        "unix-socket" => match socket::pair() {
+            Ok(_) => "unix socket pair\n".to_string(),
+            Err(e) => format!("error {e}\n"),
+        },
+        // User and group names (NSS: files, nscd's socket, systemd's userdb), as the
+        // daemon looks them up for its messages about privd.
+        "user-names" => {
+            use nix::unistd::{Gid, Group, Uid, User};
+            let mut out = String::new();
+            for id in [rundir::current_uid(), 0, 4_000_000_000] {
+                let user = User::from_uid(Uid::from_raw(id)).map(|u| u.map(|u| u.name));
+                let group = Group::from_gid(Gid::from_raw(id)).map(|g| g.map(|g| g.name));
+                out.push_str(&format!("{id}: {user:?} {group:?}\n"));
+            }
+            out
+        }
+        // A panic ends its thread, not the daemon, even while std prints a backtrace.
+        "thread-panic" => match std::thread::spawn(|| panic!("probe")).join() {
+            Ok(()) => "no panic\n".to_string(),
+            Err(_) => "a thread panicked, the daemon survived\n".to_string(),
+        },
+        "inet-socket" => match std::net::UdpSocket::bind("127.0.0.1:0") {
+            Ok(_) => "opened an inet socket\n".to_string(),
+            Err(e) => format!("survived: {e}\n"),
+        },
+        other => {
+            eprintln!("lttng-sessiond: unknown probe case {other}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{out}");
+    ExitCode::SUCCESS
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), (u8, String)> {

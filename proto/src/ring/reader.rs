@@ -259,7 +259,9 @@ impl RingReader {
             // Packets older than the ring's reach are gone; skip to the oldest one.
             let oldest = wp.div_ceil(s).saturating_sub(self.n) * s;
             if oldest > self.consumed {
-                self.lost_packets += (oldest - self.consumed) / s;
+                self.lost_packets = self
+                    .lost_packets
+                    .saturating_add((oldest - self.consumed) / s);
                 self.consumed = oldest;
             }
         }
@@ -301,7 +303,7 @@ impl RingReader {
 
     fn skip(&mut self, e: PacketError) -> Taken {
         self.consumed = self.consumed.saturating_add(self.s);
-        self.lost_packets += 1;
+        self.lost_packets = self.lost_packets.saturating_add(1);
         self.publish_consumed();
         Taken::Corrupt(e)
     }

@@ -64,6 +64,8 @@ pub enum Request {
     },
     /// The daemon's own state.
     DaemonStatus,
+    /// The kernel events privd allows this user (`lttng list -k`).
+    ListKernelEvents,
 }
 
 impl Message for Request {}
@@ -202,6 +204,7 @@ pub enum Reply {
         path: String,
     },
     DaemonStatus(DaemonStatus),
+    KernelEvents(Vec<String>),
 }
 
 impl Message for Reply {}
