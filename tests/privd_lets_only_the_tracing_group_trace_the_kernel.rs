@@ -221,6 +221,23 @@ fn a_member_traces_the_kernel_and_loses_access_when_removed_from_the_group() {
     let privd = Privd::start(&acc.group, 2);
     let mut p = Probe::as_user(&acc.member, &privd.socket);
     assert_eq!(p.ask("hello"), "ok Hello { version: 1 }");
+    // The root helper itself runs sandboxed, with no capability, on every thread.
+    for task in std::fs::read_dir(format!("/proc/{}/task", privd.child.id())).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        for (key, want) in [
+            ("NoNewPrivs:", "1"),
+            ("Seccomp:", "2"),
+            ("CapEff:", "0000000000000000"),
+            ("CapBnd:", "0000000000000000"),
+            ("CapPrm:", "0000000000000000"),
+        ] {
+            let got = status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim);
+            assert_eq!(got, Some(want), "privd {key}");
+        }
+    }
     let list = p.ask("list");
     assert!(
         list.contains("sched:sched_switch") && !list.contains("irq:"),

@@ -44,7 +44,6 @@
 #![deny(unsafe_code)]
 
 mod inherit;
-mod probe;
 mod serve;
 mod sink;
 mod stream;
@@ -134,7 +133,16 @@ fn main() -> ExitCode {
         }
     }
     if let Some(case) = &args.probe {
-        return probe::run(case, &args);
+        return match policy::probe::run(case, sandbox_of(&args, &[])) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("lttng-consumerd-ust: {e}");
+                ExitCode::from(EXIT_SANDBOX)
+            }
+        };
     }
     // Take over the inherited control socket before anything else opens a descriptor.
     let Some(fd) = args.control_fd else {
@@ -169,15 +177,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Enters the consumer's sandbox; returns whether all of it is in force.
-fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, ExitCode> {
-    let sandbox = policy::Sandbox {
+/// The consumer's sandbox: read and write below the session output, nothing else.
+fn sandbox_of(args: &Args, keep: &[RawFd]) -> policy::Sandbox {
+    policy::Sandbox {
         role: policy::Role::ConsumerUst,
         writable: args.output.iter().cloned().collect(),
+        readable: Vec::new(),
         keep_fds: keep.to_vec(),
         degraded: args.allow_unsandboxed,
-    };
-    match policy::enter(&sandbox) {
+    }
+}
+
+/// Enters the consumer's sandbox; returns whether all of it is in force.
+fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, ExitCode> {
+    match policy::enter(&sandbox_of(args, keep)) {
         Ok(e) => {
             for m in &e.missing {
                 eprintln!("lttng-consumerd-ust: WARNING: running without {m} (degraded mode)");

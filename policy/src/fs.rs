@@ -70,10 +70,14 @@ fn writable_rights() -> landlock::BitFlags<AccessFs> {
 /// The session daemon has none: it writes metadata below whatever output directory
 /// the user names (and may later name another), reads `/proc` and `/sys`, and binds
 /// its sockets; its confinement is seccomp's allowlist and the user's own rights.
-pub fn ruleset(role: Role, writable: &[PathBuf]) -> Result<Option<Prepared>, LandlockError> {
+pub fn ruleset(
+    role: Role,
+    writable: &[PathBuf],
+    readable: &[PathBuf],
+) -> Result<Option<Prepared>, LandlockError> {
     let build = |e: landlock::RulesetError| LandlockError::Build(e.to_string());
     match role {
-        Role::ConsumerUst => {}
+        Role::ConsumerUst | Role::ConsumerKernel | Role::Privd => {}
         Role::Sessiond => return Ok(None),
     }
     let mut created = Ruleset::default()
@@ -86,13 +90,18 @@ pub fn ruleset(role: Role, writable: &[PathBuf]) -> Result<Option<Prepared>, Lan
         .map_err(|e| LandlockError::Unsupported(e.to_string()))?
         .create()
         .map_err(|e| LandlockError::Unsupported(e.to_string()))?;
-    for dir in writable {
+    let rules = writable.iter().map(|d| (d, writable_rights())).chain(
+        readable
+            .iter()
+            .map(|d| (d, AccessFs::from_read(ABI) & !AccessFs::Execute)),
+    );
+    for (dir, rights) in rules {
         let fd = PathFd::new(dir).map_err(|e| LandlockError::Path {
             path: dir.clone(),
             why: e.to_string(),
         })?;
         created = created
-            .add_rule(PathBeneath::new(fd, writable_rights()))
+            .add_rule(PathBeneath::new(fd, rights))
             .map_err(build)?;
     }
     let raw: Option<OwnedFd> = created

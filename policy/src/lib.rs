@@ -34,6 +34,7 @@
 #![deny(unsafe_code)]
 
 pub mod fs;
+pub mod probe;
 pub mod seccomp;
 mod status;
 mod sys;
@@ -52,15 +53,29 @@ pub enum Role {
     /// (no Landlock: it writes metadata wherever the user puts a session's output), and
     /// its filter also covers the consumers it spawns (a filter survives `execve`).
     Sessiond,
+    /// `lttng-consumerd-kernel`: decodes the ftrace pages of the `trace_pipe_raw`
+    /// descriptors privd handed over, into the session output. It opens nothing under
+    /// tracefs itself.
+    ConsumerKernel,
+    /// `lttng-privd`, the root helper: tracefs (its instances) and the group database,
+    /// nothing else; no capability.
+    Privd,
 }
 
 impl Role {
-    pub const ALL: [Role; 2] = [Role::ConsumerUst, Role::Sessiond];
+    pub const ALL: [Role; 4] = [
+        Role::ConsumerUst,
+        Role::ConsumerKernel,
+        Role::Sessiond,
+        Role::Privd,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Role::ConsumerUst => "consumer-ust",
+            Role::ConsumerKernel => "consumer-kernel",
             Role::Sessiond => "sessiond",
+            Role::Privd => "privd",
         }
     }
 
@@ -69,7 +84,7 @@ impl Role {
     /// it must not have: it drops the bounding set only when it can (as root).
     pub fn clears_bounding_set(self) -> bool {
         match self {
-            Role::ConsumerUst => true,
+            Role::ConsumerUst | Role::ConsumerKernel | Role::Privd => true,
             Role::Sessiond => false,
         }
     }
@@ -81,6 +96,8 @@ pub struct Sandbox {
     pub role: Role,
     /// Directories the process may create, write and read files below.
     pub writable: Vec<PathBuf>,
+    /// Directories the process may only read below.
+    pub readable: Vec<PathBuf>,
     /// Descriptors to keep open (besides 0, 1, 2).
     pub keep_fds: Vec<RawFd>,
     /// Run even when the kernel lacks Landlock or seccomp (the operator's explicit
@@ -151,7 +168,7 @@ pub fn enter(s: &Sandbox) -> Result<Entered, SandboxError> {
         .filter_map(|&t| status::open(t).map(|f| (t, f)))
         .collect();
     let last = sys::cap_last_cap();
-    let ruleset = match fs::ruleset(s.role, &s.writable) {
+    let ruleset = match fs::ruleset(s.role, &s.writable, &s.readable) {
         Ok(r) => r,
         Err(fs::LandlockError::Unsupported(why)) if s.degraded => {
             missing.push(format!("Landlock ({why})"));
@@ -284,6 +301,6 @@ mod tests {
 
     #[test]
     fn the_session_daemon_has_no_landlock_ruleset() {
-        assert!(fs::ruleset(Role::Sessiond, &[]).unwrap().is_none());
+        assert!(fs::ruleset(Role::Sessiond, &[], &[]).unwrap().is_none());
     }
 }

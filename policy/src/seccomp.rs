@@ -556,11 +556,142 @@ const SESSIOND: &[Allowed] = &[
     ),
 ];
 
+/// privd (root, no capability): its socket (accept, per-message credentials), the
+/// threads serving connections, tracefs files and directories (Landlock: tracefs,
+/// its socket directory, and /etc read-only), the group database.
+const PRIVD: &[Allowed] = &[
+    any("read", libc::SYS_read, "tracefs files, /etc/group"),
+    any(
+        "pread64",
+        libc::SYS_pread64,
+        "the sandbox's own /proc status check",
+    ),
+    any(
+        "write",
+        libc::SYS_write,
+        "tracefs control files, stderr log",
+    ),
+    any(
+        "openat",
+        libc::SYS_openat,
+        "tracefs files (Landlock: tracefs, /etc, its socket dir)",
+    ),
+    any("close", libc::SYS_close, "everything"),
+    any("lseek", libc::SYS_lseek, "std file reads"),
+    any("statx", libc::SYS_statx, "tracefs event listing"),
+    any(
+        "newfstatat",
+        libc::SYS_newfstatat,
+        "tracefs event listing, std",
+    ),
+    any("fstat", libc::SYS_fstat, "glibc's group database reader"),
+    any(
+        "getdents64",
+        libc::SYS_getdents64,
+        "listing tracefs events and instances",
+    ),
+    any("mkdir", libc::SYS_mkdir, "creating a tracefs instance"),
+    any("mkdirat", libc::SYS_mkdirat, "creating a tracefs instance"),
+    any("rmdir", libc::SYS_rmdir, "removing a tracefs instance"),
+    any("unlink", libc::SYS_unlink, "removing its socket at exit"),
+    any(
+        "unlinkat",
+        libc::SYS_unlinkat,
+        "removing an instance (std may use it)",
+    ),
+    any("accept4", libc::SYS_accept4, "connections"),
+    any(
+        "recvmsg",
+        libc::SYS_recvmsg,
+        "requests, with the sender's credentials",
+    ),
+    any(
+        "sendmsg",
+        libc::SYS_sendmsg,
+        "replies, trace_pipe_raw descriptors",
+    ),
+    any(
+        "getsockopt",
+        libc::SYS_getsockopt,
+        "SO_PEERCRED, SO_PEERGROUPS",
+    ),
+    any(
+        "setsockopt",
+        libc::SYS_setsockopt,
+        "SO_PASSCRED on each connection",
+    ),
+    Allowed {
+        name: "socket",
+        nr: libc::SYS_socket,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: &[libc::AF_UNIX as u64],
+        }],
+        who: "glibc's group lookups try nscd's unix socket first",
+    },
+    any(
+        "connect",
+        libc::SYS_connect,
+        "glibc's group lookups (nscd's socket)",
+    ),
+    Allowed {
+        name: "fcntl",
+        nr: libc::SYS_fcntl,
+        args: &[Arg::OneOf {
+            index: 1,
+            values: FCNTL_CMDS,
+        }],
+        who: "std, close-on-exec",
+    },
+    any("flock", libc::SYS_flock, "releasing its lock at exit"),
+    any(
+        "clone3",
+        libc::SYS_clone3,
+        "a thread per connection (no exec is allowed)",
+    ),
+    Allowed {
+        name: "clone",
+        nr: libc::SYS_clone,
+        args: &[Arg::Clear {
+            index: 0,
+            mask: CLONE_NAMESPACES,
+        }],
+        who: "a thread per connection (older glibc)",
+    },
+    any("set_robust_list", libc::SYS_set_robust_list, "new threads"),
+    any("rseq", libc::SYS_rseq, "new threads"),
+    any(
+        "sched_getaffinity",
+        libc::SYS_sched_getaffinity,
+        "std::thread",
+    ),
+    Allowed {
+        name: "prctl",
+        nr: libc::SYS_prctl,
+        args: &[Arg::OneOf {
+            index: 0,
+            values: &[libc::PR_SET_NAME as u64],
+        }],
+        who: "thread names",
+    },
+    any(
+        "rt_sigtimedwait",
+        libc::SYS_rt_sigtimedwait,
+        "waiting for SIGTERM",
+    ),
+    any("rt_sigaction", libc::SYS_rt_sigaction, "std"),
+    any("poll", libc::SYS_poll, "std"),
+];
+
 /// The allowlist of `role` (runtime needs included).
 pub fn allowlist(role: Role) -> Vec<Allowed> {
     let own: &[&[Allowed]] = match role {
         Role::ConsumerUst => &[NEVER_EXECUTABLE, CONSUMER_UST],
+        // The same work on other descriptors: trace_pipe_raw fds received over the
+        // control socket, stream files below the output.
+        Role::ConsumerKernel => &[NEVER_EXECUTABLE, CONSUMER_UST],
         Role::Sessiond => &[SESSIOND],
+        Role::Privd => &[NEVER_EXECUTABLE, PRIVD],
     };
     RUNTIME
         .iter()

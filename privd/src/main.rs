@@ -10,14 +10,17 @@
 //! removed when it closes. Per-user instance limits, caps and the allowlist come from
 //! a small configuration file (see `config`). It mounts tracefs if needed, reports
 //! kernel lockdown, logs who asked for what on stderr, and keeps no capability once
-//! its socket is set up (tracefs files belong to root, which it still is).
+//! its socket is set up (tracefs files belong to root, which it still is): it runs
+//! under its own policy (`policy`, role `privd`: Landlock on tracefs, its socket
+//! directory and /etc read-only; a seccomp allowlist).
 //!
 //! Usage: `lttng-privd [--config FILE]` (default `/etc/lttng-rs/privd.conf`; missing
 //! means the defaults). It runs in the foreground (a service manager's job to
 //! background it); SIGTERM stops it.
 //!
 //! Exit codes: 0 stopped by a signal; 1 runtime error; 2 usage error (bad arguments or
-//! configuration, not root); 3 another privd is running.
+//! configuration, not root); 3 another privd is running; 4 the sandbox could not be
+//! entered.
 #![deny(unsafe_code)]
 
 mod auth;
@@ -27,7 +30,7 @@ mod sys;
 mod tracefs;
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -111,7 +114,20 @@ fn run(cfg: Config) -> Result<(), (u8, String)> {
     signals.add(nix::sys::signal::Signal::SIGINT);
     signals.thread_block().map_err(|e| rt(&e))?;
 
-    drop_capabilities().map_err(|e| rt(&format!("cannot drop capabilities: {e}")))?;
+    // Its sandbox, before the first request: no capability (tracefs files belong to
+    // root, which it stays), no_new_privs, Landlock (tracefs and its socket directory
+    // read-write, /etc read-only for the group database), seccomp.
+    let (sock, lock) = listener;
+    let sandbox = policy::Sandbox {
+        role: policy::Role::Privd,
+        writable: vec![cfg.tracefs.clone(), cfg.socket_dir.clone()],
+        readable: vec![PathBuf::from("/etc")],
+        keep_fds: vec![sock.as_raw_fd(), lock.as_raw_fd()],
+        degraded: false,
+    };
+    // Warm the group database up (glibc opens its files lazily).
+    let _ = Group::from_name(&cfg.group);
+    policy::enter(&sandbox).map_err(|e| (4u8, format!("cannot enter the sandbox: {e}")))?;
     eprintln!(
         "lttng-privd: pid {} serving group '{}' on {}",
         std::process::id(),
@@ -119,12 +135,21 @@ fn run(cfg: Config) -> Result<(), (u8, String)> {
         cfg.socket_dir.join(SOCKET).display()
     );
     let server = Arc::new(Server::new(cfg, lockdown));
-    let (sock, lock) = listener;
     {
         let server = server.clone();
         std::thread::Builder::new()
             .name("accept".into())
             .spawn(move || accept_loop(sock, server))
+            .map_err(|e| rt(&e))?;
+    }
+    {
+        let server = server.clone();
+        std::thread::Builder::new()
+            .name("reaper".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                server.reap();
+            })
             .map_err(|e| rt(&e))?;
     }
     let sig = signals.wait().map_err(|e| rt(&e))?;
@@ -208,11 +233,9 @@ fn remove_leftovers(tracefs: &Path) {
             .strip_prefix("lttng-rs-u")
             .and_then(|rest| rest.split('-').nth(1))
             .and_then(|pid| pid.parse().ok());
-        let alive = |pid: u32| {
-            pid != me
-                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|c| c.trim() == "lttng-privd")
-        };
+        // Any live process with that pid may be a privd (installed under another name,
+        // or wrapped): leave its instances alone.
+        let alive = |pid: u32| pid != me && Path::new(&format!("/proc/{pid}")).exists();
         if owner.is_some_and(|pid| !alive(pid)) {
             let _ = std::fs::write(e.path().join("tracing_on"), "0");
             let _ = std::fs::write(e.path().join("events/enable"), "0");
@@ -224,35 +247,4 @@ fn remove_leftovers(tracefs: &Path) {
             }
         }
     }
-}
-
-/// privd needs no capability once its socket exists: tracefs files belong to root,
-/// which it stays. Drops them all (the bounding set first, while CAP_SETPCAP is still
-/// there), then sets no_new_privs. Runs before any other thread exists.
-fn drop_capabilities() -> Result<(), String> {
-    use caps::{CapSet, Capability};
-    let e = |x: caps::errors::CapsError| x.to_string();
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40);
-    for c in caps::all() {
-        if caps::has_cap(None, CapSet::Bounding, c).map_err(e)? {
-            caps::drop(None, CapSet::Bounding, c).map_err(e)?;
-        }
-    }
-    if last > Capability::CAP_CHECKPOINT_RESTORE.index() as u32 {
-        eprintln!(
-            "lttng-privd: WARNING: this kernel knows capabilities up to {last}, newer than this build; they stay in the bounding set"
-        );
-    }
-    for set in [
-        CapSet::Ambient,
-        CapSet::Inheritable,
-        CapSet::Effective,
-        CapSet::Permitted,
-    ] {
-        caps::clear(None, set).map_err(e)?;
-    }
-    nix::sys::prctl::set_no_new_privs().map_err(|x| x.to_string())
 }

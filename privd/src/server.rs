@@ -24,6 +24,9 @@ pub struct Server {
     next: Mutex<u64>,
     /// `Some(mode)` when kernel lockdown forbids tracefs.
     pub lockdown: Option<String>,
+    /// Instances destroyed while someone still held one of their streams: removed
+    /// by [`Server::reap`] once tracefs lets go. They still count for their user.
+    pending: Mutex<Vec<(u32, Instance)>>,
 }
 
 impl Server {
@@ -33,7 +36,46 @@ impl Server {
             per_uid: Mutex::new(HashMap::new()),
             next: Mutex::new(0),
             lockdown,
+            pending: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Destroys `inst` (of `uid`): at once, or later when its streams are closed.
+    fn retire(&self, uid: u32, inst: Instance) {
+        if inst.destroy() {
+            self.uncount(uid);
+        } else {
+            eprintln!(
+                "lttng-privd: instance {} of uid {uid} still has open streams: removed when they are closed",
+                inst.name
+            );
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((uid, inst));
+        }
+    }
+
+    fn uncount(&self, uid: u32) {
+        let mut m = self.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&uid) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Tries again to remove the instances whose removal was deferred.
+    pub fn reap(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = Vec::new();
+        for (uid, inst) in pending.drain(..) {
+            if inst.destroy() {
+                eprintln!("lttng-privd: removed instance {} of uid {uid}", inst.name);
+                self.uncount(uid);
+            } else {
+                kept.push((uid, inst));
+            }
+        }
+        *pending = kept;
     }
 
     fn tracefs(&self) -> PathBuf {
@@ -55,15 +97,7 @@ impl Drop for Conn {
                 "lttng-privd: connection closed: removing instance {} of uid {uid}",
                 inst.name
             );
-            inst.destroy();
-            let mut m = self
-                .server
-                .per_uid
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(n) = m.get_mut(&uid) {
-                *n = n.saturating_sub(1);
-            }
+            self.server.retire(uid, inst);
         }
     }
 }
@@ -132,11 +166,12 @@ fn connection(sock: &OwnedFd) -> Result<Connection, String> {
 
 fn summary(req: &PrivRequest) -> String {
     match req {
+        // Debug-escaped: a client's names must not forge lines in the log.
         PrivRequest::EnableEvents { session, events } => {
+            let shown: String = format!("{events:?}").chars().take(400).collect();
             format!(
-                "enable {} event(s) in session {session}: {}",
-                events.len(),
-                events.join(",")
+                "enable {} event(s) in session {session}: {shown}",
+                events.len()
             )
         }
         other => format!("{other:?}").chars().take(120).collect(),
@@ -203,7 +238,7 @@ impl Conn {
                     .find(|e| !tracefs::is_event_name(e) || !cfg.allows(e))
                 {
                     PrivReply::Denied(format!(
-                        "event '{}' is not allowed here (see `lttng list -k`)",
+                        "event {:?} is not allowed here (see `lttng list -k`)",
                         bad.chars().take(80).collect::<String>()
                     ))
                 } else {
@@ -243,15 +278,7 @@ impl Conn {
             },
             PrivRequest::Destroy { session } => match self.instances.remove(&session) {
                 Some((uid, inst)) if uid == caller.uid || caller.uid == 0 => {
-                    inst.destroy();
-                    let mut m = self
-                        .server
-                        .per_uid
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    if let Some(n) = m.get_mut(&uid) {
-                        *n = n.saturating_sub(1);
-                    }
+                    self.server.retire(uid, inst);
                     PrivReply::Done
                 }
                 Some(other) => {
@@ -312,14 +339,7 @@ impl Conn {
                 PrivReply::Session { session, cpus }
             }
             Err(e) => {
-                let mut m = self
-                    .server
-                    .per_uid
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if let Some(n) = m.get_mut(&caller.uid) {
-                    *n = n.saturating_sub(1);
-                }
+                self.server.uncount(caller.uid);
                 PrivReply::Error(e.to_string())
             }
         }

@@ -139,7 +139,7 @@ impl Instance {
             Ok(())
         };
         if let Err(e) = setup() {
-            inst.destroy();
+            let _ = inst.destroy();
             return Err(e);
         }
         Ok(inst)
@@ -197,12 +197,21 @@ impl Instance {
         fs::read_to_string(&p).map_err(io("cannot read", &p))
     }
 
-    /// Stops tracing and removes the instance (best effort: logged, never fatal).
-    pub fn destroy(&self) {
+    /// Stops tracing, disables every event and removes the instance. Returns false
+    /// when tracefs refuses the removal for now (EBUSY: someone still holds one of its
+    /// `trace_pipe_raw`), so that the caller tries again later.
+    pub fn destroy(&self) -> bool {
         let _ = self.set_tracing(false);
         let _ = fs::write(self.path.join("events/enable"), "0");
-        if let Err(e) = fs::remove_dir(&self.path) {
-            eprintln!("lttng-privd: cannot remove {}: {e}", self.path.display());
+        match fs::remove_dir(&self.path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                if e.raw_os_error() != Some(libc::EBUSY) {
+                    eprintln!("lttng-privd: cannot remove {}: {e}", self.path.display());
+                }
+                false
+            }
         }
     }
 }

@@ -262,6 +262,9 @@ fn recv_packet(sock: BorrowedFd<'_>) -> Result<Packet, WireError> {
             return Err(WireError::TooLarge);
         }
         let n = msg.bytes;
+        if n > MAX_MESSAGE {
+            return Err(WireError::TooLarge);
+        }
         if n == 0 && fds.is_empty() {
             return Err(WireError::Closed);
         }

@@ -1,16 +1,17 @@
-//! `--sandbox-probe CASE`: enters the consumer's sandbox exactly as in service, then
-//! does one thing the sandbox must allow or forbid, and reports on stdout. The tests
-//! run one probe process per case (a forbidden system call kills the process).
+//! Probing a sandbox from the inside, for tests: enter a role's sandbox exactly as in
+//! service, then do one thing the sandbox must allow or forbid, and say what happened.
+//! Run one probe process per case (a forbidden system call kills the process).
 //!
-//! A thread is started *before* the sandbox and does the same check afterwards, so
-//! that threads that already exist are shown to be covered too. Cases:
+//! A thread is started *before* the sandbox and, for the `thread-*` cases, does the
+//! check afterwards, so that threads that already exist are shown to be covered too.
+//! Cases:
 //!
-//! - `status`, `thread-status`: print the `NoNewPrivs`, `Seccomp` and `Cap*` lines of
-//!   the thread's status;
-//! - `open-outside`, `thread-open-outside`: open `/etc/passwd`; print `EACCES` if
-//!   refused;
-//! - `write-inside`: create, write and read back a file below the output directory;
-//! - `syscall`, `thread-syscall`: open a TCP socket (not in the allowlist: the process
+//! - `status`, `thread-status`: the `NoNewPrivs`, `Seccomp` and `Cap*` lines of the
+//!   thread's status;
+//! - `open-outside`, `thread-open-outside`: open `/etc/passwd` (`EACCES` if refused);
+//! - `write-inside`: create, write and read back a file below the first writable
+//!   directory;
+//! - `syscall`, `thread-syscall`: open a TCP socket (not in any allowlist: the process
 //!   dies of SIGSYS);
 //! - `exec`: run `/bin/true` (execve is not allowed either).
 
@@ -18,13 +19,27 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::sync::mpsc;
 
-use crate::{enter_sandbox, Args, EXIT_SANDBOX, EXIT_USAGE};
+use crate::Sandbox;
 
-/// What a check printed.
-fn check(case: &str, status: &File, args: &Args) -> String {
+/// The cases [`run`] knows, without the `thread-` prefix.
+pub const CASES: [&str; 5] = ["status", "open-outside", "write-inside", "syscall", "exec"];
+
+/// Why a probe could not run its case.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("unknown probe case '{0}'")]
+    UnknownCase(String),
+    #[error("cannot prepare the probe: {0}")]
+    Prepare(String),
+    #[error(transparent)]
+    Sandbox(#[from] crate::SandboxError),
+}
+
+/// What one check printed.
+fn check(case: &str, status: &File, inside: Option<&PathBuf>) -> String {
     match case {
         "status" => {
             let mut buf = vec![0u8; 16384];
@@ -53,7 +68,7 @@ fn check(case: &str, status: &File, args: &Args) -> String {
             Err(e) => format!("error {e}\n"),
         },
         "write-inside" => {
-            let dir = args.output.clone().unwrap_or_default().join("probe-dir");
+            let dir = inside.cloned().unwrap_or_default().join("probe-dir");
             let r = std::fs::create_dir_all(&dir)
                 .and_then(|()| std::fs::write(dir.join("f"), b"inside"))
                 .and_then(|()| {
@@ -78,24 +93,26 @@ fn check(case: &str, status: &File, args: &Args) -> String {
     }
 }
 
-pub(crate) fn run(case: &str, args: &Args) -> ExitCode {
+/// Enters `sandbox` (its inherited descriptors are closed, but the probe's own are
+/// kept), then runs `case` on the main thread, or with a `thread-` prefix on the
+/// thread started before the sandbox. Returns what the case printed.
+pub fn run(case: &str, mut sandbox: Sandbox) -> Result<String, ProbeError> {
     let (on_thread, what) = match case.strip_prefix("thread-") {
         Some(w) => (true, w.to_string()),
         None => (false, case.to_string()),
     };
-    let known = ["status", "open-outside", "write-inside", "syscall", "exec"];
-    if !known.contains(&what.as_str()) {
-        eprintln!("lttng-consumerd-ust: unknown probe case '{case}'");
-        return ExitCode::from(EXIT_USAGE);
+    if !CASES.contains(&what.as_str()) {
+        return Err(ProbeError::UnknownCase(case.into()));
     }
-    // The thread exists before the sandbox; it waits for the go.
+    let inside = sandbox.writable.first().cloned();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<String>();
     let (fd_tx, fd_rx) = mpsc::channel::<RawFd>();
-    let thread_status = File::open("/proc/thread-self/status").ok();
+    let main_status =
+        File::open("/proc/thread-self/status").map_err(|e| ProbeError::Prepare(e.to_string()))?;
     let worker = {
         let what = what.clone();
-        let output = args.output.clone();
+        let inside = inside.clone();
         std::thread::spawn(move || {
             let Ok(status) = File::open("/proc/thread-self/status") else {
                 return;
@@ -105,31 +122,19 @@ pub(crate) fn run(case: &str, args: &Args) -> ExitCode {
             if go_rx.recv().is_err() {
                 return;
             }
-            let a = Args {
-                output,
-                ..Args::default()
-            };
-            let _ = done_tx.send(check(&what, &status, &a));
+            let _ = done_tx.send(check(&what, &status, inside.as_ref()));
         })
     };
-    // The sandbox closes inherited descriptors: keep the two status files.
-    let mut keep: Vec<RawFd> = thread_status.iter().map(|f| f.as_raw_fd()).collect();
-    keep.extend(fd_rx.recv());
-    if let Err(code) = enter_sandbox(args, &keep) {
-        return code;
-    }
-    let out = if on_thread {
+    sandbox.keep_fds.push(main_status.as_raw_fd());
+    sandbox.keep_fds.extend(fd_rx.recv());
+    crate::enter(&sandbox)?;
+    if on_thread {
         let _ = go_tx.send(());
         let r = done_rx.recv().unwrap_or_else(|_| "no answer\n".into());
         let _ = worker.join();
-        r
+        Ok(r)
     } else {
         drop(go_tx);
-        let Some(status) = thread_status else {
-            return ExitCode::from(EXIT_SANDBOX);
-        };
-        check(&what, &status, args)
-    };
-    print!("{out}");
-    ExitCode::SUCCESS
+        Ok(check(&what, &main_status, inside.as_ref()))
+    }
 }
