@@ -266,6 +266,7 @@ fn enter_sandbox(keep: &[std::os::fd::RawFd], degraded: bool) -> Result<(), (u8,
     let sandbox = policy::Sandbox {
         role: policy::Role::Sessiond,
         writable: Vec::new(),
+        readable: Vec::new(),
         keep_fds: keep.to_vec(),
         degraded,
     };
