@@ -875,4 +875,15 @@ mod tests {
             assert!(!filter(role).unwrap().is_empty());
         }
     }
+
+    /// SECURITY.md shows the reviewed lists as they are.
+    #[test]
+    fn security_md_shows_the_reviewed_lists() {
+        let doc = include_str!("../../SECURITY.md");
+        let lists = include_str!("../allowed-syscalls.txt");
+        assert!(
+            doc.contains(&format!("```text\n{lists}```")),
+            "SECURITY.md's block of allowed system calls differs from policy/allowed-syscalls.txt: copy it over"
+        );
+    }
 }
