@@ -256,6 +256,9 @@ fn a_member_traces_the_kernel_and_loses_access_when_removed_from_the_group() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(p.ask("stop"), "ok Done");
+    // The format texts come with the streams: header_page (4 fields) and header_event.
+    assert_eq!(p.ask("header-page"), "ok 4");
+    assert_eq!(p.ask("header-event"), "ok # compressed entry header");
     let counted = p.ask("count sched:sched_switch");
     let found: usize = counted
         .strip_prefix("ok found ")

@@ -181,7 +181,10 @@ fn summary(req: &PrivRequest) -> String {
 fn log(caller: &Caller, req: &PrivRequest, reply: &PrivReply) {
     if matches!(
         req,
-        PrivRequest::Hello { .. } | PrivRequest::Stream { .. } | PrivRequest::Format { .. }
+        PrivRequest::Hello { .. }
+            | PrivRequest::Stream { .. }
+            | PrivRequest::Format { .. }
+            | PrivRequest::HeaderEvent { .. }
     ) {
         return;
     }
@@ -268,6 +271,12 @@ impl Conn {
                 Ok(inst) => {
                     PrivReply::Error(format!("cpu {cpu} does not exist (0..{})", inst.cpus))
                 }
+                Err(r) => r,
+            },
+            PrivRequest::HeaderEvent { session } => match self.instance(caller, session) {
+                Ok(inst) => inst
+                    .header_event()
+                    .map_or_else(|e| PrivReply::Error(e.to_string()), PrivReply::Text),
                 Err(r) => r,
             },
             PrivRequest::Format { session, event } => match self.instance(caller, session) {

@@ -44,6 +44,32 @@ pub fn is_event_pattern(s: &str) -> bool {
     is_event_name(&s.replace('*', "x"))
 }
 
+/// Reads a tracefs text file. Some of them (`header_page`, `header_event`) answer
+/// only the first `read` of an open file and return 0 afterwards, so a reader that
+/// starts small (as `fs::read_to_string` does) gets a truncated text: read with one
+/// large buffer.
+fn read_text(path: &Path) -> Result<String, TracefsError> {
+    use std::io::Read;
+    let mut f = File::open(path).map_err(io("cannot open", path))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io("cannot read", path)(e)),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| {
+        io("cannot read", path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    })
+}
+
 /// Mounts tracefs at `root` if it is not there yet.
 pub fn ensure_mounted(root: &Path) -> Result<(), TracefsError> {
     if root.join("instances").is_dir() {
@@ -194,7 +220,12 @@ impl Instance {
                 .join("format"),
             Some(e) => return Err(TracefsError::NoEvent(e.into())),
         };
-        fs::read_to_string(&p).map_err(io("cannot read", &p))
+        read_text(&p)
+    }
+
+    /// `events/header_event`.
+    pub fn header_event(&self) -> Result<String, TracefsError> {
+        read_text(&self.path.join("events/header_event"))
     }
 
     /// Stops tracing, disables every event and removes the instance. Returns false

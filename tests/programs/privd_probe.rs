@@ -5,7 +5,8 @@
 //! connected descriptor N (handed over by someone else). Commands come one per line
 //! on stdin, or as the arguments after the socket (`privd_probe --fd 0 hello list`,
 //! for a socket handed over as stdin). Commands: `hello`, `list`,
-//! `create`, `enable EVENT...`, `start`, `stop`, `count EVENT` (reads every CPU's
+//! `create`, `enable EVENT...`, `start`, `stop`, `header-page`, `header-event`,
+//! `count EVENT` (reads every CPU's
 //! `trace_pipe_raw` and counts the records of EVENT, decoding the ftrace pages),
 //! `destroy`, `quit`. Answers: `ok ...`, `denied: ...`, `error: ...`.
 
@@ -139,6 +140,20 @@ fn main() {
             ["start"] => answer(&call(&sock, &PrivRequest::Start { session })),
             ["stop"] => answer(&call(&sock, &PrivRequest::Stop { session })),
             ["destroy"] => answer(&call(&sock, &PrivRequest::Destroy { session })),
+            ["header-page"] => match call(
+                &sock,
+                &PrivRequest::Format {
+                    session,
+                    event: None,
+                },
+            ) {
+                Ok((PrivReply::Text(t), _)) => format!("ok {}", t.lines().count()),
+                other => answer(&other),
+            },
+            ["header-event"] => match call(&sock, &PrivRequest::HeaderEvent { session }) {
+                Ok((PrivReply::Text(t), _)) => format!("ok {}", t.lines().next().unwrap_or("")),
+                other => answer(&other),
+            },
             ["count", event] => {
                 let fmt = call(
                     &sock,

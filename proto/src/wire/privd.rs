@@ -54,6 +54,10 @@ pub enum PrivRequest {
     Destroy {
         session: u32,
     },
+    /// The text of `events/header_event` (the record header layout).
+    HeaderEvent {
+        session: u32,
+    },
 }
 
 impl Message for PrivRequest {}
