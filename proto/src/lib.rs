@@ -12,6 +12,8 @@
 //! - [`rundir`]: where a user's session daemon keeps its sockets, and the checks that
 //!   make that directory trustworthy.
 //! - [`clock`]: the trace clock shared by applications and the session daemon.
+//! - [`ftrace`]: the text formats tracefs describes its ring buffer with (event
+//!   `format` files, `header_page`), parsed as untrusted input.
 //!
 //! Unsafe code lives only in [`ring::shm`] (mapping shared memory and raw access to
 //! it), [`wire::socket`] (descriptors received from the kernel), [`clock`]
@@ -20,6 +22,7 @@
 
 pub mod clock;
 pub mod event;
+pub mod ftrace;
 pub mod ring;
 pub mod rundir;
 pub mod sched;
