@@ -157,7 +157,7 @@ fn field(decl: &str, offset: u32, size: u32, signed: bool) -> Result<Field, Stri
                 FieldKind::CharArray
             }
             Some(Some(len)) => {
-                if len == 0 || size % len != 0 || ![1, 2, 4, 8].contains(&(size / len)) {
+                if len == 0 || !size.is_multiple_of(len) || ![1, 2, 4, 8].contains(&(size / len)) {
                     return Err(format!("array '{name}[{len}]' of {size} bytes"));
                 }
                 FieldKind::Array { len, signed }
