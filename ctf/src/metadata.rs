@@ -302,7 +302,7 @@ pub fn generate(t: &TraceDesc) -> Result<String, MetadataError> {
         let _ = write!(
             m,
             "event {{\n\tname = {};\n\tid = {};\n\tstream_id = {};\n\tloglevel = {};\n\tfields := struct {{\n",
-            quote(&format!("{}:{}", e.desc.provider, e.desc.name)),
+            quote(&e.desc.full_name()),
             e.id,
             e.stream_id,
             e.desc.loglevel as u8

@@ -215,6 +215,9 @@ pub fn is_identifier(s: &str, max: usize) -> bool {
 impl EventDesc {
     /// The full event name, `provider:name`.
     pub fn full_name(&self) -> String {
+        if self.provider.is_empty() {
+            return self.name.clone();
+        }
         format!("{}:{}", self.provider, self.name)
     }
 
@@ -231,7 +234,11 @@ impl EventDesc {
                 })
             }
         };
-        ident("provider", &self.provider, limits::NAME_LEN)?;
+        // Kernel events have no provider (`sched_switch`); applications always have
+        // one (the session daemon checks).
+        if !self.provider.is_empty() {
+            ident("provider", &self.provider, limits::NAME_LEN)?;
+        }
         ident("event name", &self.name, limits::NAME_LEN)?;
         if self.fields.len() > limits::FIELDS {
             return Err(DescError::TooManyFields(self.full_name()));

@@ -107,7 +107,12 @@ pub fn read_registration(
                     return Err(AppError::ExtraTracepoints);
                 }
                 for d in descs {
-                    match d.validate() {
+                    let checked = if d.provider.is_empty() {
+                        Err("an application's tracepoint needs a provider".to_string())
+                    } else {
+                        d.validate().map_err(|e| e.to_string())
+                    };
+                    match checked {
                         Ok(()) => tracepoints.push(Some(d)),
                         Err(e) => {
                             eprintln!("lttng-sessiond: app {}: tracepoint refused: {e}", cred.pid);
