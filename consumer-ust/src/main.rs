@@ -43,7 +43,6 @@
 //! - `3` ([`EXIT_SANDBOX`]): the sandbox could not be entered.
 #![deny(unsafe_code)]
 
-mod inherit;
 mod serve;
 mod sink;
 mod stream;
@@ -148,7 +147,7 @@ fn main() -> ExitCode {
     let Some(fd) = args.control_fd else {
         return ExitCode::from(EXIT_USAGE);
     };
-    let control = match inherit::control_socket(fd) {
+    let control = match proto::wire::inherit::control_socket(fd) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("lttng-consumerd-ust: {e}");

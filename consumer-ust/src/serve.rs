@@ -213,12 +213,20 @@ impl Consumer {
             ConsumerRequest::RemoveSession { .. } => "remove-session",
             ConsumerRequest::Snapshot { .. } => "snapshot",
             ConsumerRequest::Stats { .. } => "stats",
+            ConsumerRequest::KernelSetup { .. }
+            | ConsumerRequest::KernelFormat { .. }
+            | ConsumerRequest::AddKernelStream(_) => "kernel",
         };
         if !self.greeted && name != "hello" {
             return Err(ServeError::NoHello(name));
         }
         Ok(match msg {
             ConsumerRequest::Hello { version, clock } => return self.hello(version, clock),
+            ConsumerRequest::KernelSetup { .. }
+            | ConsumerRequest::KernelFormat { .. }
+            | ConsumerRequest::AddKernelStream(_) => ConsumerReply::Error(
+                "kernel streams go to the kernel consumer (lttng-consumerd-kernel)".into(),
+            ),
             ConsumerRequest::AddStream(spec) => self.add_stream(spec, fds),
             ConsumerRequest::Flush { session } => {
                 let keys = self.keys(|s| s.session == session);

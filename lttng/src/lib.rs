@@ -234,6 +234,23 @@ impl Client {
         }
     }
 
+    /// Enables kernel events (names or globs, `--syscall`); returns those newly enabled.
+    pub fn enable_kernel_events(
+        &mut self,
+        session: &str,
+        patterns: Vec<String>,
+        syscalls: bool,
+    ) -> Result<Vec<String>, ControlError> {
+        match self.call(Request::EnableKernelEvents {
+            session: session.into(),
+            patterns,
+            syscalls,
+        })? {
+            Reply::KernelEvents(v) => Ok(v),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
     /// The kernel events this user may enable (through privd).
     pub fn list_kernel_events(&mut self) -> Result<Vec<String>, ControlError> {
         match self.call(Request::ListKernelEvents)? {

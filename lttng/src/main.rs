@@ -132,6 +132,9 @@ enum Command {
         /// Event names or globs to leave out, comma-separated.
         #[arg(short = 'x', long = "exclude")]
         exclude: Option<String>,
+        /// Kernel: record every system call (entry and exit).
+        #[arg(long)]
+        syscall: bool,
     },
     /// Disable event rules (by the name or glob they were enabled with).
     DisableEvent {
@@ -385,7 +388,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             loglevel,
             loglevel_only,
             exclude,
+            syscall,
         } => {
+            if domain.kernel {
+                let session = session_or_current(session)?;
+                let patterns = match (all, names) {
+                    (true, _) => vec!["*".to_string()],
+                    (false, Some(n)) if !syscall => split_list(&n),
+                    (false, None) if syscall => Vec::new(),
+                    (false, None) => {
+                        return Err(usage("give event names or globs, --all or --syscall"))
+                    }
+                    (false, Some(_)) => {
+                        return Err(usage(
+                            "--syscall records every system call: give no names with it",
+                        ))
+                    }
+                };
+                let enabled =
+                    Client::connect()?.enable_kernel_events(&session, patterns, syscall)?;
+                for e in enabled {
+                    println!("Kernel event {e} created in channel channel0");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             domain.require_userspace()?;
             let session = session_or_current(session)?;
             let patterns = match (all, names) {

@@ -16,13 +16,15 @@
 //!   `format` files, `header_page`), parsed as untrusted input.
 //!
 //! Unsafe code lives only in [`ring::shm`] (mapping shared memory and raw access to
-//! it), [`wire::socket`] (descriptors received from the kernel), [`clock`]
+//! it), [`wire::socket`] (descriptors received from the kernel), [`wire::inherit`] (a
+//! descriptor inherited across exec), [`clock`]
 //! (`rdtsc`) and [`sched`] (`sched_setattr`).
 #![deny(unsafe_code)]
 
 pub mod clock;
 pub mod event;
 pub mod ftrace;
+pub mod ftrace_page;
 pub mod ring;
 pub mod rundir;
 pub mod sched;

@@ -127,6 +127,14 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
             Err(e) => Reply::Error(e.to_string()),
         },
         Request::DaemonStatus => Reply::DaemonStatus(d.status()),
+        Request::EnableKernelEvents {
+            session,
+            patterns,
+            syscalls,
+        } => match d.enable_kernel_events(&session, patterns, syscalls) {
+            Ok(v) => Reply::KernelEvents(v),
+            Err(e) => Reply::Error(e.to_string()),
+        },
         Request::ListKernelEvents => {
             let uid = d.uid;
             // privd may be slow; do not hold the daemon's lock meanwhile.

@@ -76,6 +76,8 @@ pub enum DaemonError {
     Consumer(#[from] ConsumerError),
     #[error("cannot write the metadata: {0}")]
     Metadata(String),
+    #[error(transparent)]
+    Kernel(#[from] crate::kernel::KernelError),
 }
 
 /// Everything the daemon knows.
@@ -93,6 +95,7 @@ pub struct Daemon {
     /// The consumer program, and whether it may run without its sandbox (the
     /// operator's explicit `--allow-unsandboxed`).
     consumer_path: PathBuf,
+    kernel_consumer_path: PathBuf,
     allow_unsandboxed: bool,
     next_id: u64,
     pub shutting_down: bool,
@@ -142,6 +145,10 @@ impl Daemon {
             home,
             sessions: Vec::new(),
             apps: Vec::new(),
+            kernel_consumer_path: consumer_path
+                .parent()
+                .map(|d| d.join("lttng-consumerd-kernel"))
+                .unwrap_or_else(|| PathBuf::from("lttng-consumerd-kernel")),
             consumer_path,
             allow_unsandboxed,
             next_id: 1,
@@ -211,6 +218,7 @@ impl Daemon {
             traces: Vec::new(),
             snapshots_taken: 0,
             consumer: Consumer::new(self.consumer_path.clone()),
+            kernel: None,
         });
         Ok((name, output.display().to_string()))
     }
@@ -227,6 +235,9 @@ impl Daemon {
         let mut s = self.sessions.remove(i);
         // Its consumer sees the connection close and exits.
         s.consumer.forget();
+        if let Some(k) = &mut s.kernel {
+            k.destroy(s.id);
+        }
         let keys: HashSet<u64> = s
             .traces
             .iter()
@@ -444,7 +455,7 @@ impl Daemon {
         if self.sessions[si].active {
             return Err(DaemonError::AlreadyActive(name.into()));
         }
-        if self.sessions[si].channels.is_empty() {
+        if self.sessions[si].channels.is_empty() && self.sessions[si].kernel.is_none() {
             return Err(DaemonError::NoChannels(name.into()));
         }
         if !self.sessions[si].started {
@@ -454,7 +465,9 @@ impl Daemon {
                 source,
             })?;
             self.sessions[si].started = true;
-            if self.sessions[si].buffers == Buffers::PerUid {
+            if self.sessions[si].channels.is_empty() {
+                // Kernel events only: no userspace trace.
+            } else if self.sessions[si].buffers == Buffers::PerUid {
                 let owner = TraceOwner::Uid(self.uid);
                 self.add_trace(si, owner)?;
             } else {
@@ -468,10 +481,72 @@ impl Daemon {
                 }
             }
         }
+        if self.sessions[si].kernel.is_some() {
+            let clock = self.clock.desc();
+            let (source, allow, host) = (
+                self.clock.source,
+                self.allow_unsandboxed,
+                self.hostname.clone(),
+            );
+            let mut next = self.next_id;
+            let s = &mut self.sessions[si];
+            let (id, output, name) = (s.id, s.output.clone(), s.name.clone());
+            let at = crate::kernel::StartAt {
+                session: id,
+                output: &output,
+                clock: &clock,
+                hostname: &host,
+                trace_name: &name,
+                source,
+                allow_unsandboxed: allow,
+            };
+            let r = s.kernel.as_mut().map(|k| {
+                k.start(&at, &mut || {
+                    next += 1;
+                    next
+                })
+            });
+            self.next_id = next;
+            if let Some(Err(e)) = r {
+                return Err(e.into());
+            }
+        }
         self.sessions[si].active = true;
         self.push_bindings();
         self.write_metadata(si);
         Ok(())
+    }
+
+    /// `lttng enable-event -k`: the first call asks privd for the session's kernel
+    /// instance. Returns the events newly enabled.
+    pub fn enable_kernel_events(
+        &mut self,
+        session: &str,
+        patterns: Vec<String>,
+        syscalls: bool,
+    ) -> Result<Vec<String>, DaemonError> {
+        for p in &patterns {
+            pattern_check(p)?;
+        }
+        let si = self.session_index(session)?;
+        if self.sessions[si].kernel.is_none() {
+            if self.sessions[si].started {
+                return Err(crate::kernel::KernelError::Started.into());
+            }
+            let consumer = Consumer::new(self.kernel_consumer_path.clone());
+            let k = crate::kernel::KernelSide::create(
+                self.uid,
+                self.clock.source,
+                consumer,
+                random_uuid(),
+            )?;
+            self.sessions[si].kernel = Some(k);
+        }
+        let k = self.sessions[si]
+            .kernel
+            .as_mut()
+            .ok_or(crate::kernel::KernelError::Started)?;
+        Ok(k.enable(&patterns, syscalls)?)
     }
 
     pub fn stop(&mut self, name: &str) -> Result<(), DaemonError> {
@@ -484,7 +559,10 @@ impl Daemon {
         // and writes everything out.
         self.push_bindings();
         let id = self.sessions[si].id;
-        if !self.sessions[si].snapshot {
+        if let Some(k) = &mut self.sessions[si].kernel {
+            k.stop(id)?;
+        }
+        if !self.sessions[si].snapshot && self.sessions[si].consumer.is_running() {
             self.consumer_call(si, &ConsumerRequest::Flush { session: id }, &[])?;
         }
         for t in &mut self.sessions[si].traces {
@@ -526,7 +604,7 @@ impl Daemon {
                 source,
             })?;
             let text = t
-                .metadata(&self.sessions[si], &self.clock, &self.hostname)
+                .metadata(&self.sessions[si], &self.clock.desc(), &self.hostname)
                 .map_err(|e| DaemonError::Metadata(e.to_string()))?;
             write_atomically(&tdir.join("metadata"), text.as_bytes())?;
         }
@@ -902,14 +980,22 @@ impl Daemon {
 
     /// Writes the metadata of the session's traces whose event classes changed.
     pub fn write_metadata(&mut self, si: usize) {
+        // One calibration for every metadata file of the session, so that its
+        // userspace and kernel traces share one clock exactly.
+        let clock = self.clock.desc();
         let s = &self.sessions[si];
+        if let Some(k) = &s.kernel {
+            if let Err(e) = k.write_metadata(&s.output, &clock, &self.hostname, &s.name) {
+                eprintln!("lttng-sessiond: session {}: {e}", s.name);
+            }
+        }
         let mut written = Vec::new();
         for (ti, t) in s.traces.iter().enumerate() {
             if !t.dirty {
                 continue;
             }
             let r = t
-                .metadata(s, &self.clock, &self.hostname)
+                .metadata(s, &clock, &self.hostname)
                 .map_err(|e| DaemonError::Metadata(e.to_string()))
                 .and_then(|text| {
                     let dir = s.output.join(&t.dir);
@@ -1009,6 +1095,11 @@ impl Daemon {
             apps,
             consumer_restarts: s.consumer.restarts,
             sandboxed: s.consumer.sandboxed,
+            kernel_events: s
+                .kernel
+                .as_ref()
+                .map(|k| k.events.clone())
+                .unwrap_or_default(),
         })
     }
 

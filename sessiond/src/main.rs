@@ -31,6 +31,7 @@ mod apps;
 mod client;
 mod consumer;
 mod daemon;
+mod kernel;
 mod privd;
 mod session;
 

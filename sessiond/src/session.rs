@@ -43,6 +43,8 @@ pub struct Session {
     pub snapshots_taken: u32,
     /// The session's consumer, sandboxed to its output directory.
     pub consumer: Consumer,
+    /// The kernel side, once kernel events are enabled.
+    pub kernel: Option<crate::kernel::KernelSide>,
 }
 
 /// One channel of a session.
@@ -159,7 +161,7 @@ impl Trace {
     pub fn metadata(
         &self,
         session: &Session,
-        clock: &ClockState,
+        clock: &ClockDesc,
         hostname: &str,
     ) -> Result<String, MetadataError> {
         let s = |v: &str| EnvValue::Str(v.to_string());
@@ -186,7 +188,7 @@ impl Trace {
         }
         let desc = TraceDesc {
             uuid: self.uuid,
-            clock: clock.desc(),
+            clock: clock.clone(),
             env,
             streams: session
                 .channels

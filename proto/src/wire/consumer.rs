@@ -35,31 +35,76 @@ pub struct StreamSpec {
 pub enum ConsumerRequest {
     /// First message; `clock` is the source the writers use (the consumer closes
     /// packets with timestamps from it).
-    Hello { version: u32, clock: Source },
+    Hello {
+        version: u32,
+        clock: Source,
+    },
     /// Start draining a stream; carries the buffer's memfd and its wakeup eventfd.
     AddStream(StreamSpec),
     /// Close the open packets of the session's streams and write out everything
     /// recorded (stop).
-    Flush { session: u64 },
+    Flush {
+        session: u64,
+    },
     /// Every process that wrote into the trace's buffers has exited: complete the
     /// packets a writer killed mid-event left unfinished, and write them out.
-    WritersGone { trace: u64 },
+    WritersGone {
+        trace: u64,
+    },
     /// The writers of one trace are gone (an exited per-process application): as
     /// `WritersGone`, then flush, write out, and forget its streams ...
-    RemoveTrace { trace: u64 },
+    RemoveTrace {
+        trace: u64,
+    },
     /// ... or of a whole session (destroy).
-    RemoveSession { session: u64 },
+    RemoveSession {
+        session: u64,
+    },
     /// Write what the session's buffers hold now under `dir` (same layout as the
     /// session's output), without consuming it.
-    Snapshot { session: u64, dir: String },
+    Snapshot {
+        session: u64,
+        dir: String,
+    },
     /// Per-stream counters of a session.
-    Stats { session: u64 },
+    Stats {
+        session: u64,
+    },
+    /// Kernel consumer: the layout of the session's ftrace pages (`header_page`) and
+    /// how many `KernelFormat` messages follow (the enabled events' `format` texts, in
+    /// the order that gives the event ids, see `ctf::kernel`).
+    KernelSetup {
+        session: u64,
+        header_page: String,
+        formats: u32,
+    },
+    KernelFormat {
+        session: u64,
+        text: String,
+    },
+    /// Kernel consumer: drain one CPU's `trace_pipe_raw` (the descriptor travels with
+    /// the message) into `<output>/<trace_dir>/<file>`.
+    AddKernelStream(KernelStreamSpec),
+}
+
+/// One CPU of a kernel session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelStreamSpec {
+    pub key: u64,
+    pub session: u64,
+    pub output: String,
+    pub trace_dir: String,
+    pub file: String,
+    pub cpu: u32,
+    /// The kernel trace's uuid (packet headers).
+    pub uuid: [u8; 16],
 }
 
 impl Message for ConsumerRequest {
     fn fd_count(&self) -> usize {
         match self {
             ConsumerRequest::AddStream(_) => 2,
+            ConsumerRequest::AddKernelStream(_) => 1,
             _ => 0,
         }
     }

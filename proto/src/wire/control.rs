@@ -66,6 +66,13 @@ pub enum Request {
     DaemonStatus,
     /// The kernel events privd allows this user (`lttng list -k`).
     ListKernelEvents,
+    /// `lttng enable-event -k`: kernel events by name or glob (`sched_switch`,
+    /// `sched:*`), plus the system calls (`--syscall`).
+    EnableKernelEvents {
+        session: String,
+        patterns: Vec<String>,
+        syscalls: bool,
+    },
 }
 
 impl Message for Request {}
@@ -230,6 +237,8 @@ pub struct SessionDetail {
     pub consumer_restarts: u32,
     /// Whether the consumer runs sandboxed.
     pub sandboxed: bool,
+    /// The kernel events enabled in this session (`system:event`).
+    pub kernel_events: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

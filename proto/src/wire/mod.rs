@@ -17,6 +17,7 @@
 pub mod app;
 pub mod consumer;
 pub mod control;
+pub mod inherit;
 pub mod privd;
 pub mod socket;
 

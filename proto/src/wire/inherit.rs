@@ -1,10 +1,9 @@
-//! Taking over the control socket the session daemon left open for us
-//! (`--control-fd N`).
+//! Taking over the control socket a session daemon left open for the consumer it
+//! spawned (`--control-fd N`).
 //!
 //! # Safety
 //!
-//! This is the crate's only `unsafe` code: one block that takes ownership of the
-//! descriptor number given on the command line. It runs once, at start-up, before the
+//! One block takes ownership of the descriptor number given on the command line. It runs once, at start-up, before the
 //! process opens any descriptor of its own, so no other owner of that number can exist;
 //! `fcntl(F_GETFD)` has just shown that the number is open. Nothing else in the process
 //! refers to it afterwards.
@@ -17,7 +16,7 @@ use nix::sys::socket::{getsockopt, sockopt, SockType};
 
 /// Why the inherited control socket cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum InheritError {
+pub enum InheritError {
     #[error("--control-fd {0} is a standard stream; pass the socket on another descriptor")]
     Stdio(RawFd),
     #[error("--control-fd {fd} is not an open descriptor ({source}): leave it open across exec")]
@@ -32,7 +31,7 @@ pub(crate) enum InheritError {
 
 /// Takes ownership of the control socket `fd` after checking it is an open
 /// `SOCK_SEQPACKET` socket, and marks it close-on-exec.
-pub(crate) fn control_socket(fd: RawFd) -> Result<OwnedFd, InheritError> {
+pub fn control_socket(fd: RawFd) -> Result<OwnedFd, InheritError> {
     if (0..=2).contains(&fd) {
         return Err(InheritError::Stdio(fd));
     }

@@ -1,0 +1,348 @@
+//! The kernel side of a session: a tracefs instance privd created for this user, the
+//! events enabled in it, and the kernel consumer that turns its pages into
+//! `<output>/kernel/`. The metadata of that trace is written here, from the same
+//! formats (and in the same order) the consumer builds its encoder from, with the same
+//! clock block as the userspace trace, so that one `babeltrace2 <output>` run merges
+//! both.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use ctf::kernel::KernelSchema;
+use ctf::metadata::{self, ClockDesc, EnvValue, StreamDesc, TraceDesc};
+use proto::clock::Source;
+use proto::event::glob_match;
+use proto::wire::consumer::{ConsumerReply, ConsumerRequest, KernelStreamSpec};
+use proto::wire::privd::{PrivReply, PrivRequest};
+
+use crate::consumer::{Consumer, ConsumerError};
+use crate::privd::{self, PrivdError};
+
+/// Per-CPU kernel buffer asked of privd (it caps it).
+const BUFFER_KB: u32 = 4096;
+
+/// Why the kernel side failed; the texts are for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error(transparent)]
+    Privd(#[from] PrivdError),
+    #[error("no kernel event matches '{0}' (see `lttng list -k` for what you may enable)")]
+    NoMatch(String),
+    #[error("kernel events must be enabled before the session starts")]
+    Started,
+    #[error("the kernel format of '{event}' cannot be read: {why}")]
+    Format { event: String, why: String },
+    #[error("kernel consumer: {0}")]
+    Consumer(#[from] ConsumerError),
+    #[error("cannot write the kernel metadata: {0}")]
+    Metadata(String),
+}
+
+/// Where and how a session's kernel side starts.
+#[derive(Clone, Copy)]
+pub struct StartAt<'a> {
+    pub session: u64,
+    pub output: &'a Path,
+    pub clock: &'a ClockDesc,
+    pub hostname: &'a str,
+    pub trace_name: &'a str,
+    pub source: Source,
+    pub allow_unsandboxed: bool,
+}
+
+/// A session's kernel side.
+#[derive(Debug)]
+pub struct KernelSide {
+    privd: OwnedFd,
+    id: u32,
+    cpus: u32,
+    /// Enabled events, `system:event`, in the order that gives their ids.
+    pub events: Vec<String>,
+    formats: Vec<String>,
+    header_page: String,
+    schema: Option<KernelSchema>,
+    pub uuid: [u8; 16],
+    pub consumer: Consumer,
+    creation: String,
+    pub started: bool,
+}
+
+fn call(sock: &OwnedFd, req: &PrivRequest) -> Result<PrivReply, KernelError> {
+    Ok(privd::call(sock, req)?)
+}
+
+impl KernelSide {
+    /// Asks privd for an instance for `uid`, with the trace clock of `source`.
+    pub fn create(
+        uid: u32,
+        source: Source,
+        consumer: Consumer,
+        uuid: [u8; 16],
+    ) -> Result<KernelSide, KernelError> {
+        let sock = privd::connect(uid)?;
+        match call(
+            &sock,
+            &PrivRequest::CreateSession {
+                buffer_kb: BUFFER_KB,
+                clock: source,
+            },
+        )? {
+            PrivReply::Session { session, cpus } => Ok(KernelSide {
+                privd: sock,
+                id: session,
+                cpus,
+                events: Vec::new(),
+                formats: Vec::new(),
+                header_page: String::new(),
+                schema: None,
+                uuid,
+                consumer,
+                creation: proto::clock::iso8601_now(),
+                started: false,
+            }),
+            other => Err(privd::refusal(other).into()),
+        }
+    }
+
+    /// Enables the events matching `patterns` (`system:event` or `event` globs), and the
+    /// system calls.
+    pub fn enable(
+        &mut self,
+        patterns: &[String],
+        syscalls: bool,
+    ) -> Result<Vec<String>, KernelError> {
+        if self.started {
+            return Err(KernelError::Started);
+        }
+        let allowed = match call(&self.privd, &PrivRequest::ListEvents)? {
+            PrivReply::Events(v) => v,
+            other => return Err(privd::refusal(other).into()),
+        };
+        let mut wanted: Vec<String> = Vec::new();
+        for p in patterns {
+            let hits: Vec<&String> = allowed
+                .iter()
+                .filter(|e| {
+                    let bare = e.split_once(':').map_or(e.as_str(), |(_, n)| n);
+                    glob_match(p, e) || glob_match(p, bare)
+                })
+                .collect();
+            if hits.is_empty() {
+                return Err(KernelError::NoMatch(p.chars().take(80).collect()));
+            }
+            wanted.extend(hits.into_iter().cloned());
+        }
+        if syscalls {
+            for e in ["raw_syscalls:sys_enter", "raw_syscalls:sys_exit"] {
+                if !allowed.iter().any(|a| a == e) {
+                    return Err(KernelError::NoMatch("--syscall".into()));
+                }
+                wanted.push(e.to_string());
+            }
+        }
+        wanted.retain(|e| !self.events.contains(e));
+        wanted.sort();
+        wanted.dedup();
+        if !wanted.is_empty() {
+            match call(
+                &self.privd,
+                &PrivRequest::EnableEvents {
+                    session: self.id,
+                    events: wanted.clone(),
+                },
+            )? {
+                PrivReply::Done => self.events.extend(wanted.iter().cloned()),
+                other => return Err(privd::refusal(other).into()),
+            }
+        }
+        Ok(wanted)
+    }
+
+    /// First start: reads the formats, builds the schema, starts the consumer with one
+    /// stream per CPU, then starts tracing.
+    pub fn start(
+        &mut self,
+        at: &StartAt<'_>,
+        next_key: &mut dyn FnMut() -> u64,
+    ) -> Result<(), KernelError> {
+        let StartAt {
+            session,
+            output,
+            clock,
+            hostname,
+            trace_name,
+            source,
+            allow_unsandboxed,
+        } = *at;
+        if !self.started {
+            self.header_page = self.format(None)?;
+            self.formats = self
+                .events
+                .clone()
+                .iter()
+                .map(|e| self.format(Some(e)))
+                .collect::<Result<_, _>>()?;
+            let parsed = self
+                .formats
+                .iter()
+                .zip(&self.events)
+                .map(|(t, e)| {
+                    proto::ftrace::parse_format(t).map_err(|x| KernelError::Format {
+                        event: e.clone(),
+                        why: x.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.schema = Some(KernelSchema::new(&parsed));
+            self.write_metadata(output, clock, hostname, trace_name)?;
+            let child = self.consumer.spawn(source, output, allow_unsandboxed)?;
+            // The kernel consumer is not restarted when it dies (its pages would be
+            // half read); the session reports it at stop.
+            std::thread::spawn(move || {
+                let mut child = child;
+                let _ = child.wait();
+            });
+            self.consumer_call(
+                &ConsumerRequest::KernelSetup {
+                    session,
+                    header_page: self.header_page.clone(),
+                    formats: self.formats.len() as u32,
+                },
+                &[],
+            )?;
+            for text in self.formats.clone() {
+                self.consumer_call(&ConsumerRequest::KernelFormat { session, text }, &[])?;
+            }
+            for cpu in 0..self.cpus {
+                let fd = self.stream(cpu)?;
+                let spec = KernelStreamSpec {
+                    key: next_key(),
+                    session,
+                    output: output.display().to_string(),
+                    trace_dir: "kernel".into(),
+                    file: format!("channel0_{cpu}"),
+                    cpu,
+                    uuid: self.uuid,
+                };
+                self.consumer_call(&ConsumerRequest::AddKernelStream(spec), &[fd.as_fd()])?;
+            }
+            self.started = true;
+        }
+        match call(&self.privd, &PrivRequest::Start { session: self.id })? {
+            PrivReply::Done => Ok(()),
+            other => Err(privd::refusal(other).into()),
+        }
+    }
+
+    fn stream(&self, cpu: u32) -> Result<OwnedFd, KernelError> {
+        proto::wire::socket::send(
+            self.privd.as_fd(),
+            &PrivRequest::Stream {
+                session: self.id,
+                cpu,
+            },
+            &[],
+        )
+        .map_err(|e| PrivdError(format!("lttng-privd did not answer: {e}")))?;
+        let mut r = proto::wire::socket::recv::<PrivReply>(self.privd.as_fd())
+            .map_err(|e| PrivdError(format!("lttng-privd did not answer: {e}")))?;
+        match (r.msg, r.fds.pop()) {
+            (PrivReply::Stream { .. }, Some(fd)) => Ok(fd),
+            (other, _) => Err(privd::refusal(other).into()),
+        }
+    }
+
+    fn format(&self, event: Option<&String>) -> Result<String, KernelError> {
+        match call(
+            &self.privd,
+            &PrivRequest::Format {
+                session: self.id,
+                event: event.cloned(),
+            },
+        )? {
+            PrivReply::Text(t) => Ok(t),
+            other => Err(KernelError::Format {
+                event: event.cloned().unwrap_or_else(|| "header_page".into()),
+                why: privd::refusal(other).to_string(),
+            }),
+        }
+    }
+
+    fn consumer_call(
+        &mut self,
+        req: &ConsumerRequest,
+        fds: &[std::os::fd::BorrowedFd<'_>],
+    ) -> Result<ConsumerReply, KernelError> {
+        Ok(self.consumer.call(req, fds)?)
+    }
+
+    /// Stops tracing and has the consumer write out every page.
+    pub fn stop(&mut self, session: u64) -> Result<(), KernelError> {
+        match call(&self.privd, &PrivRequest::Stop { session: self.id })? {
+            PrivReply::Done => {}
+            other => return Err(privd::refusal(other).into()),
+        }
+        if self.consumer.is_running() {
+            self.consumer_call(&ConsumerRequest::Flush { session }, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything out and gives the instance back.
+    pub fn destroy(&mut self, session: u64) {
+        if self.consumer.is_running() {
+            let _ = self.consumer_call(&ConsumerRequest::RemoveSession { session }, &[]);
+            self.consumer.forget();
+        }
+        let _ = call(&self.privd, &PrivRequest::Destroy { session: self.id });
+    }
+
+    /// `<output>/kernel/metadata`: the kernel env LTTng-modules writes, the same clock
+    /// as the userspace trace, the schema's classes.
+    pub fn write_metadata(
+        &self,
+        output: &Path,
+        clock: &ClockDesc,
+        hostname: &str,
+        trace_name: &str,
+    ) -> Result<(), KernelError> {
+        let Some(schema) = &self.schema else {
+            return Ok(());
+        };
+        let s = |v: &str| EnvValue::Str(v.to_string());
+        let proc = |f: &str| {
+            std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let desc = TraceDesc {
+            uuid: self.uuid,
+            clock: clock.clone(),
+            env: vec![
+                ("hostname".into(), s(hostname)),
+                ("domain".into(), s("kernel")),
+                ("sysname".into(), s("Linux")),
+                ("kernel_release".into(), s(&proc("osrelease"))),
+                ("kernel_version".into(), s(&proc("version"))),
+                ("tracer_name".into(), s("lttng-modules")),
+                ("tracer_major".into(), EnvValue::Int(2)),
+                ("tracer_minor".into(), EnvValue::Int(13)),
+                ("tracer_patchlevel".into(), EnvValue::Int(0)),
+                ("trace_name".into(), s(trace_name)),
+                ("trace_creation_datetime".into(), s(&self.creation)),
+            ],
+            streams: vec![StreamDesc {
+                id: 0,
+                contexts: KernelSchema::CONTEXTS,
+            }],
+            events: schema.classes.clone(),
+        };
+        let text = metadata::generate(&desc).map_err(|e| KernelError::Metadata(e.to_string()))?;
+        let dir = output.join("kernel");
+        std::fs::create_dir_all(&dir).map_err(|e| KernelError::Metadata(e.to_string()))?;
+        let tmp = dir.join("metadata.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, dir.join("metadata")))
+            .map_err(|e| KernelError::Metadata(e.to_string()))
+    }
+}

@@ -1,0 +1,226 @@
+//! A member of the tracing group records kernel and userspace events in one session,
+//! without root: `lttng enable-event -k sched_switch`, `-k --syscall`, `-u 'myapp:*'`.
+//! The kernel trace holds sched_switch events naming the traced program and the
+//! entry/exit pairs of its system calls (the thread in each event's context); one
+//! babeltrace2 run reads both traces merged, exit 0 and nothing on stderr; and the two
+//! share one clock: the program's userspace events fall between the end of the `read`
+//! that asked for them and the start of the `write` that answers. Needs root (accounts,
+//! privd): under CI=true it fails rather than skips without it.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ctf::reader::Value;
+use support::tracing_group::*;
+use support::user::bin_dir;
+use support::*;
+
+/// A command run as `user` with the user's groups, in `home`, asking `privd`.
+fn as_member(user: &str, home: &Path, privd: &Path, program: &Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(become_user(user))
+        .arg("env")
+        .arg(format!("HOME={}", home.display()))
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(format!("LTTNG_PRIVD_SOCKET={}", privd.display()))
+        .arg("LIBUST_REGISTER_TIMEOUT_MS=10000")
+        .arg(program);
+    c
+}
+
+fn lttng(user: &str, home: &Path, privd: &Path, args: &[&str]) -> String {
+    let out = as_member(user, home, privd, &bin_dir().join("lttng"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lttng {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn kernel_and_userspace_events_share_one_timeline() {
+    if !root_or_skip() {
+        return;
+    }
+    let acc = Accounts::new();
+    let privd = Privd::start(&acc.group, 4);
+    let home = TempDir::new("ktrace");
+    let uid: u32 = String::from_utf8(
+        Command::new("id")
+            .args(["-u", &acc.member])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
+    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    lttng(u, h, s, &["create", "both"]);
+    lttng(u, h, s, &["enable-event", "-k", "sched_switch"]);
+    lttng(u, h, s, &["enable-event", "-k", "--syscall"]);
+    lttng(u, h, s, &["enable-event", "-u", "myapp:*"]);
+    lttng(u, h, s, &["start"]);
+
+    let mut app = as_member(u, h, s, Path::new(env!("CARGO_BIN_EXE_ust_app")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = app.id() as i64;
+    let mut stdin = app.stdin.take().unwrap();
+    let mut stdout = BufReader::new(app.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    for _ in 0..3 {
+        writeln!(stdin, "emit 5").unwrap();
+        stdin.flush().unwrap();
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    writeln!(stdin, "quit").unwrap();
+    assert!(app.wait().unwrap().success());
+    lttng(u, h, s, &["stop"]);
+
+    let traces: PathBuf = std::fs::read_dir(home.path().join("lttng-traces"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(traces.join("kernel/metadata").exists() && traces.join("ust").is_dir());
+    let read = read_trace(&traces);
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let tid = |e: &ctf::reader::Event| field(&e.stream_context, "vtid").and_then(Value::as_i64);
+    let name = |e: &ctf::reader::Event| e.name.to_string();
+    let switches = read
+        .events
+        .iter()
+        .filter(|e| {
+            &*e.name == "sched_switch"
+                && ["prev_comm", "next_comm"]
+                    .iter()
+                    .any(|f| field(&e.fields, f).and_then(Value::as_str) == Some("ust_app"))
+        })
+        .count();
+    assert!(switches > 0, "sched_switch naming the program");
+    // The program's own system calls, in pairs.
+    let mine: Vec<&ctf::reader::Event> =
+        read.events.iter().filter(|e| tid(e) == Some(pid)).collect();
+    let entries = mine
+        .iter()
+        .filter(|e| name(e) == "syscall_entry_write")
+        .count();
+    let exits = mine
+        .iter()
+        .filter(|e| name(e) == "syscall_exit_write")
+        .count();
+    assert!(
+        entries >= 3 && entries == exits,
+        "write pairs: {entries} entries, {exits} exits"
+    );
+    // One clock: each batch of userspace events sits between the end of the read that
+    // brought the command and the start of the write that answers it.
+    let ust: Vec<&ctf::reader::Event> = read
+        .events
+        .iter()
+        .filter(|e| e.name.starts_with("myapp:"))
+        .collect();
+    assert_eq!(ust.len(), 30);
+    for u_ev in &ust {
+        let t = u_ev.timestamp_ns;
+        let before = mine
+            .iter()
+            .filter(|k| name(k) == "syscall_exit_read" && k.timestamp_ns <= t)
+            .map(|k| k.timestamp_ns)
+            .max();
+        let after = mine
+            .iter()
+            .filter(|k| name(k) == "syscall_entry_write" && k.timestamp_ns >= t)
+            .map(|k| k.timestamp_ns)
+            .min();
+        let (Some(b), Some(a)) = (before, after) else {
+            panic!("no read exit before or write entry after the event at {t}");
+        };
+        assert!(
+            t - b < 50_000_000 && a - t < 50_000_000,
+            "{b} <= {t} <= {a}"
+        );
+    }
+    if let Some(bt) = babeltrace2(&[traces.as_os_str()]) {
+        assert!(
+            bt.status.success(),
+            "{}",
+            String::from_utf8_lossy(&bt.stderr)
+        );
+        assert!(
+            bt.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&bt.stderr)
+        );
+        let text = String::from_utf8_lossy(&bt.stdout);
+        assert!(text.contains("myapp:request") && text.contains("sched_switch"));
+    }
+    lttng(u, h, s, &["destroy"]);
+    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
+        let _ = Command::new("kill").arg(p.trim()).status();
+    }
+}
+
+#[test]
+fn a_non_member_enabling_kernel_events_is_told_which_group_to_join() {
+    if !root_or_skip() {
+        return;
+    }
+    let acc = Accounts::new();
+    let privd = Privd::start(&acc.group, 4);
+    let home = TempDir::new("kstranger");
+    let uid: u32 = String::from_utf8(
+        Command::new("id")
+            .args(["-u", &acc.stranger])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
+    let (u, h, s) = (acc.stranger.as_str(), home.path(), privd.socket.as_path());
+    lttng(u, h, s, &["create", "k"]);
+    let out = as_member(u, h, s, &bin_dir().join("lttng"))
+        .args(["enable-event", "-k", "sched_switch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("kernel tracing needs membership in group '{0}' (ask an administrator: usermod -aG {0} {1})", acc.group, acc.stranger)),
+        "{err}"
+    );
+    let mine: Vec<_> = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("lttng-rs-u{uid}-")))
+        .collect();
+    assert!(
+        mine.is_empty(),
+        "nothing created under tracefs for the stranger: {mine:?}"
+    );
+    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
+        let _ = Command::new("kill").arg(p.trim()).status();
+    }
+}
