@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use proto::event::{Base, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
+use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
 use proto::ftrace::{EventFormat, Field, FieldKind};
 
 use crate::metadata::EventClass;
@@ -215,12 +215,22 @@ impl KernelSchema {
         s
     }
 
+    /// The per-event context of kernel streams: the thread (`common_pid`, as `vtid`),
+    /// as `lttng add-context -k -t tid` would record it.
+    pub const CONTEXTS: Contexts = Contexts {
+        vpid: false,
+        vtid: true,
+        procname: false,
+    };
+
     /// Encodes the ftrace record `payload` (starting with `common_type`) as the CTF
-    /// payload of its class, appended to `out`; returns the class id, or `None` for an
-    /// unknown event or a payload that does not fit its format.
+    /// event context and payload of its class, appended to `out`; returns the class id,
+    /// or `None` for an unknown event or a payload that does not fit its format.
     pub fn encode(&self, payload: &[u8], out: &mut Vec<u8>) -> Option<u32> {
         let ty = u16::from_le_bytes([*payload.first()?, *payload.get(1)?]);
+        let tid = read_int(payload, 4, 4, true)? as i32;
         let start = out.len();
+        out.extend_from_slice(&tid.to_le_bytes());
         let r = match self.by_id.get(&ty)? {
             Decoder::Plain { class, plans } => plans
                 .iter()
@@ -343,7 +353,8 @@ mod tests {
         p[56..60].copy_from_slice(&7i32.to_le_bytes());
         let mut out = Vec::new();
         assert_eq!(s.encode(&p, &mut out), Some(0));
-        let mut want = b"bash\0".to_vec();
+        let mut want = 0i32.to_le_bytes().to_vec();
+        want.extend(b"bash\0");
         want.extend(42i32.to_le_bytes());
         want.extend(20i32.to_le_bytes());
         want.extend(0i64.to_le_bytes());
@@ -371,7 +382,7 @@ mod tests {
         p[16..24].copy_from_slice(&3i64.to_le_bytes());
         let mut out = Vec::new();
         assert_eq!(s.encode(&p, &mut out), Some(openat));
-        assert_eq!(out, 3i64.to_le_bytes());
+        assert_eq!(out[4..], 3i64.to_le_bytes());
         p[8..16].copy_from_slice(&100_000i64.to_le_bytes());
         out.clear();
         let unknown = s.classes.len() as u32 - 1;
