@@ -224,3 +224,79 @@ fn a_non_member_enabling_kernel_events_is_told_which_group_to_join() {
         let _ = Command::new("kill").arg(p.trim()).status();
     }
 }
+
+#[test]
+fn overloaded_kernel_buffers_lose_events_that_are_counted_and_the_trace_still_reads() {
+    if !root_or_skip() {
+        return;
+    }
+    let acc = Accounts::new();
+    let privd = Privd::start(&acc.group, 4);
+    let home = TempDir::new("koverload");
+    let uid: u32 = String::from_utf8(
+        Command::new("id")
+            .args(["-u", &acc.member])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
+    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    lttng(u, h, s, &["create", "tiny"]);
+    // 2 x 4 KiB per CPU: far too small for what follows.
+    lttng(
+        u,
+        h,
+        s,
+        &[
+            "enable-channel",
+            "-k",
+            "k",
+            "--subbuf-size",
+            "4k",
+            "--num-subbuf",
+            "2",
+        ],
+    );
+    lttng(u, h, s, &["enable-event", "-k", "--syscall"]);
+    lttng(u, h, s, &["start"]);
+    // A few hundred thousand system calls as fast as possible.
+    let busy = as_member(u, h, s, Path::new("/bin/dd"))
+        .args(["if=/dev/zero", "of=/dev/null", "bs=1", "count=300000"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(busy.success());
+    lttng(u, h, s, &["stop"]);
+    let traces: PathBuf = std::fs::read_dir(home.path().join("lttng-traces"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let read = read_trace(&traces);
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    assert!(!read.events.is_empty());
+    assert!(
+        !read.discarded.is_empty(),
+        "losses are reported ({} events read)",
+        read.events.len()
+    );
+    if let Some(bt) = babeltrace2(&[traces.as_os_str()]) {
+        let err = String::from_utf8_lossy(&bt.stderr);
+        assert!(bt.status.success(), "{err}");
+        assert!(
+            err.contains("discarded"),
+            "babeltrace2 reports the losses: {err}"
+        );
+        assert!(!err.contains("ERROR"), "{err}");
+    }
+    lttng(u, h, s, &["destroy"]);
+    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
+        let _ = Command::new("kill").arg(p.trim()).status();
+    }
+}

@@ -251,6 +251,18 @@ impl Client {
         }
     }
 
+    /// The kernel buffer per CPU, in KiB (before any kernel event).
+    pub fn enable_kernel_channel(
+        &mut self,
+        session: &str,
+        buffer_kb: u32,
+    ) -> Result<(), ControlError> {
+        self.done(Request::EnableKernelChannel {
+            session: session.into(),
+            buffer_kb,
+        })
+    }
+
     /// The kernel events this user may enable (through privd).
     pub fn list_kernel_events(&mut self) -> Result<Vec<String>, ControlError> {
         match self.call(Request::ListKernelEvents)? {

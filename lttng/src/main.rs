@@ -354,6 +354,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             buffers_pid,
             buffers_uid,
         } => {
+            if domain.kernel {
+                let session = session_or_current(session)?;
+                let bytes = subbuf_size
+                    .unwrap_or(1 << 20)
+                    .saturating_mul(num_subbuf.unwrap_or(4));
+                let kb = u32::try_from(bytes / 1024).unwrap_or(u32::MAX);
+                Client::connect()?.enable_kernel_channel(&session, kb)?;
+                println!("Kernel channel {name} enabled for session {session} ({kb} KiB per CPU, within lttng-privd's cap)");
+                return Ok(ExitCode::SUCCESS);
+            }
             domain.require_userspace()?;
             let session = session_or_current(session)?;
             let spec = ChannelSpec {
@@ -614,6 +624,13 @@ fn print_session(c: &mut Client, name: &str) -> anyhow::Result<()> {
     }
     if d.consumer_restarts > 0 {
         println!("    Consumer restarted {} time(s)", d.consumer_restarts);
+    }
+    if !d.kernel_events.is_empty() {
+        println!("\n=== Domain: Linux kernel ===\n");
+        println!("    Recording event rules:");
+        for e in &d.kernel_events {
+            println!("      {e} [enabled]");
+        }
     }
     println!("\n=== Domain: User space ===\n");
     for ch in &d.channels {

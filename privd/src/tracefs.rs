@@ -141,8 +141,11 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Creates `instances/<name>` with a per-CPU buffer of `buffer_kb` KiB, the trace
-    /// clock `clock` and overwrite off (a full buffer drops new events, counted).
+    /// Creates `instances/<name>` with a per-CPU buffer of `buffer_kb` KiB and the trace
+    /// clock `clock`. Overwrite stays on (ftrace's default): when the reader falls
+    /// behind, the oldest pages go and the next page read carries the count of lost
+    /// events, which the kernel consumer reports (without overwrite the kernel drops
+    /// new events and flags nothing on the pages).
     pub fn create(
         root: &Path,
         name: &str,
@@ -161,7 +164,6 @@ impl Instance {
             inst.write("tracing_on", "0")?;
             inst.write("buffer_size_kb", &buffer_kb.to_string())?;
             inst.write("trace_clock", clock)?;
-            inst.write("options/overwrite", "0")?;
             Ok(())
         };
         if let Err(e) = setup() {

@@ -135,6 +135,9 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
             Ok(v) => Reply::KernelEvents(v),
             Err(e) => Reply::Error(e.to_string()),
         },
+        Request::EnableKernelChannel { session, buffer_kb } => {
+            done(d.enable_kernel_channel(&session, buffer_kb))
+        }
         Request::ListKernelEvents => {
             let uid = d.uid;
             // privd may be slow; do not hold the daemon's lock meanwhile.

@@ -219,6 +219,7 @@ impl Daemon {
             snapshots_taken: 0,
             consumer: Consumer::new(self.consumer_path.clone()),
             kernel: None,
+            kernel_buffer_kb: crate::kernel::BUFFER_KB,
         });
         Ok((name, output.display().to_string()))
     }
@@ -514,6 +515,22 @@ impl Daemon {
         self.sessions[si].active = true;
         self.push_bindings();
         self.write_metadata(si);
+        Ok(())
+    }
+
+    /// `lttng enable-channel -k`: the kernel buffer size, before kernel events.
+    pub fn enable_kernel_channel(
+        &mut self,
+        session: &str,
+        buffer_kb: u32,
+    ) -> Result<(), DaemonError> {
+        let si = self.session_index(session)?;
+        if self.sessions[si].kernel.is_some() {
+            return Err(DaemonError::Invalid(
+                "the kernel channel must be set up before any kernel event is enabled".into(),
+            ));
+        }
+        self.sessions[si].kernel_buffer_kb = buffer_kb.max(4);
         Ok(())
     }
 

@@ -18,8 +18,8 @@ use proto::wire::privd::{PrivReply, PrivRequest};
 use crate::consumer::{Consumer, ConsumerError};
 use crate::privd::{self, PrivdError};
 
-/// Per-CPU kernel buffer asked of privd (it caps it).
-const BUFFER_KB: u32 = 4096;
+/// Per-CPU kernel buffer asked of privd by default (it caps it).
+pub const BUFFER_KB: u32 = 4096;
 
 /// Why the kernel side failed; the texts are for the user.
 #[derive(Debug, thiserror::Error)]

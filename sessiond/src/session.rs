@@ -45,6 +45,8 @@ pub struct Session {
     pub consumer: Consumer,
     /// The kernel side, once kernel events are enabled.
     pub kernel: Option<crate::kernel::KernelSide>,
+    /// Per-CPU kernel buffer to ask privd for (`enable-channel -k`).
+    pub kernel_buffer_kb: u32,
 }
 
 /// One channel of a session.

@@ -73,6 +73,12 @@ pub enum Request {
         patterns: Vec<String>,
         syscalls: bool,
     },
+    /// `lttng enable-channel -k`: the per-CPU kernel buffer (within privd's cap), before
+    /// any kernel event is enabled.
+    EnableKernelChannel {
+        session: String,
+        buffer_kb: u32,
+    },
 }
 
 impl Message for Request {}
