@@ -61,12 +61,22 @@ pub fn run(control: OwnedFd, sandboxed: bool) -> Result<(), ServeError> {
 impl Consumer {
     fn serve(&mut self) -> Result<(), ServeError> {
         loop {
-            let mut fds = [PollFd::new(self.control.as_fd(), PollFlags::POLLIN)];
+            // The control socket, and every stream: a stream's descriptor is readable
+            // once its kernel buffer is half full; the timeout catches the rest.
+            let mut fds = vec![PollFd::new(self.control.as_fd(), PollFlags::POLLIN)];
+            fds.extend(
+                self.streams
+                    .values()
+                    .map(|s| PollFd::new(s.pipe(), PollFlags::POLLIN)),
+            );
             let ready = match poll(&mut fds, PollTimeout::from(100u16)) {
-                Ok(n) => n > 0,
+                Ok(_) => fds[0]
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP)),
                 Err(nix::errno::Errno::EINTR) => false,
                 Err(e) => return Err(ServeError::Control(WireError::Io(e.into()))),
             };
+            drop(fds);
             if ready {
                 match socket::recv::<ConsumerRequest>(self.control.as_fd()) {
                     Ok(r) => {

@@ -217,6 +217,12 @@ impl KernelStream {
         self.close_packet();
     }
 
+    /// The `trace_pipe_raw` descriptor (to poll: it becomes readable when the kernel
+    /// buffer is half full, `buffer_percent`).
+    pub fn pipe(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.pipe)
+    }
+
     pub fn stats(&self) -> StreamStats {
         StreamStats {
             key: self.spec.key,
