@@ -300,3 +300,81 @@ fn overloaded_kernel_buffers_lose_events_that_are_counted_and_the_trace_still_re
         let _ = Command::new("kill").arg(p.trim()).status();
     }
 }
+
+#[test]
+fn disabled_kernel_events_stop_being_recorded() {
+    if !root_or_skip() {
+        return;
+    }
+    let acc = Accounts::new();
+    let privd = Privd::start(&acc.group, 4);
+    let home = TempDir::new("kdisable");
+    let uid: u32 = String::from_utf8(
+        Command::new("id")
+            .args(["-u", &acc.member])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
+    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    lttng(u, h, s, &["create", "dis"]);
+    lttng(u, h, s, &["enable-event", "-k", "sched_switch"]);
+    lttng(u, h, s, &["enable-event", "-k", "--syscall"]);
+    lttng(u, h, s, &["start"]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let said = lttng(u, h, s, &["disable-event", "-k", "sys_enter,sys_exit"]);
+    assert!(
+        said.contains("raw_syscalls:sys_enter") && said.contains("raw_syscalls:sys_exit"),
+        "{said}"
+    );
+    let disabled_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128;
+    // Keep the CPUs switching for a while after the disable.
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = lttng(u, h, s, &["status"]);
+    assert!(
+        status.contains("sched:sched_switch [enabled]") && !status.contains("sys_enter"),
+        "{status}"
+    );
+    lttng(u, h, s, &["stop"]);
+    let traces: PathBuf = std::fs::read_dir(home.path().join("lttng-traces"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let read = read_trace(&traces);
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let syscalls: Vec<i128> = read
+        .events
+        .iter()
+        .filter(|e| e.name.starts_with("syscall_"))
+        .map(|e| e.timestamp_ns)
+        .collect();
+    assert!(!syscalls.is_empty(), "system calls before the disable");
+    let last = syscalls.iter().max().unwrap();
+    assert!(
+        *last < disabled_at,
+        "a system call recorded {} ns after the disable",
+        last - disabled_at
+    );
+    assert!(
+        read.events
+            .iter()
+            .any(|e| &*e.name == "sched_switch" && e.timestamp_ns > disabled_at),
+        "sched_switch still recorded"
+    );
+    lttng(u, h, s, &["destroy"]);
+    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
+        let _ = Command::new("kill").arg(p.trim()).status();
+    }
+}

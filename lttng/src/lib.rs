@@ -251,6 +251,21 @@ impl Client {
         }
     }
 
+    /// Disables kernel events (names or globs); returns those disabled.
+    pub fn disable_kernel_events(
+        &mut self,
+        session: &str,
+        patterns: Vec<String>,
+    ) -> Result<Vec<String>, ControlError> {
+        match self.call(Request::DisableKernelEvents {
+            session: session.into(),
+            patterns,
+        })? {
+            Reply::KernelEvents(v) => Ok(v),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
     /// The kernel buffer per CPU, in KiB (before any kernel event).
     pub fn enable_kernel_channel(
         &mut self,

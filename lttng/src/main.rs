@@ -182,6 +182,9 @@ enum Command {
         /// List the kernel events you may enable.
         #[arg(short = 'k', long = "kernel")]
         kernel: bool,
+        /// With -k: the system calls (`enable-event -k --syscall` records them all).
+        #[arg(long)]
+        syscall: bool,
     },
     /// Show the current session.
     Status,
@@ -454,6 +457,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             session,
             channel,
         } => {
+            if domain.kernel {
+                let session = session_or_current(session)?;
+                let patterns = match (all, names) {
+                    (true, _) => vec!["*".to_string()],
+                    (false, Some(n)) => split_list(&n),
+                    (false, None) => return Err(usage("give event names, or --all")),
+                };
+                for e in Client::connect()?.disable_kernel_events(&session, patterns)? {
+                    println!("Kernel event {e} disabled in channel channel0 for session {session}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             domain.require_userspace()?;
             let session = session_or_current(session)?;
             let mut c = Client::connect()?;
@@ -505,7 +520,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             userspace,
             kernel,
+            syscall,
         } => {
+            if kernel && syscall {
+                let events = Client::connect_or_start()?.list_kernel_events()?;
+                if !events.iter().any(|e| e == "raw_syscalls:sys_enter") {
+                    return Err(anyhow!(
+                        "lttng-privd does not allow system call tracing here"
+                    ));
+                }
+                println!("System calls:\n-------------");
+                for name in ctf::syscalls::X86_64.iter().flatten() {
+                    println!("      {name} (type: syscall)");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if kernel {
                 let events = Client::connect_or_start()?.list_kernel_events()?;
                 println!("Kernel events:\n-------------");

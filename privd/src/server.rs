@@ -167,7 +167,8 @@ fn connection(sock: &OwnedFd) -> Result<Connection, String> {
 fn summary(req: &PrivRequest) -> String {
     match req {
         // Debug-escaped: a client's names must not forge lines in the log.
-        PrivRequest::EnableEvents { session, events } => {
+        PrivRequest::EnableEvents { session, events }
+        | PrivRequest::DisableEvents { session, events } => {
             let shown: String = format!("{events:?}").chars().take(400).collect();
             format!(
                 "enable {} event(s) in session {session}: {shown}",
@@ -249,6 +250,21 @@ impl Conn {
                         Ok(inst) => events
                             .iter()
                             .try_for_each(|e| inst.enable(e))
+                            .map_or_else(|e| PrivReply::Error(e.to_string()), |()| PrivReply::Done),
+                        Err(r) => r,
+                    }
+                }
+            }
+            PrivRequest::DisableEvents { session, events } => {
+                if events.len() > MAX_EVENTS_PER_REQUEST {
+                    PrivReply::Error(format!(
+                        "at most {MAX_EVENTS_PER_REQUEST} events per request"
+                    ))
+                } else {
+                    match self.instance(caller, session) {
+                        Ok(inst) => events
+                            .iter()
+                            .try_for_each(|e| inst.disable(e))
                             .map_or_else(|e| PrivReply::Error(e.to_string()), |()| PrivReply::Done),
                         Err(r) => r,
                     }

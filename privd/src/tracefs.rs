@@ -197,6 +197,18 @@ impl Instance {
         Ok(())
     }
 
+    /// Disables `event` (one this instance enabled).
+    pub fn disable(&mut self, event: &str) -> Result<(), TracefsError> {
+        if !self.enabled.iter().any(|e| e == event) {
+            return Err(TracefsError::NoEvent(event.into()));
+        }
+        let dir = self
+            .event_dir(event)
+            .ok_or_else(|| TracefsError::NoEvent(event.into()))?;
+        let p = dir.join("enable");
+        fs::write(&p, "0").map_err(io("cannot disable", &p))
+    }
+
     pub fn set_tracing(&self, on: bool) -> Result<(), TracefsError> {
         self.write("tracing_on", if on { "1" } else { "0" })
     }

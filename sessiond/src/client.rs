@@ -135,6 +135,12 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
             Ok(v) => Reply::KernelEvents(v),
             Err(e) => Reply::Error(e.to_string()),
         },
+        Request::DisableKernelEvents { session, patterns } => {
+            match d.disable_kernel_events(&session, patterns) {
+                Ok(v) => Reply::KernelEvents(v),
+                Err(e) => Reply::Error(e.to_string()),
+            }
+        }
         Request::EnableKernelChannel { session, buffer_kb } => {
             done(d.enable_kernel_channel(&session, buffer_kb))
         }

@@ -518,6 +518,19 @@ impl Daemon {
         Ok(())
     }
 
+    /// `lttng disable-event -k`.
+    pub fn disable_kernel_events(
+        &mut self,
+        session: &str,
+        patterns: Vec<String>,
+    ) -> Result<Vec<String>, DaemonError> {
+        let si = self.session_index(session)?;
+        let k = self.sessions[si].kernel.as_mut().ok_or_else(|| {
+            DaemonError::Invalid(format!("session '{session}' has no kernel event enabled"))
+        })?;
+        Ok(k.disable(&patterns)?)
+    }
+
     /// `lttng enable-channel -k`: the kernel buffer size, before kernel events.
     pub fn enable_kernel_channel(
         &mut self,
@@ -1115,7 +1128,13 @@ impl Daemon {
             kernel_events: s
                 .kernel
                 .as_ref()
-                .map(|k| k.events.clone())
+                .map(|k| {
+                    k.events
+                        .iter()
+                        .filter(|e| !k.disabled.contains(e))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }

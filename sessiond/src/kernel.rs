@@ -58,6 +58,8 @@ pub struct KernelSide {
     cpus: u32,
     /// Enabled events, `system:event`, in the order that gives their ids.
     pub events: Vec<String>,
+    /// Events disabled after the start (still in the schema).
+    pub disabled: Vec<String>,
     formats: Vec<String>,
     header_page: String,
     schema: Option<KernelSchema>,
@@ -92,6 +94,7 @@ impl KernelSide {
                 id: session,
                 cpus,
                 events: Vec::new(),
+                disabled: Vec::new(),
                 formats: Vec::new(),
                 header_page: String::new(),
                 schema: None,
@@ -156,6 +159,46 @@ impl KernelSide {
             }
         }
         Ok(wanted)
+    }
+
+    /// Disables the enabled events matching `patterns`; returns them. Before the first
+    /// start they are forgotten; afterwards their classes stay in the trace (ids are
+    /// fixed), they only stop being recorded.
+    pub fn disable(&mut self, patterns: &[String]) -> Result<Vec<String>, KernelError> {
+        let mut hits: Vec<String> = Vec::new();
+        for p in patterns {
+            let matched: Vec<String> = self
+                .events
+                .iter()
+                .filter(|e| {
+                    let bare = e.split_once(':').map_or(e.as_str(), |(_, n)| n);
+                    glob_match(p, e) || glob_match(p, bare)
+                })
+                .cloned()
+                .collect();
+            if matched.is_empty() {
+                return Err(KernelError::NoMatch(p.chars().take(80).collect()));
+            }
+            hits.extend(matched);
+        }
+        hits.sort();
+        hits.dedup();
+        match call(
+            &self.privd,
+            &PrivRequest::DisableEvents {
+                session: self.id,
+                events: hits.clone(),
+            },
+        )? {
+            PrivReply::Done => {}
+            other => return Err(privd::refusal(other).into()),
+        }
+        if !self.started {
+            self.events.retain(|e| !hits.contains(e));
+        } else {
+            self.disabled.extend(hits.iter().cloned());
+        }
+        Ok(hits)
     }
 
     /// First start: reads the formats, builds the schema, starts the consumer with one

@@ -79,6 +79,11 @@ pub enum Request {
         session: String,
         buffer_kb: u32,
     },
+    /// `lttng disable-event -k`: stop recording these kernel events (names or globs).
+    DisableKernelEvents {
+        session: String,
+        patterns: Vec<String>,
+    },
 }
 
 impl Message for Request {}

@@ -58,6 +58,10 @@ pub enum PrivRequest {
     HeaderEvent {
         session: u32,
     },
+    DisableEvents {
+        session: u32,
+        events: Vec<String>,
+    },
 }
 
 impl Message for PrivRequest {}
