@@ -107,12 +107,7 @@ pub fn read_registration(
                     return Err(AppError::ExtraTracepoints);
                 }
                 for d in descs {
-                    let checked = if d.provider.is_empty() {
-                        Err("an application's tracepoint needs a provider".to_string())
-                    } else {
-                        d.validate().map_err(|e| e.to_string())
-                    };
-                    match checked {
+                    match check_app_desc(&d) {
                         Ok(()) => tracepoints.push(Some(d)),
                         Err(e) => {
                             eprintln!("lttng-sessiond: app {}: tracepoint refused: {e}", cred.pid);
@@ -137,6 +132,15 @@ pub fn read_registration(
     })
 }
 
+/// Checks a description an application registers: valid for the metadata, and with a
+/// provider (only kernel events have none).
+pub fn check_app_desc(d: &EventDesc) -> Result<(), String> {
+    if d.provider.is_empty() {
+        return Err("an application's tracepoint needs a provider".into());
+    }
+    d.validate().map_err(|e| e.to_string())
+}
+
 /// Sends `msg` (with `fds`) and waits for the application's reply.
 pub fn call(sock: &OwnedFd, msg: &DaemonMessage, fds: &[BorrowedFd<'_>]) -> Result<(), AppError> {
     socket::set_timeout(sock.as_fd(), Some(REPLY_TIMEOUT))?;
@@ -154,4 +158,23 @@ pub fn disconnect(sock: &OwnedFd) {
         std::os::fd::AsRawFd::as_raw_fd(sock),
         nix::sys::socket::Shutdown::Both,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_app_desc;
+    use proto::event::{EventDesc, LogLevel};
+
+    #[test]
+    fn an_app_cannot_register_a_kernel_like_event_without_provider() {
+        let d = |provider: &str, name: &str| EventDesc {
+            provider: provider.into(),
+            name: name.into(),
+            loglevel: LogLevel::Info,
+            fields: vec![],
+        };
+        assert!(check_app_desc(&d("myapp", "x")).is_ok());
+        assert!(check_app_desc(&d("", "sched_switch")).is_err());
+        assert!(check_app_desc(&d("a;b", "x")).is_err());
+    }
 }
