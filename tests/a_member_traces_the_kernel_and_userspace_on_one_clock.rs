@@ -378,3 +378,99 @@ fn disabled_kernel_events_stop_being_recorded() {
         let _ = Command::new("kill").arg(p.trim()).status();
     }
 }
+
+#[test]
+fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
+    if !root_or_skip() {
+        return;
+    }
+    let acc = Accounts::new();
+    let privd = Privd::start(&acc.group, 4);
+    let home = TempDir::new("ktracecmd");
+    let uid: u32 = String::from_utf8(
+        Command::new("id")
+            .args(["-u", &acc.member])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
+    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    let out = as_member(u, h, s, &bin_dir().join("lttng"))
+        .args([
+            "trace",
+            "-k",
+            "--quiet",
+            "--",
+            env!("CARGO_BIN_EXE_ust_app"),
+            "emit",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let pid: i64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Tracing process "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    let trace = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Trace written to "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let read = read_trace(Path::new(trace));
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    assert_eq!(
+        read.events
+            .iter()
+            .filter(|e| e.name.starts_with("myapp:"))
+            .count(),
+        6
+    );
+    let syscalls: Vec<&ctf::reader::Event> = read
+        .events
+        .iter()
+        .filter(|e| e.name.starts_with("syscall_"))
+        .collect();
+    assert!(syscalls.len() > 20, "{} system call events", syscalls.len());
+    // The command's threads and children: its pid, and whatever its clones returned
+    // (event-fork follows them), in time order.
+    let mut family = std::collections::HashSet::from([pid]);
+    for e in &syscalls {
+        let tid = field(&e.stream_context, "vtid")
+            .and_then(Value::as_i64)
+            .unwrap();
+        assert!(
+            family.contains(&tid),
+            "{} from thread {tid}, outside the command's tree {family:?}",
+            e.name
+        );
+        if matches!(
+            &*e.name,
+            "syscall_exit_clone"
+                | "syscall_exit_clone3"
+                | "syscall_exit_fork"
+                | "syscall_exit_vfork"
+        ) {
+            if let Some(child) = field(&e.fields, "ret")
+                .and_then(Value::as_i64)
+                .filter(|r| *r > 0)
+            {
+                family.insert(child);
+            }
+        }
+    }
+    assert!(
+        read.events.iter().any(|e| &*e.name == "sched_process_exec"),
+        "the exec of the command"
+    );
+    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
+        let _ = Command::new("kill").arg(p.trim()).status();
+    }
+}

@@ -266,6 +266,14 @@ impl Client {
         }
     }
 
+    /// Kernel events of these processes and their children only.
+    pub fn kernel_pids(&mut self, session: &str, pids: Vec<u32>) -> Result<(), ControlError> {
+        self.done(Request::KernelPids {
+            session: session.into(),
+            pids,
+        })
+    }
+
     /// The kernel buffer per CPU, in KiB (before any kernel event).
     pub fn enable_kernel_channel(
         &mut self,

@@ -18,7 +18,7 @@ mod view;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use lttng::{current, Buffers, ChannelSpec, Client, ContextKind, EventRule, LogLevelFilter};
 use proto::event::LogLevel;
@@ -202,6 +202,10 @@ enum Command {
         /// Do not print the events (only where the trace is).
         #[arg(long)]
         quiet: bool,
+        /// Also the kernel events of the command's process tree (scheduling, process
+        /// life cycle, system calls); needs the tracing group.
+        #[arg(short = 'k', long = "kernel")]
+        kernel: bool,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -600,8 +604,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trace {
             output,
             quiet,
+            kernel,
             command,
-        } => return trace_command(output, quiet, &command),
+        } => return trace_command(output, quiet, kernel, &command),
         Command::View {
             session,
             viewer,
@@ -729,6 +734,7 @@ fn print_tracepoints(c: &mut Client) -> anyhow::Result<()> {
 fn trace_command(
     output: Option<PathBuf>,
     quiet: bool,
+    kernel: bool,
     command: &[String],
 ) -> anyhow::Result<ExitCode> {
     let output = output.as_deref().map(absolute).transpose()?;
@@ -737,11 +743,41 @@ fn trace_command(
     let (name, out) = c.create(Some(&name), output.as_deref(), false)?;
     let result = (|| -> anyhow::Result<std::process::ExitStatus> {
         c.enable_event(&name, None, EventRule::pattern("*"))?;
-        c.start(&name)?;
-        let status = std::process::Command::new(&command[0])
-            .args(&command[1..])
-            .status()
+        if !kernel {
+            c.start(&name)?;
+            let status = std::process::Command::new(&command[0])
+                .args(&command[1..])
+                .status()
+                .with_context(|| format!("cannot run {}", command[0]))?;
+            c.stop(&name)?;
+            return Ok(status);
+        }
+        let sched = [
+            "sched_switch",
+            "sched_wakeup",
+            "sched_process_fork",
+            "sched_process_exec",
+            "sched_process_exit",
+        ];
+        c.enable_kernel_events(&name, sched.map(String::from).to_vec(), true)?;
+        // The command starts stopped (a shell that stops itself, then execs it), so
+        // that the kernel records exactly its process tree from its first instruction.
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "kill -STOP $$; exec \"$@\"", "sh"])
+            .args(command)
+            .spawn()
             .with_context(|| format!("cannot run {}", command[0]))?;
+        let pid = child.id();
+        wait_stopped(pid)?;
+        eprintln!("Tracing process {pid} and its children");
+        c.kernel_pids(&name, vec![pid])?;
+        c.start(&name)?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGCONT,
+        )
+        .context("cannot resume the command")?;
+        let status = child.wait().context("waiting for the command")?;
         c.stop(&name)?;
         Ok(status)
     })();
@@ -755,4 +791,22 @@ fn trace_command(
     eprintln!("Trace written to {out}");
     let exit = status.code().map(|c| c as u8).unwrap_or(128 + 9);
     Ok(ExitCode::from(if exit != 0 { exit } else { code }))
+}
+
+/// Waits (up to 5 s) until process `pid` is stopped.
+fn wait_stopped(pid: u32) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next());
+        if state == Some("T") {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the command did not start (process {pid} never stopped)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

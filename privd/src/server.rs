@@ -270,6 +270,21 @@ impl Conn {
                     }
                 }
             }
+            PrivRequest::SetEventPids { session, pids } => {
+                if pids.is_empty() || pids.len() > proto::wire::privd::MAX_PIDS {
+                    PrivReply::Error(format!(
+                        "give 1 to {} process ids",
+                        proto::wire::privd::MAX_PIDS
+                    ))
+                } else {
+                    match self.instance(caller, session) {
+                        Ok(inst) => inst
+                            .set_pids(&pids)
+                            .map_or_else(|e| PrivReply::Error(e.to_string()), |()| PrivReply::Done),
+                        Err(r) => r,
+                    }
+                }
+            }
             PrivRequest::Start { session } | PrivRequest::Stop { session } => {
                 let on = matches!(req, PrivRequest::Start { .. });
                 match self.instance(caller, session) {

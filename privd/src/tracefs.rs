@@ -209,6 +209,13 @@ impl Instance {
         fs::write(&p, "0").map_err(io("cannot disable", &p))
     }
 
+    /// Records only `pids` and their future children.
+    pub fn set_pids(&self, pids: &[u32]) -> Result<(), TracefsError> {
+        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+        self.write("options/event-fork", "1")?;
+        self.write("set_event_pid", &list.join(" "))
+    }
+
     pub fn set_tracing(&self, on: bool) -> Result<(), TracefsError> {
         self.write("tracing_on", if on { "1" } else { "0" })
     }

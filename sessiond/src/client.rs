@@ -141,6 +141,7 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
                 Err(e) => Reply::Error(e.to_string()),
             }
         }
+        Request::KernelPids { session, pids } => done(d.kernel_pids(&session, pids)),
         Request::EnableKernelChannel { session, buffer_kb } => {
             done(d.enable_kernel_channel(&session, buffer_kb))
         }

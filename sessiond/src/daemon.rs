@@ -518,6 +518,15 @@ impl Daemon {
         Ok(())
     }
 
+    /// Kernel events of `pids` and their children only.
+    pub fn kernel_pids(&mut self, session: &str, pids: Vec<u32>) -> Result<(), DaemonError> {
+        let si = self.session_index(session)?;
+        let k = self.sessions[si].kernel.as_ref().ok_or_else(|| {
+            DaemonError::Invalid(format!("session '{session}' has no kernel event enabled"))
+        })?;
+        Ok(k.set_pids(&pids)?)
+    }
+
     /// `lttng disable-event -k`.
     pub fn disable_kernel_events(
         &mut self,

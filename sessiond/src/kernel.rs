@@ -201,6 +201,20 @@ impl KernelSide {
         Ok(hits)
     }
 
+    /// Records only `pids` and their children from now on.
+    pub fn set_pids(&self, pids: &[u32]) -> Result<(), KernelError> {
+        match call(
+            &self.privd,
+            &PrivRequest::SetEventPids {
+                session: self.id,
+                pids: pids.to_vec(),
+            },
+        )? {
+            PrivReply::Done => Ok(()),
+            other => Err(privd::refusal(other).into()),
+        }
+    }
+
     /// First start: reads the formats, builds the schema, starts the consumer with one
     /// stream per CPU, then starts tracing.
     pub fn start(

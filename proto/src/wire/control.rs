@@ -84,6 +84,11 @@ pub enum Request {
         session: String,
         patterns: Vec<String>,
     },
+    /// Kernel events of these processes (and their children) only (`lttng trace -k`).
+    KernelPids {
+        session: String,
+        pids: Vec<u32>,
+    },
 }
 
 impl Message for Request {}

@@ -62,7 +62,16 @@ pub enum PrivRequest {
         session: u32,
         events: Vec<String>,
     },
+    /// Record only these processes and, from now on, their children
+    /// (`set_event_pid` with `event-fork`). At most [`MAX_PIDS`].
+    SetEventPids {
+        session: u32,
+        pids: Vec<u32>,
+    },
 }
+
+/// Most pids in one `SetEventPids`.
+pub const MAX_PIDS: usize = 64;
 
 impl Message for PrivRequest {}
 
