@@ -70,30 +70,6 @@ impl Hostile {
     }
 }
 
-/// The children of `pid` named `comm`.
-fn children_named(pid: i32, comm: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-                return false;
-            };
-            // pid (comm) state ppid ...
-            let Some(close) = stat.rfind(')') else {
-                return false;
-            };
-            let name = &stat[stat.find('(').unwrap_or(0) + 1..close];
-            let ppid: i32 = stat[close + 2..]
-                .split_whitespace()
-                .nth(1)
-                .and_then(|x| x.parse().ok())
-                .unwrap_or(0);
-            ppid == pid && name == comm
-        })
-        .collect()
-}
-
 /// The consumer is the very process it was at the start.
 fn same_consumer(daemon: i32, consumer: i32, when: &str) {
     assert_eq!(

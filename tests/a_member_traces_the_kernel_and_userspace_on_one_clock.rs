@@ -45,27 +45,77 @@ fn lttng(user: &str, home: &Path, privd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A tracing group with a privd, and a private home owned by `who` (its member, or
+/// the stranger).
+struct Setup {
+    acc: Accounts,
+    privd: Privd,
+    home: TempDir,
+    /// The uid owning the home.
+    uid: u32,
+}
+
+impl Setup {
+    fn new(tag: &str, stranger: bool) -> Setup {
+        let acc = Accounts::new();
+        let privd = Privd::start(&acc.group, 4);
+        let home = TempDir::new(tag);
+        let who = if stranger { &acc.stranger } else { &acc.member };
+        let uid: u32 = String::from_utf8(
+            Command::new("id")
+                .args(["-u", who])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+        std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
+        Setup {
+            acc,
+            privd,
+            home,
+            uid,
+        }
+    }
+
+    /// (user, home, privd socket) of the member.
+    fn member(&self) -> (&str, &Path, &Path) {
+        (
+            self.acc.member.as_str(),
+            self.home.path(),
+            self.privd.socket.as_path(),
+        )
+    }
+
+    /// The session output under the home.
+    fn output(&self) -> PathBuf {
+        std::fs::read_dir(self.home.path().join("lttng-traces"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Ok(p) = std::fs::read_to_string(self.home.path().join(".lttng-rs/sessiond.lock")) {
+            let _ = Command::new("kill").arg(p.trim()).status();
+        }
+    }
+}
+
 #[test]
 fn kernel_and_userspace_events_share_one_timeline() {
     if !root_or_skip() {
         return;
     }
-    let acc = Accounts::new();
-    let privd = Privd::start(&acc.group, 4);
-    let home = TempDir::new("ktrace");
-    let uid: u32 = String::from_utf8(
-        Command::new("id")
-            .args(["-u", &acc.member])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
-    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    let setup = Setup::new("ktrace", false);
+    let (u, h, s) = setup.member();
     lttng(u, h, s, &["create", "both"]);
     lttng(u, h, s, &["enable-event", "-k", "sched_switch"]);
     lttng(u, h, s, &["enable-event", "-k", "--syscall"]);
@@ -93,12 +143,7 @@ fn kernel_and_userspace_events_share_one_timeline() {
     assert!(app.wait().unwrap().success());
     lttng(u, h, s, &["stop"]);
 
-    let traces: PathBuf = std::fs::read_dir(home.path().join("lttng-traces"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let traces: PathBuf = setup.output();
     assert!(traces.join("kernel/metadata").exists() && traces.join("ust").is_dir());
     let read = read_trace(&traces);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
@@ -173,9 +218,6 @@ fn kernel_and_userspace_events_share_one_timeline() {
         assert!(text.contains("myapp:request") && text.contains("sched_switch"));
     }
     lttng(u, h, s, &["destroy"]);
-    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
-        let _ = Command::new("kill").arg(p.trim()).status();
-    }
 }
 
 #[test]
@@ -183,22 +225,9 @@ fn a_non_member_enabling_kernel_events_is_told_which_group_to_join() {
     if !root_or_skip() {
         return;
     }
-    let acc = Accounts::new();
-    let privd = Privd::start(&acc.group, 4);
-    let home = TempDir::new("kstranger");
-    let uid: u32 = String::from_utf8(
-        Command::new("id")
-            .args(["-u", &acc.stranger])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
-    let (u, h, s) = (acc.stranger.as_str(), home.path(), privd.socket.as_path());
+    let setup = Setup::new("kstranger", true);
+    let (_, h, s) = setup.member();
+    let u = setup.acc.stranger.as_str();
     lttng(u, h, s, &["create", "k"]);
     let out = as_member(u, h, s, &bin_dir().join("lttng"))
         .args(["enable-event", "-k", "sched_switch"])
@@ -207,22 +236,19 @@ fn a_non_member_enabling_kernel_events_is_told_which_group_to_join() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("kernel tracing needs membership in group '{0}' (ask an administrator: usermod -aG {0} {1})", acc.group, acc.stranger)),
+        err.contains(&format!("kernel tracing needs membership in group '{0}' (ask an administrator: usermod -aG {0} {1})", setup.acc.group, setup.acc.stranger)),
         "{err}"
     );
     let mine: Vec<_> = std::fs::read_dir("/sys/kernel/tracing/instances")
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&format!("lttng-rs-u{uid}-")))
+        .filter(|n| n.starts_with(&format!("lttng-rs-u{}-", setup.uid)))
         .collect();
     assert!(
         mine.is_empty(),
         "nothing created under tracefs for the stranger: {mine:?}"
     );
-    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
-        let _ = Command::new("kill").arg(p.trim()).status();
-    }
 }
 
 #[test]
@@ -230,22 +256,8 @@ fn overloaded_kernel_buffers_lose_events_that_are_counted_and_the_trace_still_re
     if !root_or_skip() {
         return;
     }
-    let acc = Accounts::new();
-    let privd = Privd::start(&acc.group, 4);
-    let home = TempDir::new("koverload");
-    let uid: u32 = String::from_utf8(
-        Command::new("id")
-            .args(["-u", &acc.member])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
-    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    let setup = Setup::new("koverload", false);
+    let (u, h, s) = setup.member();
     lttng(u, h, s, &["create", "tiny"]);
     // 2 x 4 KiB per CPU: far too small for what follows.
     lttng(
@@ -272,12 +284,7 @@ fn overloaded_kernel_buffers_lose_events_that_are_counted_and_the_trace_still_re
         .unwrap();
     assert!(busy.success());
     lttng(u, h, s, &["stop"]);
-    let traces: PathBuf = std::fs::read_dir(home.path().join("lttng-traces"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let traces: PathBuf = setup.output();
     let read = read_trace(&traces);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     assert!(!read.events.is_empty());
@@ -296,9 +303,6 @@ fn overloaded_kernel_buffers_lose_events_that_are_counted_and_the_trace_still_re
         assert!(!err.contains("ERROR"), "{err}");
     }
     lttng(u, h, s, &["destroy"]);
-    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
-        let _ = Command::new("kill").arg(p.trim()).status();
-    }
 }
 
 #[test]
@@ -306,22 +310,8 @@ fn disabled_kernel_events_stop_being_recorded() {
     if !root_or_skip() {
         return;
     }
-    let acc = Accounts::new();
-    let privd = Privd::start(&acc.group, 4);
-    let home = TempDir::new("kdisable");
-    let uid: u32 = String::from_utf8(
-        Command::new("id")
-            .args(["-u", &acc.member])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
-    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    let setup = Setup::new("kdisable", false);
+    let (u, h, s) = setup.member();
     lttng(u, h, s, &["create", "dis"]);
     lttng(u, h, s, &["enable-event", "-k", "sched_switch"]);
     lttng(u, h, s, &["enable-event", "-k", "--syscall"]);
@@ -346,12 +336,7 @@ fn disabled_kernel_events_stop_being_recorded() {
         "{status}"
     );
     lttng(u, h, s, &["stop"]);
-    let traces: PathBuf = std::fs::read_dir(home.path().join("lttng-traces"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let traces: PathBuf = setup.output();
     let read = read_trace(&traces);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     let syscalls: Vec<i128> = read
@@ -374,9 +359,6 @@ fn disabled_kernel_events_stop_being_recorded() {
         "sched_switch still recorded"
     );
     lttng(u, h, s, &["destroy"]);
-    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
-        let _ = Command::new("kill").arg(p.trim()).status();
-    }
 }
 
 #[test]
@@ -384,22 +366,8 @@ fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
     if !root_or_skip() {
         return;
     }
-    let acc = Accounts::new();
-    let privd = Privd::start(&acc.group, 4);
-    let home = TempDir::new("ktracecmd");
-    let uid: u32 = String::from_utf8(
-        Command::new("id")
-            .args(["-u", &acc.member])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
-    let (u, h, s) = (acc.member.as_str(), home.path(), privd.socket.as_path());
+    let setup = Setup::new("ktracecmd", false);
+    let (u, h, s) = setup.member();
     let out = as_member(u, h, s, &bin_dir().join("lttng"))
         .args([
             "trace",
@@ -470,7 +438,4 @@ fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
         read.events.iter().any(|e| &*e.name == "sched_process_exec"),
         "the exec of the command"
     );
-    if let Ok(p) = std::fs::read_to_string(home.path().join(".lttng-rs/sessiond.lock")) {
-        let _ = Command::new("kill").arg(p.trim()).status();
-    }
 }

@@ -42,30 +42,6 @@ fn kill(pid: i32, sig: &str) {
     assert!(ok, "kill {sig} {pid}");
 }
 
-/// The children of `pid` named `comm`.
-fn children_named(pid: i32, comm: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-                return false;
-            };
-            // pid (comm) state ppid ...
-            let Some(close) = stat.rfind(')') else {
-                return false;
-            };
-            let name = &stat[stat.find('(').unwrap_or(0) + 1..close];
-            let ppid: i32 = stat[close + 2..]
-                .split_whitespace()
-                .nth(1)
-                .and_then(|x| x.parse().ok())
-                .unwrap_or(0);
-            ppid == pid && name == comm
-        })
-        .collect()
-}
-
 #[test]
 fn an_app_killed_mid_run_keeps_every_event_it_committed() {
     let u = User::new("sigkill");
