@@ -61,17 +61,7 @@ impl Setup {
         let privd = Privd::start(&acc.group, 4);
         let home = TempDir::new(tag);
         let who = if stranger { &acc.stranger } else { &acc.member };
-        let uid: u32 = String::from_utf8(
-            Command::new("id")
-                .args(["-u", who])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+        let uid = id("-u", who);
         std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
         Setup {
             acc,

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
 use support::user::User;
@@ -26,43 +25,7 @@ fn probe(u: Option<&User>, role: &str, case: &str, dir: &std::path::Path) -> Out
 }
 
 fn all_cases(u: Option<&User>, role: &str, dir: &std::path::Path) {
-    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
-    for thread in ["", "thread-"] {
-        let who = format!(
-            "{role}, {}",
-            if thread.is_empty() {
-                "main thread"
-            } else {
-                "earlier thread"
-            }
-        );
-        let o = probe(u, role, &format!("{thread}status"), dir);
-        assert!(o.status.success(), "{who}: {o:?}");
-        let text = stdout(&o);
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| panic!("{who}: no {name} in {text}"))
-        };
-        assert_eq!(value("NoNewPrivs"), "1", "{who}");
-        assert_eq!(value("Seccomp"), "2", "{who}");
-        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-            assert_eq!(value(cap), "0000000000000000", "{who}: {cap}");
-        }
-        let o = probe(u, role, &format!("{thread}open-outside"), dir);
-        assert_eq!(stdout(&o), "EACCES\n", "{who}: {o:?}");
-        for forbidden in ["syscall", "exec"] {
-            let o = probe(u, role, &format!("{thread}{forbidden}"), dir);
-            assert_eq!(
-                o.status.signal(),
-                Some(libc::SIGSYS),
-                "{who}: {forbidden}: {o:?}"
-            );
-        }
-    }
-    let o = probe(u, role, "write-inside", dir);
-    assert_eq!(stdout(&o), "wrote inside\n", "{role}: {o:?}");
+    support::sandbox::assert_every_probe_case(role, |case| probe(u, role, case, dir));
 }
 
 #[test]

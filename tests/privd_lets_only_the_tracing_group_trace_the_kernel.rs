@@ -143,15 +143,7 @@ fn a_member_traces_the_kernel_and_loses_access_when_removed_from_the_group() {
         )
     );
     // Its instances go when its connection goes.
-    let uid = String::from_utf8(
-        Command::new("id")
-            .args(["-u", &acc.member])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let prefix = format!("lttng-rs-u{}-", uid.trim());
+    let prefix = format!("lttng-rs-u{}-", id("-u", &acc.member));
     assert_eq!(instances(&prefix).len(), 2, "two live instances");
     drop(p);
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -22,8 +22,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{ControlMessage, MsgFlags, UnixCredentials};
@@ -32,198 +30,19 @@ use proto::wire::privd::{PrivReply, PrivRequest};
 use proto::wire::socket;
 use proto::wire::{WireError, VERSION};
 
-use support::user::bin_dir;
-use support::TempDir;
+use support::tracing_group::*;
+use support::{fd_count, fd_list, stable_fd_count};
 
-const TRACEFS: &str = "/sys/kernel/tracing";
 /// How long the test waits for any answer: longer means privd hangs.
 const WAIT: Duration = Duration::from_secs(10);
 /// The per-user instance limit of the privds started here.
 const MAX_INSTANCES: u32 = 3;
 
-fn root_or_skip() -> bool {
-    let root =
-        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
-    if root.unwrap_or(false) {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "privd tests need root under CI"
-    );
-    eprintln!("NOTICE: not root: privd tests skipped");
-    false
-}
-
-/// Runs `cmd`, retrying a few times (useradd and groupadd fail while another
-/// process holds the account databases' locks).
-fn run(cmd: &str, args: &[&str]) {
-    let mut last = String::new();
-    for _ in 0..20 {
-        let out = Command::new(cmd).args(args).output().expect(cmd);
-        if out.status.success() {
-            return;
-        }
-        last = String::from_utf8_lossy(&out.stderr).into_owned();
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("{cmd} {args:?}: {last}");
-}
-
-fn id(flag: &str, user: &str) -> u32 {
-    let out = Command::new("id").args([flag, user]).output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("id {flag} {user}"))
-}
-
-/// A group and a member of it, removed when dropped.
-struct Accounts {
-    group: String,
-    member: String,
-}
-
-impl Accounts {
-    fn new() -> Accounts {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let tag = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let a = Accounts {
-            group: format!("htr{tag}"),
-            member: format!("hmb{tag}"),
-        };
-        run("groupadd", &[&a.group]);
-        run(
-            "useradd",
-            &[
-                "-M",
-                "-N",
-                "-s",
-                "/usr/sbin/nologin",
-                "-G",
-                &a.group,
-                &a.member,
-            ],
-        );
-        a
-    }
-}
-
-impl Drop for Accounts {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.member).output();
-        let _ = Command::new("groupdel").arg(&self.group).output();
-    }
-}
-
-/// A privd serving `group`, stopped when dropped. `pid` is privd's own pid (from
-/// `SO_PEERCRED` on its socket: the program started may be a wrapper around it).
-struct Privd {
-    child: Child,
-    socket: PathBuf,
-    pid: i32,
-    log: PathBuf,
-    _dir: TempDir,
-    /// One privd of this file at a time: a privd removes at start and stop the
-    /// instances of privds it believes dead (by their `comm`), which a wrapper around
-    /// the program (strace) would make it believe of the others.
-    _alone: std::sync::MutexGuard<'static, ()>,
-}
-
-impl Privd {
-    fn start(group: &str) -> Privd {
-        static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
-        let dir = TempDir::new("privd-hostile");
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let conf = dir.path().join("privd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "group = {group}\nsocket_dir = {}\nmax_instances_per_user = {MAX_INSTANCES}\nmax_buffer_kb = 256\nevents = sched:*, raw_syscalls:*\n",
-                dir.path().join("run").display()
-            ),
-        )
-        .unwrap();
-        let log = dir.path().join("privd.log");
-        let child = Command::new(bin_dir().join("lttng-privd"))
-            .arg("--config")
-            .arg(&conf)
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .spawn()
-            .expect("start lttng-privd");
-        let socket = dir.path().join("run/privd.sock");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let pid = loop {
-            if let Ok(s) = socket::connect(&socket) {
-                break socket::peer_cred(s.as_fd()).unwrap().pid;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "privd did not come up: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Privd {
-            child,
-            socket,
-            pid,
-            log,
-            _dir: dir,
-            _alone: alone,
-        }
-    }
-
-    fn connect(&self) -> OwnedFd {
-        let s = socket::connect(&self.socket).expect("connect to privd");
-        socket::set_timeout(s.as_fd(), Some(WAIT)).unwrap();
-        s
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// This privd's tracefs instances (`lttng-rs-u<uid>-<pid>-<n>`).
-    fn instances(&self) -> Vec<String> {
-        let tag = format!("-{}-", self.pid);
-        std::fs::read_dir(Path::new(TRACEFS).join("instances"))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("lttng-rs-u") && n.contains(&tag))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Privd {
-    fn drop(&mut self) {
-        for pid in [self.pid, self.child.id() as i32] {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-        let _ = self.child.wait();
-        // What privd could not remove (a failed test's): not left for the next ones.
-        for name in self.instances() {
-            let dir = Path::new(TRACEFS).join("instances").join(name);
-            let _ = std::fs::write(dir.join("tracing_on"), "0");
-            let _ = std::fs::remove_dir(&dir);
-        }
-        if std::thread::panicking() {
-            eprintln!("---- privd's log ----\n{}", self.log());
-        }
-    }
+/// Opens a connection with the time-outs of these tests.
+fn connect(p: &Privd) -> OwnedFd {
+    let s = socket::connect(&p.socket).expect("connect to privd");
+    socket::set_timeout(s.as_fd(), Some(WAIT)).unwrap();
+    s
 }
 
 // ---- talking to privd ------------------------------------------------------------------
@@ -263,7 +82,7 @@ fn hello(s: &OwnedFd) {
 
 /// A new connection, greeted.
 fn greeted(p: &Privd) -> OwnedFd {
-    let s = p.connect();
+    let s = connect(p);
     hello(&s);
     s
 }
@@ -315,48 +134,6 @@ fn assert_denied(seen: Seen, case: &str, fragment: &str) {
 
 // ---- privd's health --------------------------------------------------------------------
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e} (privd died?)"))
-        .count()
-}
-
-fn fd_list(pid: i32) -> Vec<String> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| {
-                    format!(
-                        "{} -> {}",
-                        e.file_name().to_string_lossy(),
-                        std::fs::read_link(e.path())
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// privd's descriptor count once it stops changing.
-fn stable_fd_count(pid: i32) -> usize {
-    let mut last = fd_count(pid);
-    let mut since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        let n = fd_count(pid);
-        if n != last {
-            last = n;
-            since = Instant::now();
-        } else if since.elapsed() > Duration::from_millis(300) {
-            break;
-        }
-    }
-    last
-}
-
 /// Waits (briefly) for privd's descriptors to come back to `baseline`.
 fn assert_fds_back(p: &Privd, baseline: usize, after: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -394,7 +171,7 @@ fn assert_serves(p: &Privd, after: &str) {
         Path::new(&format!("/proc/{}", p.pid)).exists(),
         "after {after}: privd died"
     );
-    let s = p.connect();
+    let s = connect(p);
     hello(&s);
     match call(&s, &PrivRequest::ListEvents) {
         Seen::Reply(PrivReply::Events(v), 0) => assert!(
@@ -429,7 +206,10 @@ fn setup() -> Option<(Accounts, Privd, usize)> {
         "tracefs is not mounted at {TRACEFS}"
     );
     let acc = Accounts::new();
-    let p = Privd::start(&acc.group);
+    let p = Privd::start_with(
+        &acc.group,
+        &format!("max_instances_per_user = {MAX_INSTANCES}\nmax_buffer_kb = 256\n"),
+    );
     assert_serves(&p, "start");
     let baseline = stable_fd_count(p.pid);
     Some((acc, p, baseline))
@@ -553,14 +333,14 @@ fn malformed_frames_get_an_error_reply_and_a_hang_up() {
 
     // The very first message: a hello with a trailing byte (Hello { version: 1 } is
     // [0, 1]).
-    let s = p.connect();
+    let s = connect(&p);
     send_raw(&s, &[0, VERSION as u8, 0xaa], &[]);
     assert_error_then_closed(&s, "a hello with a trailing byte", "1 bytes after its end");
     drop(s);
     assert_recovered(&p, baseline, "a hello with a trailing byte");
 
     // Other protocol versions are refused with an error; the connection goes on.
-    let s = p.connect();
+    let s = connect(&p);
     assert_error(
         call(&s, &PrivRequest::Hello { version: 999 }),
         "hello 999",
@@ -658,7 +438,7 @@ fn descriptors_nobody_asked_for_are_refused_and_closed() {
         .open("/")
         .unwrap();
     let tracefs_dir = std::fs::File::open(TRACEFS).unwrap();
-    let other_privd_conn = p.connect();
+    let other_privd_conn = connect(&p);
     let kinds: [(&str, BorrowedFd<'_>); 8] = [
         ("socket", sock_a.as_fd()),
         ("pipe (read end)", pipe_r.as_fd()),
@@ -680,7 +460,7 @@ fn descriptors_nobody_asked_for_are_refused_and_closed() {
     // The same kinds on a hello.
     for (kind, fd) in kinds {
         let case = format!("a {kind} on Hello");
-        let s = p.connect();
+        let s = connect(&p);
         send_raw(&s, &[0, VERSION as u8], &[fd]);
         assert_error_then_closed(&s, &case, "expects 0 file descriptors, 1 came with it");
     }
@@ -1222,7 +1002,7 @@ fn a_client_that_creates_instances_then_sends_garbage_loses_them() {
         assert_recovered(&p, baseline, case);
     }
     // A client that connects and never says anything blocks nobody.
-    let silent = p.connect();
+    let silent = connect(&p);
     assert_serves(&p, "a silent client");
     drop(silent);
     // The per-user counts came back.

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
 use support::user::{bin_dir, User};
@@ -24,51 +23,9 @@ fn probe(u: Option<&User>, case: &str, output: &std::path::Path) -> Output {
         .expect("run the probe")
 }
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// Every case for one identity (`None`: the tests' own, root under CI).
 fn all_cases(u: Option<&User>, output: &std::path::Path) {
-    for thread in ["", "thread-"] {
-        let who = if thread.is_empty() {
-            "main thread"
-        } else {
-            "earlier thread"
-        };
-
-        let o = probe(u, &format!("{thread}status"), output);
-        assert!(o.status.success(), "{who}: {o:?}");
-        let text = stdout(&o);
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| panic!("{who}: no {name} in {text}"))
-        };
-        assert_eq!(value("NoNewPrivs"), "1", "{who}");
-        assert_eq!(value("Seccomp"), "2", "{who}");
-        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-            assert_eq!(value(cap), "0000000000000000", "{who}: {cap}");
-        }
-
-        let o = probe(u, &format!("{thread}open-outside"), output);
-        assert!(o.status.success(), "{who}: {o:?}");
-        assert_eq!(stdout(&o), "EACCES\n", "{who}: /etc/passwd");
-
-        for forbidden in ["syscall", "exec"] {
-            let o = probe(u, &format!("{thread}{forbidden}"), output);
-            assert_eq!(
-                o.status.signal(),
-                Some(libc::SIGSYS),
-                "{who}: {forbidden} must die of SIGSYS: {o:?}"
-            );
-            assert!(stdout(&o).is_empty(), "{who}: {}", stdout(&o));
-        }
-    }
-    let o = probe(u, "write-inside", output);
-    assert!(o.status.success(), "{o:?}");
-    assert_eq!(stdout(&o), "wrote inside\n");
+    support::sandbox::assert_every_probe_case("consumer-ust", |case| probe(u, case, output));
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::user::{bin_dir, User};
+use support::{fd_count, stable_fd_count};
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self")
@@ -91,30 +92,6 @@ fn observed(lines: &[String]) -> Vec<&str> {
         .map(String::as_str)
         .filter(|l| !l.starts_with("sent: "))
         .collect()
-}
-
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
-        .count()
-}
-
-/// The daemon's descriptor count once it stops changing.
-fn stable_fd_count(pid: i32) -> usize {
-    let mut last = fd_count(pid);
-    let mut since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        let n = fd_count(pid);
-        if n != last {
-            last = n;
-            since = Instant::now();
-        } else if since.elapsed() > Duration::from_millis(300) {
-            break;
-        }
-    }
-    last
 }
 
 /// Waits (briefly) for the daemon's descriptors to come back to `baseline`.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: run traced programs, read traces back.
 #![allow(dead_code)]
 
+pub mod sandbox;
 pub mod tracing_group;
 pub mod user;
 
@@ -149,4 +150,49 @@ pub fn children_named(pid: i32, comm: &str) -> Vec<i32> {
             ppid == pid && name == comm
         })
         .collect()
+}
+
+/// How many descriptors process `pid` has open.
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e} (did the process die?)"))
+        .count()
+}
+
+/// The descriptors of process `pid` and what they point to (for failure messages).
+pub fn fd_list(pid: i32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    format!(
+                        "{} -> {}",
+                        e.file_name().to_string_lossy(),
+                        std::fs::read_link(e.path())
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Process `pid`'s descriptor count once it stops changing (at most 5 s).
+pub fn stable_fd_count(pid: i32) -> usize {
+    use std::time::{Duration, Instant};
+    let mut last = fd_count(pid);
+    let mut since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        let n = fd_count(pid);
+        if n != last {
+            last = n;
+            since = Instant::now();
+        } else if since.elapsed() > Duration::from_millis(300) {
+            break;
+        }
+    }
+    last
 }

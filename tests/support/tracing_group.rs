@@ -27,27 +27,39 @@ pub fn root_or_skip() -> bool {
 
 /// `setpriv` arguments that become `user`, with the user's groups.
 pub fn become_user(user: &str) -> Vec<String> {
-    let id = |flag: &str| {
-        let out = Command::new("id").args([flag, user]).output().unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
     vec![
         "--reuid".into(),
-        id("-u"),
+        id("-u", user).to_string(),
         "--regid".into(),
-        id("-g"),
+        id("-g", user).to_string(),
         "--init-groups".into(),
         "--".into(),
     ]
 }
 
+/// Runs `cmd` as root, retrying a while (useradd and groupadd fail while another
+/// process holds the account databases' locks).
 pub fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd).args(args).output().expect(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut last = String::new();
+    for _ in 0..20 {
+        let out = Command::new(cmd).args(args).output().expect(cmd);
+        if out.status.success() {
+            return;
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("{cmd} {args:?}: {last}");
+}
+
+/// `id FLAG USER` as a number (`-u`, `-g`).
+pub fn id(flag: &str, user: &str) -> u32 {
+    let out = Command::new("id").args([flag, user]).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("id {flag} {user}"))
 }
 
 /// A group, a member and a stranger, removed when dropped.
@@ -99,15 +111,32 @@ impl Drop for Accounts {
     }
 }
 
-/// A privd serving `group`, stopped when dropped.
+/// Where tracefs is (privd mounts it if needed).
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// A privd serving `group` from a private socket directory, stopped when dropped
+/// (with the instances it could not remove). `pid` is privd's own pid, from
+/// `SO_PEERCRED` on its socket (the program started may be a wrapper around it); its
+/// log is printed when a test fails.
 pub struct Privd {
     pub child: Child,
     pub socket: PathBuf,
+    pub pid: i32,
+    log: PathBuf,
     _dir: TempDir,
 }
 
 impl Privd {
+    /// A privd allowing `sched:*` and `raw_syscalls:*`, at most `max_instances` per user.
     pub fn start(group: &str, max_instances: u32) -> Privd {
+        Privd::start_with(
+            group,
+            &format!("max_instances_per_user = {max_instances}\n"),
+        )
+    }
+
+    /// The same, with configuration lines of the caller's.
+    pub fn start_with(group: &str, config: &str) -> Privd {
         let dir = TempDir::new("privd");
         std::fs::set_permissions(
             dir.path(),
@@ -118,37 +147,76 @@ impl Privd {
         std::fs::write(
             &conf,
             format!(
-                "group = {group}\nsocket_dir = {}\nmax_instances_per_user = {max_instances}\nevents = sched:*, raw_syscalls:*\n",
+                "group = {group}\nsocket_dir = {}\nevents = sched:*, raw_syscalls:*\n{config}",
                 dir.path().join("run").display()
             ),
         )
         .unwrap();
+        let log = dir.path().join("privd.log");
         let child = Command::new(bin_dir().join("lttng-privd"))
             .arg("--config")
             .arg(&conf)
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
             .spawn()
             .expect("start lttng-privd");
         let socket = dir.path().join("run/privd.sock");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "privd did not come up");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            if let Ok(s) = proto::wire::socket::connect(&socket) {
+                break proto::wire::socket::peer_cred(std::os::fd::AsFd::as_fd(&s))
+                    .unwrap()
+                    .pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "privd did not come up: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(10));
-        }
+        };
         Privd {
             child,
             socket,
+            pid,
+            log,
             _dir: dir,
         }
+    }
+
+    /// What privd wrote on stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// This privd's tracefs instances (`lttng-rs-u<uid>-<pid>-<n>`).
+    pub fn instances(&self) -> Vec<String> {
+        let tag = format!("-{}-", self.pid);
+        std::fs::read_dir(Path::new(TRACEFS).join("instances"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("lttng-rs-u") && n.contains(&tag))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
 impl Drop for Privd {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        for pid in [self.pid, self.child.id() as i32] {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
         let _ = self.child.wait();
+        // What privd could not remove (a failed test's): not left for the next ones.
+        for name in self.instances() {
+            let dir = Path::new(TRACEFS).join("instances").join(name);
+            let _ = std::fs::write(dir.join("tracing_on"), "0");
+            let _ = std::fs::remove_dir(&dir);
+        }
+        if std::thread::panicking() {
+            eprintln!("---- privd's log ----\n{}", self.log());
+        }
     }
 }
 
@@ -156,12 +224,7 @@ impl Drop for Privd {
 /// daemon in a private home, which asks `privd_socket`.
 pub fn lttng_as(user: &str, privd_socket: &Path, args: &[&str]) -> std::process::Output {
     let home = TempDir::new("privd-home");
-    let out = Command::new("id").args(["-u", user]).output().unwrap();
-    let uid: u32 = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let uid = id("-u", user);
     std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
     let out = Command::new("setpriv")
         .args(become_user(user))
