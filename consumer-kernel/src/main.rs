@@ -19,7 +19,6 @@
 #![deny(unsafe_code)]
 
 mod packet;
-mod pages;
 mod serve;
 mod stream;
 

@@ -16,7 +16,7 @@ use proto::ftrace::PageLayout;
 use proto::wire::consumer::{KernelStreamSpec, StreamStats};
 
 use crate::packet::{Identity, PacketBuilder, TARGET_PACKET};
-use crate::pages::{self, Missed};
+use proto::ftrace_page::{Missed, PageRecords};
 
 /// Why a stream could not be set up or written.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,8 @@ pub struct KernelStream {
     discarded: u64,
     last_ts: u64,
     page: Vec<u8>,
+    /// One record's CTF encoding, reused.
+    encoded: Vec<u8>,
     pub events: u64,
     pub bad_records: u64,
     pub pages: u64,
@@ -105,6 +107,7 @@ impl KernelStream {
             out,
             out_path: path_s,
             page: vec![0u8; layout.page_size() as usize],
+            encoded: Vec::new(),
             layout,
             schema,
             packet: None,
@@ -140,40 +143,47 @@ impl KernelStream {
         n
     }
 
+    /// Decodes one page into the packet in progress: no allocation per record (each
+    /// is encoded into a reused buffer, then copied into the packet).
     fn page_in(&mut self, page: &[u8]) {
-        let schema = self.schema.clone();
-        let mut records: Vec<(u64, u32, Vec<u8>)> = Vec::new();
-        let mut bad = 0u64;
-        let missed = pages::decode(page, &self.layout, &mut |ts, payload| {
-            let mut out = Vec::new();
-            match schema.encode(payload, &mut out) {
-                Some(id) => records.push((ts, id, out)),
-                None => bad += 1,
+        let records = match PageRecords::new(page, &self.layout) {
+            Ok(r) => r,
+            Err(_) => {
+                self.bad_records += 1;
+                return;
             }
-        });
-        self.bad_records += bad;
-        match missed {
-            Ok(Some(m)) => {
-                // Lost before this page: close what we have, count them, go on.
-                self.close_packet();
-                self.discarded = self.discarded.saturating_add(match m {
-                    Missed::Count(c) => c,
-                    Missed::Unknown => 1,
-                });
-            }
-            Ok(None) => {}
-            Err(_) => self.bad_records += 1,
+        };
+        if let Some(m) = records.info().missed {
+            // Lost before this page: close what we have, count them, go on.
+            self.close_packet();
+            self.discarded = self.discarded.saturating_add(match m {
+                Missed::Count(c) => c,
+                Missed::Unknown => 1,
+            });
         }
-        for (ts, id, payload) in records {
-            let ts = ts.max(self.last_ts);
+        let schema = self.schema.clone();
+        let mut encoded = std::mem::take(&mut self.encoded);
+        for r in records {
+            let Ok(r) = r else {
+                // A malformed record ends its page (the records before it are kept).
+                self.bad_records += 1;
+                break;
+            };
+            encoded.clear();
+            let Some(id) = schema.encode(r.payload, &mut encoded) else {
+                self.bad_records += 1;
+                continue;
+            };
+            let ts = r.ts.max(self.last_ts);
             self.last_ts = ts;
             let p = self.packet.get_or_insert_with(|| PacketBuilder::new(ts));
-            p.event(id, ts, &payload);
+            p.event(id, ts, &encoded);
             self.events += 1;
             if p.len() >= TARGET_PACKET {
                 self.close_packet();
             }
         }
+        self.encoded = encoded;
     }
 
     /// Writes the packet in progress, if it has events (or if discards must be
