@@ -314,7 +314,7 @@ count_bt2() { # dir -> events babeltrace2 counts, or NA
 sum_discard_warnings() { # file: sum of "Tracer discarded N events", modulo 2^64 (see BENCHMARKS.md)
 	python3 -c '
 import re, sys
-print(sum(int(n) for n in re.findall(r"[Tt]racer discarded (\d+) events", open(sys.argv[1]).read())) % 2**64)' "$1"
+print(sum(int(n) for n in re.findall(r"[Tt]racer discarded (\d+) events?\b", open(sys.argv[1]).read())) % 2**64)' "$1"
 }
 list_stat() { # regex text -> sum of the numbers after it over the channels, or NA
 	python3 -c '

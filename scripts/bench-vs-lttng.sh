@@ -225,7 +225,7 @@ count_bt2() { # dir -> events babeltrace2 counts, or NA
 sum_discard_warnings() { # file
 	python3 -c '
 import re, sys
-print(sum(int(n) for n in re.findall(r"[Tt]racer discarded (\d+) events", open(sys.argv[1]).read())) % 2**64)' "$1"
+print(sum(int(n) for n in re.findall(r"[Tt]racer discarded (\d+) events?\b", open(sys.argv[1]).read())) % 2**64)' "$1"
 }
 stream_bytes() { # stream files only: not metadata, index/*.idx or hidden files
 	find "$1" -type f ! -name metadata ! -name '*.idx' ! -name '.*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'

@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use proto::event::{Contexts, EventDesc};
 use proto::ring::layout::StreamIdentity;
-use proto::ring::writer::{RingWriter, WriterError};
+use proto::ring::writer::{self, RingWriter, WriterError};
 use proto::ring::{BufferConfig, ConfigError, Mode};
 use proto::rundir::{self, RundirError};
 use proto::wire::app::{AppMessage, Binding, DaemonMessage, MAX_TRACEPOINTS};
@@ -77,7 +77,7 @@ const CHUNK_BYTES: usize = MAX_MESSAGE / 2;
 /// Most streams (CPUs) one channel may have.
 const MAX_STREAMS: u32 = 4096;
 /// Longest a traced thread waits for room in a full buffer, whatever the daemon asks.
-const MAX_FULL_WAIT: Duration = Duration::from_millis(100);
+const MAX_FULL_WAIT: Duration = Duration::from_micros(writer::MAX_BLOCKING_TIMEOUT_US);
 /// Most bindings one `SetEvents` sequence may carry.
 const MAX_BINDINGS: usize = 1 << 20;
 

@@ -15,8 +15,8 @@
 //!   4 × 512 KiB per CPU); `LIBUST_OVERWRITE=1` — flight-recorder mode (the buffers
 //!   are written out only at exit);
 //! - `LIBUST_BLOCKING_TIMEOUT_US` — in discard mode, how long a thread that finds its
-//!   ring full waits for the consumer before dropping the event (default 5000; 0 drops
-//!   at once, as LTTng's default discard mode does);
+//!   ring full waits for the consumer before dropping the event (default 20000, at
+//!   most 100000; 0 drops at once, as LTTng's default discard mode does);
 //! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name);
 //! - `LIBUST_QUEUE_SIZE` — most bytes of complete packets held between the drain thread
 //!   and the file writer (default 64 MiB, allocated only while the disk lags);
@@ -80,12 +80,8 @@ pub enum StandaloneError {
 
 /// How long a writer waits for room in a full ring before dropping its event, by
 /// default (`LIBUST_BLOCKING_TIMEOUT_US`; 0 drops at once like LTTng's discard mode).
-/// A full ring means the consumer lags for a moment (a disk stall, or busy threads
-/// leaving it no CPU); waiting turns that moment into a short delay of the writing
-/// thread instead of lost events, and the bound keeps what tracing can cost it
-/// predictable. Measured here (2 threads × 10 M `bench:ev`, 4 × 512 KiB per CPU):
-/// 0 µs lost 4.6–5.9 M events per run, 1 ms lost 0–19, 5 ms lost 0–1.
-const DEFAULT_FULL_WAIT_US: u64 = 5000;
+/// See [`proto::ring::writer::DEFAULT_BLOCKING_TIMEOUT_US`] for the measurements.
+const DEFAULT_FULL_WAIT_US: u64 = proto::ring::writer::DEFAULT_BLOCKING_TIMEOUT_US;
 
 /// Everything the consumer side needs.
 struct Session {
@@ -226,8 +222,10 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         },
     };
     cfg.validate()?;
-    let full_wait =
-        Duration::from_micros(env_u64("LIBUST_BLOCKING_TIMEOUT_US", DEFAULT_FULL_WAIT_US)?);
+    let full_wait = Duration::from_micros(
+        env_u64("LIBUST_BLOCKING_TIMEOUT_US", DEFAULT_FULL_WAIT_US)?
+            .min(proto::ring::writer::MAX_BLOCKING_TIMEOUT_US),
+    );
     let contexts = contexts_from_env();
     let patterns: Vec<String> = std::env::var("LIBUST_EVENTS")
         .unwrap_or_else(|_| "*".into())

@@ -102,6 +102,11 @@ enum Command {
         /// Close partially filled sub-buffers every this many microseconds.
         #[arg(long = "switch-timer", value_name = "US")]
         switch_timer: Option<u64>,
+        /// In discard mode, how long a thread whose buffer is full waits for the
+        /// consumer before dropping its event, in microseconds: 0 drops at once (LTTng's
+        /// default), `inf` waits the longest an app allows (100000). Default 20000.
+        #[arg(long = "blocking-timeout", value_name = "US", value_parser = parse_blocking_timeout)]
+        blocking_timeout: Option<u64>,
         /// One set of buffers per process.
         #[arg(long = "buffers-pid", conflicts_with = "buffers_uid")]
         buffers_pid: bool,
@@ -287,6 +292,15 @@ fn parse_level(s: &str) -> anyhow::Result<LogLevel> {
         .ok_or_else(|| anyhow!("unknown log level '{s}' (EMERG, ALERT, CRIT, ERR, WARNING, NOTICE, INFO, DEBUG_SYSTEM, ..., DEBUG_LINE, DEBUG)"))
 }
 
+/// `--blocking-timeout`: microseconds, or `inf` for the longest wait an app allows.
+fn parse_blocking_timeout(s: &str) -> Result<u64, String> {
+    if s == "inf" {
+        return Ok(proto::ring::writer::MAX_BLOCKING_TIMEOUT_US);
+    }
+    s.parse::<u64>()
+        .map_err(|_| format!("'{s}' is not a number of microseconds or 'inf'"))
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.chars().last() {
@@ -358,6 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             overwrite,
             discard,
             switch_timer,
+            blocking_timeout,
             buffers_pid,
             buffers_uid,
         } => {
@@ -385,6 +400,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     None
                 },
                 switch_timer_us: switch_timer,
+                blocking_timeout_us: blocking_timeout,
                 buffers: if buffers_pid {
                     Some(Buffers::PerPid)
                 } else if buffers_uid {
@@ -684,6 +700,9 @@ fn print_session(c: &mut Client, name: &str) -> anyhow::Result<()> {
                 format!("{} µs", ch.switch_timer_us)
             }
         );
+        if !ch.overwrite {
+            println!("      Blocking timeout: {} µs", ch.blocking_timeout_us);
+        }
         println!("    Statistics:");
         println!("      Discarded events: {}", ch.discarded);
         println!("      Lost packets:     {}", ch.lost_packets);

@@ -12,7 +12,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use proto::clock::{self, Source};
 use proto::event::{glob_match, Contexts};
 use proto::ring::layout::StreamIdentity;
-use proto::ring::writer::RingWriter;
+use proto::ring::writer::{self, RingWriter};
 use proto::ring::{BufferConfig, Mode};
 use proto::wire::app::{Binding, DaemonMessage};
 use proto::wire::consumer::{ConsumerReply, ConsumerRequest, StreamSpec, StreamStats};
@@ -32,9 +32,6 @@ use crate::session::{
 
 /// Most sessions at once.
 pub const MAX_SESSIONS: usize = 256;
-/// How long a writer waits for room in a full buffer before dropping (see libust's
-/// standalone mode for the measurement behind it).
-const FULL_WAIT_US: u64 = 5000;
 /// Bindings per `SetEvents` message (keeps each message far below the size cap).
 const BINDINGS_PER_MESSAGE: usize = 2000;
 
@@ -279,6 +276,21 @@ impl Daemon {
         config
             .validate()
             .map_err(|e| DaemonError::Invalid(e.to_string()))?;
+        let blocking_timeout_us = match (config.mode, spec.blocking_timeout_us) {
+            (Mode::Overwrite, Some(t)) if t > 0 => {
+                return Err(DaemonError::Invalid(
+                    "a blocking timeout applies to discard-mode channels only: drop --overwrite or --blocking-timeout".into(),
+                ))
+            }
+            (Mode::Overwrite, _) => 0,
+            (Mode::Discard, Some(t)) if t > writer::MAX_BLOCKING_TIMEOUT_US => {
+                return Err(DaemonError::Invalid(format!(
+                    "blocking timeout {t} µs is above the {} µs an app waits at most: give a smaller value",
+                    writer::MAX_BLOCKING_TIMEOUT_US
+                )))
+            }
+            (Mode::Discard, t) => t.unwrap_or(writer::DEFAULT_BLOCKING_TIMEOUT_US),
+        };
         if let Some(existing) = s.channels.iter().find(|c| c.name == spec.name) {
             // LTTng re-enables an existing channel; a different geometry is an error.
             if existing.config != config
@@ -312,6 +324,7 @@ impl Daemon {
             name: spec.name,
             config,
             switch_timer_us: spec.switch_timer_us.unwrap_or(0),
+            blocking_timeout_us,
             contexts: Contexts::default(),
             rules: Vec::new(),
         });
@@ -343,6 +356,7 @@ impl Daemon {
                 num_subbuf: None,
                 overwrite: None,
                 switch_timer_us: None,
+                blocking_timeout_us: None,
                 buffers: None,
             },
         )?;
@@ -969,11 +983,7 @@ impl Daemon {
                     key,
                     config,
                     contexts,
-                    full_wait_us: if config.mode == Mode::Discard {
-                        FULL_WAIT_US
-                    } else {
-                        0
-                    },
+                    full_wait_us: s.channels.get(ci).map_or(0, |c| c.blocking_timeout_us),
                     streams: t.channels[ci].streams.len() as u32,
                 },
                 &[],
@@ -1104,6 +1114,7 @@ impl Daemon {
                     num_subbuf: c.config.num_subbuf,
                     overwrite: c.config.mode == Mode::Overwrite,
                     switch_timer_us: c.switch_timer_us,
+                    blocking_timeout_us: c.blocking_timeout_us,
                     contexts: c.context_kinds(),
                     events: c
                         .rules

@@ -55,6 +55,8 @@ pub struct Channel {
     pub name: String,
     pub config: BufferConfig,
     pub switch_timer_us: u64,
+    /// How long writers wait for room before dropping (0 in overwrite mode).
+    pub blocking_timeout_us: u64,
     pub contexts: Contexts,
     pub rules: Vec<(EventRule, bool)>,
 }

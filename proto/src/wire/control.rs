@@ -123,6 +123,9 @@ pub struct ChannelSpec {
     pub overwrite: Option<bool>,
     /// Close partially filled sub-buffers this often, so that readers see them.
     pub switch_timer_us: Option<u64>,
+    /// In discard mode, how long a writer waits for room before dropping an event
+    /// (LTTng's `--blocking-timeout`; `None`: the default).
+    pub blocking_timeout_us: Option<u64>,
     pub buffers: Option<Buffers>,
 }
 
@@ -146,6 +149,7 @@ impl ChannelSpec {
             num_subbuf: None,
             overwrite: None,
             switch_timer_us: None,
+            blocking_timeout_us: None,
             buffers: None,
         }
     }
@@ -264,6 +268,8 @@ pub struct ChannelDetail {
     pub num_subbuf: u64,
     pub overwrite: bool,
     pub switch_timer_us: u64,
+    /// How long writers wait for room before dropping (0 in overwrite mode).
+    pub blocking_timeout_us: u64,
     pub contexts: Vec<ContextKind>,
     pub events: Vec<EventRuleDetail>,
     /// Events dropped because the buffers were full, summed over the streams.
