@@ -20,6 +20,8 @@ CASES = [
     ("dis_min", "bench:ev_min compiled in, tracing off"),
     ("ev", "bench:ev (u64, u32, 16-char string) to disk, 4 x 512 KiB/CPU, discard"),
     ("min", "bench:ev_min (u64) to disk, 4 x 512 KiB/CPU, discard"),
+    ("snap_ev", "bench:ev, flight recorder (overwrite, 4 x 512 KiB/CPU, written once at the end)"),
+    ("snap_min", "bench:ev_min, flight recorder"),
     ("clock", "the trace clock alone (libust::clock::now)"),
 ]
 IMPLS = [("ours", "libust"), ("lttng", "LTTng-UST")]
@@ -61,6 +63,12 @@ def mmm(xs, f):
 
 def ratio(a, b, nd=2):
     return f"{a / b:.{nd}f}" if a is not None and b else "NA"
+
+
+def kept_cell(rows):
+    """Flight recorder: the events the final snapshot kept (overwriting is not a loss)."""
+    kept = [num(r["counted_bt2"]) for r in rows]
+    return "kept " + mmm(kept, lambda x: f"{int(x):,}")
 
 
 def lost_cell(rows):
@@ -335,7 +343,8 @@ def main():
                        if num(r["stream_bytes"]) and num(r["counted_bt2"]) else None for r in rs]
                 o.append(f"| {iname} | {case}: {desc} | {t} | {si(num(rs[0]['n_per_thread']), 1)} | {len(rs)} | "
                          f"{mmm(nsv(impl, case, t), ns)} | {mmm(epsv(impl, case, t), si)} | "
-                         f"{lost_cell(rs) if enabled else '-'} | {mmm(bpe, lambda x: f'{x:.2f}') if enabled else '-'} |")
+                         f"{kept_cell(rs) if case.startswith('snap') else lost_cell(rs) if enabled else '-'} | "
+                         f"{mmm(bpe, lambda x: f'{x:.2f}') if enabled else '-'} |")
     o.append("")
 
     o.append("## libust / LTTng-UST\n")
@@ -362,7 +371,7 @@ def main():
     o.append("## Scaling: aggregate ev/s at T=2 / T=1 (medians)\n")
     o.append("| case | libust | LTTng-UST |")
     o.append("|---|---|---|")
-    for case in ("ev", "min", "clock"):
+    for case in ("ev", "min", "snap_ev", "snap_min", "clock"):
         cells = [ratio(med(epsv(impl, case, 2)), med(epsv(impl, case, 1))) for impl, _ in IMPLS]
         if any(c != "NA" for c in cells):
             o.append(f"| {case} | {cells[0]} | {cells[1]} |")
@@ -409,7 +418,7 @@ def main():
         for t in (1, 2):
             v = med(nsv("ours", case, t))
             o.append(f"| disabled {case[4:]} <= 1 ns (T={t}) | {ns(v)} ns | {verdict(None if v is None else v <= 1.0)} |")
-    for case in ("ev", "min"):
+    for case in ("ev", "min", "snap_ev", "snap_min"):
         a, b = med(epsv("ours", case, 2)), med(epsv("ours", case, 1))
         r = a / b if a is not None and b else None
         o.append(f"| {case}: T=2 throughput >= 1.8 x T=1 | {ratio(a, b)} | {verdict(None if r is None else r >= 1.8)} |")

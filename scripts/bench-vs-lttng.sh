@@ -8,6 +8,9 @@
 # Settings (environment):
 #   REPS=5               interleaved repetitions
 #   QUICK=0              1 = small N everywhere (smoke test; the numbers mean nothing)
+#   CASES="loop dis_ev dis_min ev min snap_ev snap_min clock"   the cases of phase 1
+#                        (snap_*: flight recorder, ours LIBUST_OVERWRITE=1 written at exit,
+#                        LTTng `create --snapshot` + `snapshot record` after the run)
 #   TRACE_ROOT=/tmp/bench-traces   scratch space for traces (a private subdirectory is
 #                        created in it and deleted at exit)
 #   RESULTS_DIR=<repo>/bench-results   where the run's directory of TSV files goes
@@ -243,6 +246,8 @@ case_def() {
 	dis_min) echo "min $N_DIS 0" ;;
 	ev) echo "ev $N_EV 1" ;;
 	min) echo "min $N_MIN 1" ;;
+	snap_ev) echo "ev $N_EV snap" ;;
+	snap_min) echo "min $N_MIN snap" ;;
 	clock) echo "clock $N_CLOCK 0" ;;
 	*) die "unknown case $1" ;;
 	esac
@@ -257,17 +262,25 @@ run_case() { # rep impl case T
 	dir=$WORK/traces/$impl-$c-t$T-r$rep
 	local expected=$((n * T)) counted=NA counted_view=NA lost=NA warn_view=NA warn_bt2=NA disc=NA sb=NA tb=NA
 	if [ "$impl" = ours ]; then
-		if [ "$enabled" = 1 ]; then
+		if [ "$enabled" = snap ]; then
+			# Flight recorder: nothing is written while the program runs; at exit the
+			# buffers' newest packets are (what `lttng snapshot record` writes).
+			out=$(LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
+		elif [ "$enabled" = 1 ]; then
 			out=$(LIBUST_TRACE_DIR=$dir "$OURS" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
 		else
 			out=$("$OURS" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
 		fi
 	else
-		if [ "$enabled" = 1 ]; then
+		if [ "$enabled" != 0 ]; then
 			local ev=bench:ev
 			[ "$mode" = min ] && ev=bench:ev_min
 			SESSIONS_USED=1
-			L create "$s" -o "$dir" >/dev/null || die "lttng create $s failed (see $CLI)"
+			if [ "$enabled" = snap ]; then
+				L create "$s" --snapshot -o "$dir" >/dev/null || die "lttng create $s --snapshot failed (see $CLI)"
+			else
+				L create "$s" -o "$dir" >/dev/null || die "lttng create $s failed (see $CLI)"
+			fi
 			CUR_SESSION=$s
 			L enable-event -u -s "$s" "$ev" >/dev/null || die "lttng enable-event failed (see $CLI)"
 			L start "$s" >/dev/null || die "lttng start failed (see $CLI)"
@@ -276,7 +289,10 @@ run_case() { # rep impl case T
 	fi
 	printf '# rep=%s impl=%s case=%s threads=%s rc=%s\n%s\n' "$rep" "$impl" "$c" "$T" "$rc" "$out" >>"$BLOG"
 	[ "$rc" = 0 ] || die "$impl bench failed (exit $rc) in case $c T=$T; see $BLOG"
-	if [ "$impl" = lttng ] && [ "$enabled" = 1 ]; then
+	if [ "$impl" = lttng ] && [ "$enabled" = snap ]; then
+		L snapshot record -s "$s" >/dev/null || die "lttng snapshot record failed (see $CLI)"
+	fi
+	if [ "$impl" = lttng ] && [ "$enabled" != 0 ]; then
 		L stop "$s" >/dev/null || die "lttng stop failed (see $CLI)"
 		# Kept exactly as printed (summed over channels); it can have bit 63 set, see BENCHMARKS.md.
 		disc=$(L list "$s" | python3 -c '
@@ -286,7 +302,14 @@ print(sum(map(int, v)) if v else "NA")')
 		L destroy "$s" >/dev/null || die "lttng destroy failed (see $CLI)"
 		CUR_SESSION=""
 	fi
-	if [ "$enabled" = 1 ]; then
+	if [ "$enabled" = snap ]; then
+		# Kept events, not losses: overwriting old packets is the point.
+		[ -d "$dir" ] || die "$impl wrote no snapshot to $dir (case $c T=$T)"
+		counted=$(count_bt2 "$dir")
+		sb=$(stream_bytes "$dir")
+		tb=$(du -sb "$dir" | cut -f1)
+		rm -rf -- "$dir"
+	elif [ "$enabled" = 1 ]; then
 		[ -d "$dir" ] || die "$impl wrote no trace to $dir (case $c T=$T)"
 		counted=$(count_bt2 "$dir")
 		[ "$counted" != NA ] && lost=$((expected - counted))
@@ -312,11 +335,11 @@ print(sum(map(int, v)) if v else "NA")')
 		"$counted_view" "$lost" "$warn_view" "$warn_bt2" "$disc" "$sb" "$tb" \
 		"$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
 	log "rep $rep/$REPS T=$T $impl $c: ns/ev $(field ns_per_ev_thread_median "$out"), ev/s $(field events_per_s "$out")$(
-		[ "$enabled" = 1 ] && echo ", in trace $counted (view $counted_view), lost $lost, warnings view=$warn_view bt2=$warn_bt2${disc:+ lttng=$disc}" || true)"
+		[ "$enabled" != 0 ] && echo ", in trace $counted (view $counted_view), lost $lost, warnings view=$warn_view bt2=$warn_bt2${disc:+ lttng=$disc}" || true)"
 }
 
 # ------------------------------------------------------- phase 1: the cases
-CASES="loop dis_ev dis_min ev min clock"
+CASES=${CASES:-"loop dis_ev dis_min ev min snap_ev snap_min clock"}
 log "phase 1: $REPS repetition(s) of: $CASES, T=1 and T=2 (ours and LTTng-UST side by side)"
 for rep in $(seq "$REPS"); do
 	# Alternate who goes first, so that neither always runs right after the other's I/O.
