@@ -58,7 +58,12 @@ struct Setup {
 impl Setup {
     fn new(tag: &str, stranger: bool) -> Setup {
         let acc = Accounts::new();
-        let privd = Privd::start(&acc.group, 4);
+        // Only the timeline test defines the path probes (global to the machine).
+        let privd = if tag == "ktrace" {
+            Privd::start_with_path_probes(&acc.group, 4)
+        } else {
+            Privd::start(&acc.group, 4)
+        };
         let home = TempDir::new(tag);
         let who = if stranger { &acc.stranger } else { &acc.member };
         let uid = id("-u", who);
@@ -129,12 +134,30 @@ fn kernel_and_userspace_events_share_one_timeline() {
         stdout.read_line(&mut line).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // A file with a name of its own, opened by the program.
+    let known = format!("/etc/hostname-or-not-{}", std::process::id());
+    writeln!(stdin, "open {known}").unwrap();
+    writeln!(stdin, "open /etc/hostname").unwrap();
+    stdin.flush().unwrap();
+    for _ in 0..2 {
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+    }
     writeln!(stdin, "quit").unwrap();
     assert!(app.wait().unwrap().success());
     lttng(u, h, s, &["stop"]);
 
     let traces: PathBuf = setup.output();
     assert!(traces.join("kernel/metadata").exists() && traces.join("ust").is_dir());
+    // The kernel trace shows every process of the machine: its owner's eyes only.
+    let mode = |p: &str| {
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(traces.join(p)).unwrap().permissions(),
+        ) & 0o777
+    };
+    assert_eq!(mode("kernel"), 0o700);
+    assert_eq!(mode("kernel/metadata"), 0o600);
+    assert_eq!(mode("kernel/channel0_0"), 0o600);
     let read = read_trace(&traces);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     let tid = |e: &ctf::reader::Event| field(&e.stream_context, "vtid").and_then(Value::as_i64);
@@ -165,6 +188,35 @@ fn kernel_and_userspace_events_share_one_timeline() {
         entries >= 3 && entries == exits,
         "write pairs: {entries} entries, {exits} exits"
     );
+    // The file names it opened, in the `openat` entries' payload (LTTng's fields),
+    // each followed by its exit: -ENOENT (-2) for the file that does not exist.
+    let opened: Vec<(String, i128)> = mine
+        .iter()
+        .filter(|e| name(e) == "syscall_entry_openat")
+        .map(|e| {
+            (
+                field(&e.fields, "filename")
+                    .and_then(Value::as_str)
+                    .unwrap_or_else(|| panic!("openat without filename: {e:?}"))
+                    .to_string(),
+                e.timestamp_ns,
+            )
+        })
+        .collect();
+    for path in [known.as_str(), "/etc/hostname"] {
+        let Some(&(_, t)) = opened.iter().find(|(p, _)| p == path) else {
+            panic!("no openat of {path} among {opened:?}");
+        };
+        let ret = mine
+            .iter()
+            .find(|e| name(e) == "syscall_exit_openat" && e.timestamp_ns >= t)
+            .and_then(|e| field(&e.fields, "ret").and_then(Value::as_i64));
+        if path == known {
+            assert_eq!(ret, Some(-2), "{path} does not exist");
+        } else {
+            assert!(ret.is_some_and(|r| r >= 0), "{path}: {ret:?}");
+        }
+    }
     // One clock: each batch of userspace events sits between the end of the read that
     // brought the command and the start of the write that answers it.
     let ust: Vec<&ctf::reader::Event> = read
@@ -291,6 +343,67 @@ fn overloaded_kernel_buffers_lose_events_that_are_counted_and_the_trace_still_re
             "babeltrace2 reports the losses: {err}"
         );
         assert!(!err.contains("ERROR"), "{err}");
+    }
+    lttng(u, h, s, &["destroy"]);
+}
+
+#[test]
+fn only_the_named_system_calls_are_recorded() {
+    if !root_or_skip() {
+        return;
+    }
+    let setup = Setup::new("ksyscalls", false);
+    let (u, h, s) = setup.member();
+    lttng(u, h, s, &["create", "some"]);
+    let refused = as_member(u, h, s, &bin_dir().join("lttng"))
+        .args(["enable-event", "-k", "--syscall", "openat,nosuch"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("'nosuch' is not a system call"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let said = lttng(
+        u,
+        h,
+        s,
+        &["enable-event", "-k", "--syscall", "openat,write"],
+    );
+    assert!(said.contains("Kernel syscall openat enabled"), "{said}");
+    lttng(u, h, s, &["enable-event", "-k", "--syscall", "close"]);
+    lttng(u, h, s, &["start"]);
+    // dd opens, reads, writes and closes; cat too.
+    let busy = as_member(u, h, s, Path::new("/bin/dd"))
+        .args(["if=/etc/hostname", "of=/dev/null", "bs=1", "count=64"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(busy.success());
+    lttng(u, h, s, &["stop"]);
+    let read = read_trace(&setup.output());
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &read.events {
+        let n = e.name.to_string();
+        let call = n
+            .strip_prefix("syscall_entry_")
+            .or_else(|| n.strip_prefix("syscall_exit_"))
+            .unwrap_or_else(|| panic!("only system calls were enabled, not {n}"));
+        assert!(
+            ["openat", "write", "close"].contains(&call),
+            "{n} was not asked for"
+        );
+        seen.insert(n);
+    }
+    for want in [
+        "syscall_entry_openat",
+        "syscall_exit_openat",
+        "syscall_entry_write",
+        "syscall_entry_close",
+    ] {
+        assert!(seen.contains(want), "no {want} in {seen:?}");
     }
     lttng(u, h, s, &["destroy"]);
 }

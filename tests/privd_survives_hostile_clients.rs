@@ -331,8 +331,8 @@ fn malformed_frames_get_an_error_reply_and_a_hang_up() {
     drop(s);
     assert_recovered(&p, baseline, "a 64 KiB frame");
 
-    // The very first message: a hello with a trailing byte (Hello { version: 1 } is
-    // [0, 1]).
+    // The very first message: a hello with a trailing byte (Hello { version: V } is
+    // [0, V]).
     let s = connect(&p);
     send_raw(&s, &[0, VERSION as u8, 0xaa], &[]);
     assert_error_then_closed(&s, "a hello with a trailing byte", "1 bytes after its end");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use ctf::kernel::KernelSchema;
+use ctf::kernel::{KernelSchema, PathHints};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use proto::ftrace::{parse_format, parse_header_page, EventFormat, PageLayout};
 use proto::wire::consumer::{ConsumerReply, ConsumerRequest};
@@ -24,6 +24,13 @@ struct Setup {
     expected: u32,
     formats: Vec<EventFormat>,
     schema: Option<Arc<KernelSchema>>,
+    /// Paths from the path probes, waiting for their system calls (any CPU).
+    paths: PathHints,
+}
+
+/// The path-probe state of `session`.
+fn paths_of(setups: &mut BTreeMap<u64, Setup>, session: u64) -> &mut PathHints {
+    &mut setups.entry(session).or_default().paths
 }
 
 struct Consumer {
@@ -53,7 +60,7 @@ pub fn run(control: OwnedFd, sandboxed: bool) -> Result<(), ServeError> {
     };
     let r = c.serve();
     for s in c.streams.values_mut() {
-        s.flush();
+        s.flush(paths_of(&mut c.setups, s.spec.session));
     }
     r
 }
@@ -96,7 +103,7 @@ impl Consumer {
                 }
             }
             for s in self.streams.values_mut() {
-                s.drain(PAGES_PER_PASS);
+                s.drain(PAGES_PER_PASS, paths_of(&mut self.setups, s.spec.session));
             }
         }
     }
@@ -179,7 +186,7 @@ impl Consumer {
                     .values_mut()
                     .filter(|s| s.spec.session == session)
                 {
-                    s.flush();
+                    s.flush(paths_of(&mut self.setups, session));
                 }
                 ConsumerReply::Done
             }
@@ -192,7 +199,7 @@ impl Consumer {
                     .collect();
                 for k in keys {
                     if let Some(mut s) = self.streams.remove(&k) {
-                        s.flush();
+                        s.flush(paths_of(&mut self.setups, session));
                     }
                 }
                 self.setups.remove(&session);

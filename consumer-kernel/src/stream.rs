@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
-use ctf::kernel::KernelSchema;
+use ctf::kernel::{Encoded, KernelSchema, PathHints};
 use proto::ftrace::PageLayout;
 use proto::wire::consumer::{KernelStreamSpec, StreamStats};
 
@@ -83,9 +83,10 @@ impl KernelStream {
         let dir = Path::new(&spec.output).join(&spec.trace_dir);
         let path = dir.join(&spec.file);
         let path_s = path.display().to_string();
+        // Kernel traces show every process of the machine: the owner's eyes only.
         DirBuilder::new()
             .recursive(true)
-            .mode(0o750)
+            .mode(0o700)
             .create(&dir)
             .map_err(|source| StreamError::Create {
                 path: dir.display().to_string(),
@@ -94,7 +95,7 @@ impl KernelStream {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
-            .mode(0o640)
+            .mode(0o600)
             .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|source| StreamError::Create {
@@ -123,8 +124,8 @@ impl KernelStream {
     }
 
     /// Reads every page available now (at most `max_pages`) and writes the packets they
-    /// fill. Returns how many pages were read.
-    pub fn drain(&mut self, max_pages: usize) -> usize {
+    /// fill; `paths` is the session's path-probe state. Returns how many pages were read.
+    pub fn drain(&mut self, max_pages: usize, paths: &mut PathHints) -> usize {
         let mut n = 0;
         while n < max_pages {
             match self.pipe.read(&mut self.page) {
@@ -133,7 +134,7 @@ impl KernelStream {
                     n += 1;
                     self.pages += 1;
                     let page = std::mem::take(&mut self.page);
-                    self.page_in(&page[..len]);
+                    self.page_in(&page[..len], paths);
                     self.page = page;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -145,7 +146,7 @@ impl KernelStream {
 
     /// Decodes one page into the packet in progress: no allocation per record (each
     /// is encoded into a reused buffer, then copied into the packet).
-    fn page_in(&mut self, page: &[u8]) {
+    fn page_in(&mut self, page: &[u8], paths: &mut PathHints) {
         let records = match PageRecords::new(page, &self.layout) {
             Ok(r) => r,
             Err(_) => {
@@ -170,9 +171,13 @@ impl KernelStream {
                 break;
             };
             encoded.clear();
-            let Some(id) = schema.encode(r.payload, &mut encoded) else {
-                self.bad_records += 1;
-                continue;
+            let id = match schema.encode(r.payload, r.ts, paths, &mut encoded) {
+                Some(Encoded::Event(id)) => id,
+                Some(Encoded::Absorbed) => continue,
+                None => {
+                    self.bad_records += 1;
+                    continue;
+                }
             };
             let ts = r.ts.max(self.last_ts);
             self.last_ts = ts;
@@ -222,8 +227,8 @@ impl KernelStream {
     }
 
     /// Writes out what is left: every page still readable, then the open packet.
-    pub fn flush(&mut self) {
-        while self.drain(1024) > 0 {}
+    pub fn flush(&mut self, paths: &mut PathHints) {
+        while self.drain(1024, paths) > 0 {}
         self.close_packet();
     }
 

@@ -15,13 +15,21 @@
 //! `id`). Other events keep their ftrace name and fields. Strings (`char[N]`,
 //! `__data_loc`) become NUL-terminated CTF strings.
 //!
+//! `syscall_entry_open` and `syscall_entry_openat` get LTTng's fields (`dfd`,
+//! `filename`, `flags`, `mode`) instead of `args`. The kernel records only the path's
+//! address; the path itself comes from a path probe ([`proto::ftrace::PATH_PROBES`],
+//! uprobes on the C library that privd defines), whose record the encoder keeps in
+//! [`PathHints`] and joins to the same thread's next system call entry. Without a
+//! probe record (no probe, a program that makes the system call itself) `filename` is
+//! empty.
+//!
 //! The payload is untrusted (it comes from ftrace pages a consumer reads): every read
 //! is bounds-checked and a record that does not fit its format is refused (`None`).
 
 use std::collections::HashMap;
 
 use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
-use proto::ftrace::{EventFormat, Field, FieldKind};
+use proto::ftrace::{EventFormat, Field, FieldKind, PATH_PROBES, PATH_PROBE_FIELD};
 
 use crate::metadata::EventClass;
 
@@ -39,12 +47,18 @@ enum Decoder {
         class: u32,
         plans: Vec<Plan>,
     },
-    /// `by_nr[n]`: the class of system call `n`, if it has a name.
+    /// `by_nr[n]`: the class of system call `n`, if it has a name. `opens`: `args` is
+    /// the usual six words, and `open`/`openat` have classes with LTTng's fields.
     SysEnter {
         by_nr: Vec<Option<u32>>,
         unknown: u32,
         id: Field,
         args: Field,
+        opens: bool,
+    },
+    /// A path probe's record: no event of its own, its path waits in [`PathHints`].
+    PathHint {
+        path: Field,
     },
     SysExit {
         by_nr: Vec<Option<u32>>,
@@ -59,6 +73,75 @@ enum Decoder {
 pub struct KernelSchema {
     pub classes: Vec<EventClass>,
     by_id: HashMap<u16, Decoder>,
+    /// Whether some path probe is among the formats.
+    path_probes: bool,
+}
+
+/// What [`KernelSchema::encode`] made of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoded {
+    /// A CTF event of this class.
+    Event(u32),
+    /// A path probe's record, kept for the thread's next system call: nothing to write.
+    Absorbed,
+}
+
+/// `open`'s and `openat`'s numbers (x86-64).
+const NR_OPEN: i64 = 2;
+const NR_OPENAT: i64 = 257;
+
+/// Most threads with a path waiting: past it, the waiting paths are dropped (a bound
+/// on memory whatever the pages say).
+const MAX_PENDING_PATHS: usize = 4096;
+/// Longest path kept (`PATH_MAX`).
+const MAX_PATH: usize = 4096;
+/// A path joins a system call entered at most this many clock ticks after the probe
+/// fired (1 to 10 ms, whether the trace clock counts nanoseconds or TSC cycles);
+/// between the two the C library only moves arguments into registers.
+pub const PATH_WINDOW: u64 = 10_000_000;
+
+/// Paths recorded by the path probes, each waiting for its thread's next system call
+/// entry, which uses it up (it is the `openat` the probed function makes). State of
+/// the whole session: the probe and the system call may be read from different CPUs'
+/// pages when the thread migrated in between, in which order they come; a path that
+/// comes after its system call is never joined to a later one, since only a call
+/// entered within [`PATH_WINDOW`] after the probe, and before any other call of the
+/// thread processed later, takes it.
+#[derive(Debug, Default)]
+pub struct PathHints {
+    by_tid: HashMap<i32, (u64, Vec<u8>)>,
+}
+
+impl PathHints {
+    fn put(&mut self, tid: i32, ts: u64, path: &[u8]) {
+        if self.by_tid.len() >= MAX_PENDING_PATHS && !self.by_tid.contains_key(&tid) {
+            self.by_tid.clear();
+        }
+        let end = path
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(path.len())
+            .min(MAX_PATH);
+        let e = self.by_tid.entry(tid).or_default();
+        e.0 = ts;
+        e.1.clear();
+        e.1.extend_from_slice(&path[..end]);
+    }
+
+    /// The thread's waiting path if the probe fired just before `ts`; whatever waited
+    /// is used up.
+    fn take(&mut self, tid: i32, ts: u64) -> Option<Vec<u8>> {
+        if self.by_tid.is_empty() {
+            return None;
+        }
+        let (t, p) = self.by_tid.remove(&tid)?;
+        (t <= ts && ts - t <= PATH_WINDOW).then_some(p)
+    }
+
+    /// Threads with a path waiting.
+    pub fn pending(&self) -> usize {
+        self.by_tid.len()
+    }
 }
 
 fn int(bits: u32, signed: bool) -> IntType {
@@ -136,20 +219,20 @@ impl KernelSchema {
                     let Some(other_ty) = out_type(&other) else {
                         continue;
                     };
+                    let opens = enter
+                        && other.size == 48
+                        && matches!(other.kind, FieldKind::Array { len: 6, .. });
                     let mut by_nr = Vec::with_capacity(crate::syscalls::X86_64.len());
-                    for name in crate::syscalls::X86_64 {
-                        by_nr.push(name.map(|n| {
-                            push(
-                                &mut s,
-                                desc(
-                                    format!("{prefix}{n}"),
-                                    vec![FieldDesc {
-                                        name: other.name.clone(),
-                                        ty: other_ty.clone(),
-                                    }],
-                                ),
-                            )
-                        }));
+                    for (nr, name) in crate::syscalls::X86_64.iter().enumerate() {
+                        let fields = match nr as i64 {
+                            NR_OPEN | NR_OPENAT if opens => open_fields(nr as i64),
+                            _ => vec![FieldDesc {
+                                name: other.name.clone(),
+                                ty: other_ty.clone(),
+                            }],
+                        };
+                        by_nr
+                            .push(name.map(|n| push(&mut s, desc(format!("{prefix}{n}"), fields))));
                     }
                     let unknown = push(
                         &mut s,
@@ -173,6 +256,7 @@ impl KernelSchema {
                             unknown,
                             id: id_field,
                             args: other,
+                            opens,
                         }
                     } else {
                         Decoder::SysExit {
@@ -183,6 +267,15 @@ impl KernelSchema {
                         }
                     };
                     s.by_id.insert(f.id, d);
+                }
+                name if PATH_PROBES.iter().any(|p| p.event == name) => {
+                    let Some(path) = field(PATH_PROBE_FIELD).filter(|x| {
+                        matches!(x.kind, FieldKind::DataLocString | FieldKind::RelLocString)
+                    }) else {
+                        continue;
+                    };
+                    s.by_id.insert(f.id, Decoder::PathHint { path });
+                    s.path_probes = true;
                 }
                 _ => {
                     let plans: Vec<Plan> = f
@@ -223,10 +316,17 @@ impl KernelSchema {
         procname: false,
     };
 
-    /// Encodes the ftrace record `payload` (starting with `common_type`) as the CTF
-    /// event context and payload of its class, appended to `out`; returns the class id,
-    /// or `None` for an unknown event or a payload that does not fit its format.
-    pub fn encode(&self, payload: &[u8], out: &mut Vec<u8>) -> Option<u32> {
+    /// Encodes the ftrace record `payload` (starting with `common_type`, recorded at
+    /// `ts`) as the CTF event context and payload of its class, appended to `out`.
+    /// `paths` is the session's state shared by every CPU's records (path probes).
+    /// Returns `None` for an unknown event or a payload that does not fit its format.
+    pub fn encode(
+        &self,
+        payload: &[u8],
+        ts: u64,
+        paths: &mut PathHints,
+        out: &mut Vec<u8>,
+    ) -> Option<Encoded> {
         let ty = u16::from_le_bytes([*payload.first()?, *payload.get(1)?]);
         let tid = read_int(payload, 4, 4, true)? as i32;
         let start = out.len();
@@ -235,26 +335,54 @@ impl KernelSchema {
             Decoder::Plain { class, plans } => plans
                 .iter()
                 .try_for_each(|p| put_field(payload, &p.src, p.shift, out))
-                .map(|()| *class),
+                .map(|()| Encoded::Event(*class)),
+            Decoder::PathHint { path } => {
+                let s = str_field(payload, path);
+                out.truncate(start);
+                return s.map(|s| {
+                    paths.put(tid, ts, s);
+                    Encoded::Absorbed
+                });
+            }
             Decoder::SysEnter {
                 by_nr,
                 unknown,
                 id,
                 args,
+                opens,
+            } => {
+                let nr = read_int(payload, id.offset, id.size, true)?;
+                let path = if self.path_probes {
+                    paths.take(tid, ts)
+                } else {
+                    None
+                };
+                let known = usize::try_from(nr).ok().and_then(|n| *by_nr.get(n)?);
+                match known {
+                    Some(class) if *opens && (nr == NR_OPEN || nr == NR_OPENAT) => {
+                        put_open(payload, args, nr, path.as_deref().unwrap_or(b""), out)
+                            .map(|()| Encoded::Event(class))
+                    }
+                    Some(class) => put_field(payload, args, 0, out).map(|()| Encoded::Event(class)),
+                    None => {
+                        out.extend_from_slice(&nr.to_le_bytes());
+                        put_field(payload, args, 0, out).map(|()| Encoded::Event(*unknown))
+                    }
+                }
             }
-            | Decoder::SysExit {
+            Decoder::SysExit {
                 by_nr,
                 unknown,
                 id,
-                ret: args,
+                ret,
             } => {
                 let nr = read_int(payload, id.offset, id.size, true)?;
                 let known = usize::try_from(nr).ok().and_then(|n| *by_nr.get(n)?);
                 match known {
-                    Some(class) => put_field(payload, args, 0, out).map(|()| class),
+                    Some(class) => put_field(payload, ret, 0, out).map(|()| Encoded::Event(class)),
                     None => {
                         out.extend_from_slice(&nr.to_le_bytes());
-                        put_field(payload, args, 0, out).map(|()| *unknown)
+                        put_field(payload, ret, 0, out).map(|()| Encoded::Event(*unknown))
                     }
                 }
             }
@@ -280,6 +408,52 @@ fn read_int(p: &[u8], offset: u32, size: u32, signed: bool) -> Option<i64> {
     })
 }
 
+/// LTTng's fields of `syscall_entry_open` (`nr` 2) and `syscall_entry_openat` (257).
+fn open_fields(nr: i64) -> Vec<FieldDesc> {
+    let f = |name: &str, ty: FieldType| FieldDesc {
+        name: name.into(),
+        ty,
+    };
+    let mut v = Vec::with_capacity(4);
+    if nr == NR_OPENAT {
+        v.push(f("dfd", FieldType::Integer(int(32, true))));
+    }
+    v.push(f("filename", FieldType::String));
+    v.push(f("flags", FieldType::Integer(int(32, true))));
+    v.push(f("mode", FieldType::Integer(int(16, false))));
+    v
+}
+
+/// Writes the fields of [`open_fields`] from the system call's argument words.
+fn put_open(p: &[u8], args: &Field, nr: i64, path: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let word = |i: u32| read_int(p, args.offset.checked_add(8 * i)?, 8, false);
+    let first = if nr == NR_OPENAT {
+        out.extend_from_slice(&(word(0)? as i32).to_le_bytes());
+        2
+    } else {
+        1
+    };
+    let (flags, mode) = (word(first)?, word(first + 1)?);
+    put_str(path, out);
+    out.extend_from_slice(&(flags as i32).to_le_bytes());
+    out.extend_from_slice(&(mode as u16).to_le_bytes());
+    Some(())
+}
+
+/// The bytes of a `__data_loc`/`__rel_loc` string field (bounds-checked).
+fn str_field<'a>(p: &'a [u8], f: &Field) -> Option<&'a [u8]> {
+    let at = f.offset as usize;
+    let loc = read_int(p, f.offset, 4, false)? as u32;
+    let base = if f.kind == FieldKind::RelLocString {
+        at.checked_add(4)?
+    } else {
+        0
+    };
+    let start = base.checked_add((loc & 0xffff) as usize)?;
+    let len = (loc >> 16) as usize;
+    p.get(start..start.checked_add(len)?)
+}
+
 /// Appends a NUL-terminated copy of `s` up to its first NUL.
 fn put_str(s: &[u8], out: &mut Vec<u8>) {
     let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
@@ -298,17 +472,7 @@ fn put_field(p: &[u8], f: &Field, shift: i64, out: &mut Vec<u8>) -> Option<()> {
             out.extend_from_slice(p.get(at..at.checked_add(f.size as usize)?)?);
         }
         FieldKind::CharArray => put_str(p.get(at..at.checked_add(f.size as usize)?)?, out),
-        FieldKind::DataLocString | FieldKind::RelLocString => {
-            let loc = read_int(p, f.offset, 4, false)? as u32;
-            let base = if f.kind == FieldKind::RelLocString {
-                at + 4
-            } else {
-                0
-            };
-            let start = base.checked_add((loc & 0xffff) as usize)?;
-            let len = (loc >> 16) as usize;
-            put_str(p.get(start..start.checked_add(len)?)?, out);
-        }
+        FieldKind::DataLocString | FieldKind::RelLocString => put_str(str_field(p, f)?, out),
         FieldKind::Rest => put_str(p.get(at..)?, out),
     }
     Some(())
@@ -352,7 +516,10 @@ mod tests {
         p[40..45].copy_from_slice(b"idle!");
         p[56..60].copy_from_slice(&7i32.to_le_bytes());
         let mut out = Vec::new();
-        assert_eq!(s.encode(&p, &mut out), Some(0));
+        assert_eq!(
+            s.encode(&p, 0, &mut PathHints::default(), &mut out),
+            Some(Encoded::Event(0))
+        );
         let mut want = 0i32.to_le_bytes().to_vec();
         want.extend(b"bash\0");
         want.extend(42i32.to_le_bytes());
@@ -363,9 +530,15 @@ mod tests {
         want.extend((-100i32).to_le_bytes());
         assert_eq!(out, want);
         // Truncated or unknown records are refused and leave nothing behind.
-        assert_eq!(s.encode(&p[..40], &mut out), None);
+        assert_eq!(
+            s.encode(&p[..40], 0, &mut PathHints::default(), &mut out),
+            None
+        );
         assert_eq!(out, want);
-        assert_eq!(s.encode(&[1, 2, 3], &mut out), None);
+        assert_eq!(
+            s.encode(&[1, 2, 3], 0, &mut PathHints::default(), &mut out),
+            None
+        );
     }
 
     #[test]
@@ -381,15 +554,162 @@ mod tests {
         p[8..16].copy_from_slice(&257i64.to_le_bytes());
         p[16..24].copy_from_slice(&3i64.to_le_bytes());
         let mut out = Vec::new();
-        assert_eq!(s.encode(&p, &mut out), Some(openat));
+        assert_eq!(
+            s.encode(&p, 0, &mut PathHints::default(), &mut out),
+            Some(Encoded::Event(openat))
+        );
         assert_eq!(out[4..], 3i64.to_le_bytes());
         p[8..16].copy_from_slice(&100_000i64.to_le_bytes());
         out.clear();
         let unknown = s.classes.len() as u32 - 1;
-        assert_eq!(s.encode(&p, &mut out), Some(unknown));
+        assert_eq!(
+            s.encode(&p, 0, &mut PathHints::default(), &mut out),
+            Some(Encoded::Event(unknown))
+        );
         assert_eq!(
             s.classes[unknown as usize].desc.name,
             "syscall_exit_unknown"
         );
+    }
+
+    const ENTER: &str = "name: sys_enter\nID: 443\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;\n\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n";
+    const PROBE: &str = "name: lttng_rs_openat_path\nID: 2326\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:__data_loc char[] path;\toffset:16;\tsize:4;\tsigned:1;\n";
+
+    fn enter(tid: i32, nr: i64, args: [u64; 6]) -> Vec<u8> {
+        let mut p = vec![0u8; 64];
+        p[0..2].copy_from_slice(&443u16.to_le_bytes());
+        p[4..8].copy_from_slice(&tid.to_le_bytes());
+        p[8..16].copy_from_slice(&nr.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            p[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        p
+    }
+
+    fn probe(tid: i32, path: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 20];
+        p[0..2].copy_from_slice(&2326u16.to_le_bytes());
+        p[4..8].copy_from_slice(&tid.to_le_bytes());
+        let loc = 20u32 | ((path.len() as u32) << 16);
+        p[16..20].copy_from_slice(&loc.to_le_bytes());
+        p.extend_from_slice(path);
+        p
+    }
+
+    /// The payload of an `openat` entry: tid, dfd, filename, flags, mode.
+    fn openat_payload(tid: i32, dfd: i32, name: &[u8], flags: i32, mode: u16) -> Vec<u8> {
+        let mut v = tid.to_le_bytes().to_vec();
+        v.extend(dfd.to_le_bytes());
+        v.extend(name);
+        v.push(0);
+        v.extend(flags.to_le_bytes());
+        v.extend(mode.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn an_openat_entry_carries_the_path_its_thread_probed_just_before() {
+        let s = KernelSchema::new(&[parse_format(ENTER).unwrap(), parse_format(PROBE).unwrap()]);
+        let class = |n: &str| s.classes.iter().position(|c| c.desc.name == n).unwrap() as u32;
+        let openat = class("syscall_entry_openat");
+        let names: Vec<&str> = s.classes[openat as usize]
+            .desc
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["dfd", "filename", "flags", "mode"]);
+        let mut paths = PathHints::default();
+        let mut out = Vec::new();
+        let at_fdcwd = -100i64 as u64;
+        // Probe, then the call, same thread: joined.
+        let pr = probe(7, b"/etc/hostname\0");
+        assert_eq!(
+            s.encode(&pr, 1_000, &mut paths, &mut out),
+            Some(Encoded::Absorbed)
+        );
+        assert!(out.is_empty(), "a probe record writes nothing");
+        let call = enter(7, 257, [at_fdcwd, 0xdead, 0o2101, 0o644, 0, 0]);
+        assert_eq!(
+            s.encode(&call, 3_000, &mut paths, &mut out),
+            Some(Encoded::Event(openat))
+        );
+        assert_eq!(
+            out,
+            openat_payload(7, -100, b"/etc/hostname", 0o2101, 0o644)
+        );
+        // Used up: the thread's next openat has no path.
+        out.clear();
+        s.encode(&call, 4_000, &mut paths, &mut out).unwrap();
+        assert_eq!(out, openat_payload(7, -100, b"", 0o2101, 0o644));
+        // Another thread's probe, another thread's call: not joined, and any other
+        // system call of the probing thread uses its path up.
+        s.encode(&probe(8, b"/x"), 5_000, &mut paths, &mut out)
+            .unwrap();
+        out.clear();
+        s.encode(&enter(9, 257, [0; 6]), 5_100, &mut paths, &mut out)
+            .unwrap();
+        assert_eq!(out, openat_payload(9, 0, b"", 0, 0));
+        let read = class("syscall_entry_read");
+        assert_eq!(
+            s.encode(&enter(8, 0, [0; 6]), 5_200, &mut paths, &mut out),
+            Some(Encoded::Event(read))
+        );
+        assert_eq!(paths.pending(), 0);
+        // Too old, or after the call (read out of order from another CPU): not joined.
+        s.encode(&probe(7, b"/old"), 10, &mut paths, &mut out)
+            .unwrap();
+        out.clear();
+        s.encode(&call, 10 + PATH_WINDOW + 1, &mut paths, &mut out)
+            .unwrap();
+        assert_eq!(out, openat_payload(7, -100, b"", 0o2101, 0o644));
+        s.encode(&probe(7, b"/late"), 9_000, &mut paths, &mut out)
+            .unwrap();
+        out.clear();
+        s.encode(&call, 8_000, &mut paths, &mut out).unwrap();
+        assert_eq!(out, openat_payload(7, -100, b"", 0o2101, 0o644));
+        // `open` has no dfd.
+        s.encode(&probe(7, b"/p"), 20_000, &mut paths, &mut out)
+            .unwrap();
+        out.clear();
+        s.encode(
+            &enter(7, 2, [1, 2, 3, 0, 0, 0]),
+            20_001,
+            &mut paths,
+            &mut out,
+        )
+        .unwrap();
+        let mut want = 7i32.to_le_bytes().to_vec();
+        want.extend(b"/p\0");
+        want.extend(2i32.to_le_bytes());
+        want.extend(3u16.to_le_bytes());
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn path_probe_records_are_untrusted() {
+        let s = KernelSchema::new(&[parse_format(PROBE).unwrap()]);
+        let mut paths = PathHints::default();
+        let mut out = Vec::new();
+        let mut p = probe(1, b"/a");
+        // A location past the record, a length past it, a truncated record.
+        p[16..20].copy_from_slice(&(200u32 | (2 << 16)).to_le_bytes());
+        assert_eq!(s.encode(&p, 1, &mut paths, &mut out), None);
+        p[16..20].copy_from_slice(&(20u32 | (900 << 16)).to_le_bytes());
+        assert_eq!(s.encode(&p, 1, &mut paths, &mut out), None);
+        assert_eq!(s.encode(&p[..18], 1, &mut paths, &mut out), None);
+        assert!(out.is_empty() && paths.pending() == 0);
+        // Many threads' paths: memory stays bounded.
+        for tid in 0..10_000 {
+            s.encode(&probe(tid, b"/a"), 1, &mut paths, &mut out)
+                .unwrap();
+        }
+        assert!(paths.pending() <= MAX_PENDING_PATHS);
+        // A path longer than PATH_MAX is cut.
+        let long = vec![b'a'; 8000];
+        let mut big = probe(1, &long[..]);
+        big[16..20].copy_from_slice(&(20u32 | (8000 << 16)).to_le_bytes());
+        s.encode(&big, 1, &mut paths, &mut out).unwrap();
+        assert_eq!(paths.take(1, 1).unwrap().len(), MAX_PATH);
     }
 }

@@ -235,16 +235,19 @@ impl Client {
     }
 
     /// Enables kernel events (names or globs, `--syscall`); returns those newly enabled.
+    /// Enables kernel events (names or globs) and, with `syscalls`, the system calls
+    /// it names (all of them when empty).
     pub fn enable_kernel_events(
         &mut self,
         session: &str,
         patterns: Vec<String>,
-        syscalls: bool,
+        syscalls: Option<Vec<String>>,
     ) -> Result<Vec<String>, ControlError> {
         match self.call(Request::EnableKernelEvents {
             session: session.into(),
             patterns,
-            syscalls,
+            syscalls: syscalls.is_some(),
+            syscall_names: syscalls.unwrap_or_default(),
         })? {
             Reply::KernelEvents(v) => Ok(v),
             _ => Err(ControlError::Unexpected),

@@ -137,7 +137,8 @@ enum Command {
         /// Event names or globs to leave out, comma-separated.
         #[arg(short = 'x', long = "exclude")]
         exclude: Option<String>,
-        /// Kernel: record every system call (entry and exit).
+        /// Kernel: record system calls (entry and exit): the ones named (`open,openat`),
+        /// or all of them with `--all` or no name.
         #[arg(long)]
         syscall: bool,
     },
@@ -187,7 +188,7 @@ enum Command {
         /// List the kernel events you may enable.
         #[arg(short = 'k', long = "kernel")]
         kernel: bool,
-        /// With -k: the system calls (`enable-event -k --syscall` records them all).
+        /// With -k: the system calls (`enable-event -k --syscall NAMES|--all`).
         #[arg(long)]
         syscall: bool,
     },
@@ -290,6 +291,14 @@ fn parse_level(s: &str) -> anyhow::Result<LogLevel> {
     let bare = bare.strip_prefix("TRACE_").unwrap_or(&bare);
     LogLevel::parse(bare)
         .ok_or_else(|| anyhow!("unknown log level '{s}' (EMERG, ALERT, CRIT, ERR, WARNING, NOTICE, INFO, DEBUG_SYSTEM, ..., DEBUG_LINE, DEBUG)"))
+}
+
+/// privd's path probes: an implementation detail of `--syscall` (they give `openat`
+/// entries their file name), not shown.
+fn is_path_probe(event: &str) -> bool {
+    event
+        .strip_prefix(proto::ftrace::PATH_PROBE_GROUP)
+        .is_some_and(|r| r.starts_with(':'))
 }
 
 /// `--blocking-timeout`: microseconds, or `inf` for the longest wait an app allows.
@@ -425,23 +434,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             if domain.kernel {
                 let session = session_or_current(session)?;
-                let patterns = match (all, names) {
-                    (true, _) => vec!["*".to_string()],
-                    (false, Some(n)) if !syscall => split_list(&n),
-                    (false, None) if syscall => Vec::new(),
-                    (false, None) => {
-                        return Err(usage("give event names or globs, --all or --syscall"))
-                    }
-                    (false, Some(_)) => {
+                // `--syscall [NAMES|--all]`: system calls only; else tracepoints.
+                let (patterns, syscalls) = match (syscall, all, names) {
+                    (true, true, Some(_)) => {
                         return Err(usage(
-                            "--syscall records every system call: give no names with it",
+                            "--syscall: give system call names or --all, not both",
                         ))
                     }
+                    (true, _, None) => (Vec::new(), Some(Vec::new())),
+                    (true, false, Some(n)) => {
+                        let names = split_list(&n);
+                        if let Some(bad) = names.iter().find(|n| {
+                            !ctf::syscalls::X86_64
+                                .iter()
+                                .flatten()
+                                .any(|s| *s == n.as_str())
+                        }) {
+                            return Err(usage(format!(
+                                "'{bad}' is not a system call (see `lttng list -k --syscall`)"
+                            )));
+                        }
+                        (Vec::new(), Some(names))
+                    }
+                    (false, true, _) => (vec!["*".to_string()], None),
+                    (false, false, Some(n)) => (split_list(&n), None),
+                    (false, false, None) => {
+                        return Err(usage("give event names or globs, --all or --syscall"))
+                    }
                 };
-                let enabled =
-                    Client::connect()?.enable_kernel_events(&session, patterns, syscall)?;
-                for e in enabled {
-                    println!("Kernel event {e} created in channel channel0");
+                let named = syscalls.clone().unwrap_or_default();
+                let enabled = Client::connect()?.enable_kernel_events(
+                    &session,
+                    patterns,
+                    syscalls.clone(),
+                )?;
+                if syscalls.is_some() {
+                    if named.is_empty() {
+                        println!("All Kernel system calls are enabled in channel channel0");
+                    }
+                    for n in &named {
+                        println!("Kernel syscall {n} enabled in channel channel0");
+                    }
+                } else {
+                    for e in enabled.iter().filter(|e| !is_path_probe(e)) {
+                        println!("Kernel event {e} created in channel channel0");
+                    }
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -484,7 +521,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     (false, Some(n)) => split_list(&n),
                     (false, None) => return Err(usage("give event names, or --all")),
                 };
-                for e in Client::connect()?.disable_kernel_events(&session, patterns)? {
+                let disabled = Client::connect()?.disable_kernel_events(&session, patterns)?;
+                for e in disabled.iter().filter(|e| !is_path_probe(e)) {
                     println!("Kernel event {e} disabled in channel channel0 for session {session}");
                 }
                 return Ok(ExitCode::SUCCESS);
@@ -558,8 +596,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if kernel {
                 let events = Client::connect_or_start()?.list_kernel_events()?;
                 println!("Kernel events:\n-------------");
-                for e in events {
-                    let (sys, name) = e.split_once(':').unwrap_or(("", &e));
+                for e in events.iter().filter(|e| !is_path_probe(e)) {
+                    let (sys, name) = e.split_once(':').unwrap_or(("", e));
                     println!("      {name} (loglevel: TRACE_EMERG (0)) (type: tracepoint) [{sys}]");
                 }
                 return Ok(ExitCode::SUCCESS);
@@ -678,7 +716,7 @@ fn print_session(c: &mut Client, name: &str) -> anyhow::Result<()> {
     if !d.kernel_events.is_empty() {
         println!("\n=== Domain: Linux kernel ===\n");
         println!("    Recording event rules:");
-        for e in &d.kernel_events {
+        for e in d.kernel_events.iter().filter(|e| !is_path_probe(e)) {
             println!("      {e} [enabled]");
         }
     }
@@ -778,7 +816,7 @@ fn trace_command(
             "sched_process_exec",
             "sched_process_exit",
         ];
-        c.enable_kernel_events(&name, sched.map(String::from).to_vec(), true)?;
+        c.enable_kernel_events(&name, sched.map(String::from).to_vec(), Some(Vec::new()))?;
         // The command starts stopped (a shell that stops itself, then execs it), so
         // that the kernel records exactly its process tree from its first instruction.
         let mut child = std::process::Command::new("/bin/sh")

@@ -12,6 +12,9 @@
 //! max_buffer_kb = 16384
 //! # the events members may enable (system:event, `*` globs)
 //! events = sched:*, raw_syscalls:*, irq:*, timer:*, block:block_rq_issue
+//! # the C library whose open functions get path probes (`off`: none, and openat
+//! # entries carry no file name)
+//! path_probes = /usr/lib/x86_64-linux-gnu/libc.so.6
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,6 +29,8 @@ pub struct Config {
     pub max_buffer_kb: u32,
     /// `system:event` globs.
     pub events: Vec<String>,
+    /// The C library to put the path probes on (`None`: no path probes).
+    pub path_probes: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -55,9 +60,13 @@ impl Default for Config {
                 "block:block_rq_complete",
                 "power:cpu_idle",
                 "power:cpu_frequency",
+                // privd's own path probes (see path_probes.rs): sessiond enables them
+                // with the system calls.
+                "lttng_rs_user:*",
             ]
             .map(String::from)
             .to_vec(),
+            path_probes: Some(PathBuf::from("/usr/lib/x86_64-linux-gnu/libc.so.6")),
         }
     }
 }
@@ -133,6 +142,20 @@ impl Config {
                         c.socket_dir = p;
                     }
                 }
+                "path_probes" if v == "off" => c.path_probes = None,
+                "path_probes" => {
+                    // It goes into a uprobe definition line: a plain absolute path.
+                    if !v.starts_with('/')
+                        || !v
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b))
+                    {
+                        return Err(bad(format!(
+                            "path_probes must be 'off' or an absolute path of letters, digits and /._+-, not '{v}'"
+                        )));
+                    }
+                    c.path_probes = Some(PathBuf::from(v));
+                }
                 "max_instances_per_user" => c.max_instances_per_user = number(v)?,
                 "max_buffer_kb" => c.max_buffer_kb = number(v)?.max(4),
                 "events" => {
@@ -187,9 +210,15 @@ mod tests {
             "max_buffer_kb = lots",
             "nonsense",
             "colour = blue",
+            "path_probes = libc.so.6",
+            "path_probes = /lib/libc.so.6 p:evil/x /bin/sh:0x1",
         ] {
             assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
         }
         assert!(Config::default().allows("sched:sched_switch"));
+        assert!(Config::parse("path_probes = off", Path::new("t"))
+            .unwrap()
+            .path_probes
+            .is_none());
     }
 }

@@ -8,7 +8,9 @@
 //! `trace_pipe_raw` descriptors read-only with the format texts, start, stop, destroy.
 //! Each request is authorised on its own (see `auth`); each connection's instances are
 //! removed when it closes. Per-user instance limits, caps and the allowlist come from
-//! a small configuration file (see `config`). It mounts tracefs if needed, reports
+//! a small configuration file (see `config`). At start-up it defines the path probes
+//! (uprobes on the C library's open functions, see `path_probes`), which sessiond
+//! enables with the system calls so that `openat` entries carry their file name. It mounts tracefs if needed, reports
 //! kernel lockdown, logs who asked for what on stderr, and keeps no capability once
 //! its socket is set up (tracefs files belong to root, which it still is): it runs
 //! under its own policy (`policy`, role `privd`: Landlock on tracefs, its socket
@@ -25,6 +27,7 @@
 
 mod auth;
 mod config;
+mod path_probes;
 mod server;
 mod sys;
 mod tracefs;
@@ -41,6 +44,7 @@ use nix::unistd::{chown, Gid, Group};
 use proto::wire::socket;
 
 use config::Config;
+use path_probes::PathProbes;
 use server::Server;
 
 /// The socket's file name in the socket directory.
@@ -100,11 +104,23 @@ fn run(cfg: Config) -> Result<(), (u8, String)> {
             )
         })?;
     let lockdown = tracefs::lockdown();
+    let mut path_probes = None;
     if let Some(mode) = &lockdown {
         eprintln!("lttng-privd: the kernel is locked down (lockdown={mode}): kernel tracing requests will be refused");
     } else {
         tracefs::ensure_mounted(&cfg.tracefs).map_err(|e| rt(&e))?;
         remove_leftovers(&cfg.tracefs);
+        if let Some(library) = &cfg.path_probes {
+            match PathProbes::define(&cfg.tracefs, library) {
+                Ok(p) => {
+                    eprintln!("lttng-privd: path probes: {}", p.events().join(", "));
+                    path_probes = Some(p);
+                }
+                Err(e) => eprintln!(
+                    "lttng-privd: no path probes ({e}): openat entries will carry no file name"
+                ),
+            }
+        }
     }
 
     let listener = listen(&cfg.socket_dir, group.gid)?;
@@ -157,8 +173,11 @@ fn run(cfg: Config) -> Result<(), (u8, String)> {
     let _ = std::fs::remove_file(server.cfg.socket_dir.join(SOCKET));
     drop(lock);
     // Instances of connections still open: gone with the process's exit is not enough
-    // (tracefs keeps them), so remove them by name.
+    // (tracefs keeps them), so remove them by name; then the probes they used.
     remove_leftovers(&server.cfg.tracefs);
+    if let Some(p) = path_probes {
+        p.remove();
+    }
     Ok(())
 }
 

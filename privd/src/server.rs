@@ -285,6 +285,21 @@ impl Conn {
                     }
                 }
             }
+            PrivRequest::SyscallFilter { session, ids } => {
+                use proto::wire::privd::{MAX_SYSCALL_IDS, SYSCALL_ID_LIMIT};
+                if ids.len() > MAX_SYSCALL_IDS || ids.iter().any(|&n| n >= SYSCALL_ID_LIMIT) {
+                    PrivReply::Error(format!(
+                        "give at most {MAX_SYSCALL_IDS} system call numbers below {SYSCALL_ID_LIMIT} (or none for all)"
+                    ))
+                } else {
+                    match self.instance(caller, session) {
+                        Ok(inst) => inst
+                            .set_syscall_filter(&ids)
+                            .map_or_else(|e| PrivReply::Error(e.to_string()), |()| PrivReply::Done),
+                        Err(r) => r,
+                    }
+                }
+            }
             PrivRequest::Start { session } | PrivRequest::Stop { session } => {
                 let on = matches!(req, PrivRequest::Start { .. });
                 match self.instance(caller, session) {

@@ -216,6 +216,23 @@ impl Instance {
         self.write("set_event_pid", &list.join(" "))
     }
 
+    /// Records only the system calls `ids` in `raw_syscalls` (an event filter built
+    /// from the numbers alone); none: all of them.
+    pub fn set_syscall_filter(&self, ids: &[u32]) -> Result<(), TracefsError> {
+        let filter = if ids.is_empty() {
+            "0".to_string() // clears the filter
+        } else {
+            ids.iter()
+                .map(|n| format!("id == {n}"))
+                .collect::<Vec<_>>()
+                .join(" || ")
+        };
+        for e in ["sys_enter", "sys_exit"] {
+            self.write(&format!("events/raw_syscalls/{e}/filter"), &filter)?;
+        }
+        Ok(())
+    }
+
     pub fn set_tracing(&self, on: bool) -> Result<(), TracefsError> {
         self.write("tracing_on", if on { "1" } else { "0" })
     }

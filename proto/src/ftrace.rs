@@ -4,6 +4,47 @@
 //! untrusted input like the pages themselves: every number is bounded, every name
 //! checked, and nothing here panics (fuzz target `ftrace_format`).
 
+/// A uprobe event that privd defines on an entry point of the C library, recording
+/// the path its caller passes to `open`/`openat`. The kernel's system call events
+/// carry only the pointer, and this kernel has neither event probes nor kprobes to
+/// read it; the consumer joins the path to the thread's next `openat` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathProbe {
+    /// Event name, in [`PATH_PROBE_GROUP`].
+    pub event: &'static str,
+    /// The C library's symbol the probe sits on.
+    pub symbol: &'static str,
+    /// The register holding the path (x86-64 calling convention).
+    pub register: &'static str,
+}
+
+/// The tracefs system of the path probes.
+pub const PATH_PROBE_GROUP: &str = "lttng_rs_user";
+
+/// The field of a path probe's record holding the path (`__data_loc char[]`).
+pub const PATH_PROBE_FIELD: &str = "path";
+
+/// The entry points whose path argument is recorded: glibc's `open`/`open64` (one
+/// address), `openat`/`openat64`, and its internal `__open_nocancel` (`fopen` with
+/// `"e"`, `opendir`, ...); every one of them makes an `openat` system call.
+pub const PATH_PROBES: [PathProbe; 3] = [
+    PathProbe {
+        event: "lttng_rs_open_path",
+        symbol: "open64",
+        register: "%di",
+    },
+    PathProbe {
+        event: "lttng_rs_openat_path",
+        symbol: "openat64",
+        register: "%si",
+    },
+    PathProbe {
+        event: "lttng_rs_open_nocancel_path",
+        symbol: "__open_nocancel",
+        register: "%di",
+    },
+];
+
 /// Longest format text accepted.
 pub const MAX_FORMAT_LEN: usize = 64 * 1024;
 /// Most fields in one event.

@@ -131,7 +131,8 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
             session,
             patterns,
             syscalls,
-        } => match d.enable_kernel_events(&session, patterns, syscalls) {
+            syscall_names,
+        } => match d.enable_kernel_events(&session, patterns, syscalls.then_some(syscall_names)) {
             Ok(v) => Reply::KernelEvents(v),
             Err(e) => Reply::Error(e.to_string()),
         },

@@ -571,12 +571,13 @@ impl Daemon {
     }
 
     /// `lttng enable-event -k`: the first call asks privd for the session's kernel
-    /// instance. Returns the events newly enabled.
+    /// instance. `syscalls`: the system calls to record by name, empty for all. Returns
+    /// the events newly enabled.
     pub fn enable_kernel_events(
         &mut self,
         session: &str,
         patterns: Vec<String>,
-        syscalls: bool,
+        syscalls: Option<Vec<String>>,
     ) -> Result<Vec<String>, DaemonError> {
         for p in &patterns {
             pattern_check(p)?;
@@ -599,7 +600,7 @@ impl Daemon {
             .kernel
             .as_mut()
             .ok_or(crate::kernel::KernelError::Started)?;
-        Ok(k.enable(&patterns, syscalls)?)
+        Ok(k.enable(&patterns, syscalls.as_deref())?)
     }
 
     pub fn stop(&mut self, name: &str) -> Result<(), DaemonError> {

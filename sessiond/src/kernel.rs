@@ -6,6 +6,7 @@
 //! both.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use ctf::kernel::KernelSchema;
@@ -60,6 +61,9 @@ pub struct KernelSide {
     pub events: Vec<String>,
     /// Events disabled after the start (still in the schema).
     pub disabled: Vec<String>,
+    /// The system calls recorded, by number, when not all of them are (`--syscall
+    /// NAMES`); `None` with `raw_syscalls` enabled: all.
+    syscall_ids: Option<std::collections::BTreeSet<u32>>,
     formats: Vec<String>,
     header_page: String,
     schema: Option<KernelSchema>,
@@ -95,6 +99,7 @@ impl KernelSide {
                 cpus,
                 events: Vec::new(),
                 disabled: Vec::new(),
+                syscall_ids: None,
                 formats: Vec::new(),
                 header_page: String::new(),
                 schema: None,
@@ -108,11 +113,11 @@ impl KernelSide {
     }
 
     /// Enables the events matching `patterns` (`system:event` or `event` globs), and the
-    /// system calls.
+    /// system calls `syscalls` names (all of them when it is empty).
     pub fn enable(
         &mut self,
         patterns: &[String],
-        syscalls: bool,
+        syscalls: Option<&[String]>,
     ) -> Result<Vec<String>, KernelError> {
         if self.started {
             return Err(KernelError::Started);
@@ -135,12 +140,27 @@ impl KernelSide {
             }
             wanted.extend(hits.into_iter().cloned());
         }
-        if syscalls {
+        let mut filter = None;
+        if let Some(names) = syscalls {
             for e in ["raw_syscalls:sys_enter", "raw_syscalls:sys_exit"] {
                 if !allowed.iter().any(|a| a == e) {
                     return Err(KernelError::NoMatch("--syscall".into()));
                 }
                 wanted.push(e.to_string());
+            }
+            let already = self.events.iter().any(|e| e == "raw_syscalls:sys_enter");
+            filter = self.syscall_selection(names, already)?;
+            // The path probes privd defined, if any, when `open` or `openat` is
+            // recorded: they give those entries their file name (see
+            // `ctf::kernel::PathHints`).
+            if filter
+                .as_ref()
+                .unwrap_or(&self.syscall_ids)
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&2) || ids.contains(&257))
+            {
+                let probes = format!("{}:", proto::ftrace::PATH_PROBE_GROUP);
+                wanted.extend(allowed.iter().filter(|a| a.starts_with(&probes)).cloned());
             }
         }
         wanted.retain(|e| !self.events.contains(e));
@@ -158,7 +178,53 @@ impl KernelSide {
                 other => return Err(privd::refusal(other).into()),
             }
         }
+        if let Some(ids) = filter {
+            let list: Vec<u32> = ids.iter().flatten().copied().collect();
+            match call(
+                &self.privd,
+                &PrivRequest::SyscallFilter {
+                    session: self.id,
+                    ids: list,
+                },
+            )? {
+                PrivReply::Done => self.syscall_ids = ids,
+                other => return Err(privd::refusal(other).into()),
+            }
+        }
         Ok(wanted)
+    }
+
+    /// The system calls to record once `names` (empty: all) are added to what is
+    /// recorded already (`already`: `raw_syscalls` is enabled); `None` when that
+    /// changes nothing. `Some(None)`: all of them.
+    #[allow(clippy::option_option)]
+    fn syscall_selection(
+        &self,
+        names: &[String],
+        already: bool,
+    ) -> Result<Option<Option<std::collections::BTreeSet<u32>>>, KernelError> {
+        if names.is_empty() {
+            // All: a change only if a selection was in force.
+            return Ok(self.syscall_ids.is_some().then_some(None));
+        }
+        if already && self.syscall_ids.is_none() {
+            return Ok(None); // all are recorded already
+        }
+        let mut ids = self.syscall_ids.clone().unwrap_or_default();
+        for n in names {
+            let nr = ctf::syscalls::X86_64
+                .iter()
+                .position(|s| *s == Some(n.as_str()))
+                .ok_or_else(|| KernelError::NoMatch(format!("--syscall {n}")))?;
+            ids.insert(nr as u32);
+        }
+        if ids.len() > proto::wire::privd::MAX_SYSCALL_IDS {
+            return Err(KernelError::NoMatch(format!(
+                "more than {} named system calls (use --syscall --all)",
+                proto::wire::privd::MAX_SYSCALL_IDS
+            )));
+        }
+        Ok(Some(Some(ids)))
     }
 
     /// Disables the enabled events matching `patterns`; returns them. Before the first
@@ -395,10 +461,22 @@ impl KernelSide {
             events: schema.classes.clone(),
         };
         let text = metadata::generate(&desc).map_err(|e| KernelError::Metadata(e.to_string()))?;
+        // Kernel traces show every process of the machine: the owner's eyes only.
         let dir = output.join("kernel");
-        std::fs::create_dir_all(&dir).map_err(|e| KernelError::Metadata(e.to_string()))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| KernelError::Metadata(e.to_string()))?;
         let tmp = dir.join("metadata.tmp");
-        std::fs::write(&tmp, text)
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
             .and_then(|()| std::fs::rename(&tmp, dir.join("metadata")))
             .map_err(|e| KernelError::Metadata(e.to_string()))
     }

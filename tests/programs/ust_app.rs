@@ -6,6 +6,8 @@
 //! - `spin`: fires `myapp:request` forever, and after each event writes its `seq` as
 //!   8 little-endian bytes to stdout (unbuffered): the last value written is the last
 //!   event committed before a SIGKILL;
+//! - `open PATH`: opens PATH for reading (through the C library's `open64`, as Rust's
+//!   standard library does), then prints `ok` or `err`;
 //! - `quit`: exits 0.
 //!
 //! With arguments (`ust_app emit 3`), runs that one command without printing `ready`
@@ -74,6 +76,11 @@ fn main() {
                     }
                     seq += 1;
                 }
+            }
+            ["open", path] => {
+                let r = std::fs::File::open(path);
+                println!("{}", if r.is_ok() { "ok" } else { "err" });
+                let _ = stdout.lock().flush();
             }
             ["quit"] => return,
             _ => eprintln!("ust_app: unknown command {line:?}"),

@@ -210,7 +210,7 @@ fn oversized() -> Res {
 
 fn trailing_bytes() -> Res {
     let s = connect(rundir::CLIENT_SOCKET)?;
-    // Hello { version: 1 } is [0, 1]; one byte more.
+    // Hello { version: VERSION } is [0, VERSION]; one byte more.
     send_raw(&s, &[0, VERSION as u8, 0xaa], &[])?;
     println!("sent: hello with a trailing byte");
     if read_reply(&s)? {

@@ -127,11 +127,24 @@ pub struct Privd {
 }
 
 impl Privd {
-    /// A privd allowing `sched:*` and `raw_syscalls:*`, at most `max_instances` per user.
+    /// A privd allowing `sched:*` and `raw_syscalls:*`, at most `max_instances` per user,
+    /// without path probes (they are global to the machine: only one privd at a time
+    /// may define them, see [`Privd::start_with_path_probes`]).
     pub fn start(group: &str, max_instances: u32) -> Privd {
         Privd::start_with(
             group,
             &format!("max_instances_per_user = {max_instances}\n"),
+        )
+    }
+
+    /// A privd with the path probes on the C library (`openat` entries carry their
+    /// file name). Only one test at a time may use it.
+    pub fn start_with_path_probes(group: &str, max_instances: u32) -> Privd {
+        Privd::start_with(
+            group,
+            &format!(
+                "max_instances_per_user = {max_instances}\npath_probes = /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+            ),
         )
     }
 
@@ -147,7 +160,7 @@ impl Privd {
         std::fs::write(
             &conf,
             format!(
-                "group = {group}\nsocket_dir = {}\nevents = sched:*, raw_syscalls:*\n{config}",
+                "group = {group}\nsocket_dir = {}\nevents = sched:*, raw_syscalls:*, lttng_rs_user:*\npath_probes = off\n{config}",
                 dir.path().join("run").display()
             ),
         )

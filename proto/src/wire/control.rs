@@ -67,11 +67,13 @@ pub enum Request {
     /// The kernel events privd allows this user (`lttng list -k`).
     ListKernelEvents,
     /// `lttng enable-event -k`: kernel events by name or glob (`sched_switch`,
-    /// `sched:*`), plus the system calls (`--syscall`).
+    /// `sched:*`), plus the system calls (`--syscall`): those named in
+    /// `syscall_names` (`open`, `openat`, ...), or all of them when it is empty.
     EnableKernelEvents {
         session: String,
         patterns: Vec<String>,
         syscalls: bool,
+        syscall_names: Vec<String>,
     },
     /// `lttng enable-channel -k`: the per-CPU kernel buffer (within privd's cap), before
     /// any kernel event is enabled.

@@ -68,10 +68,21 @@ pub enum PrivRequest {
         session: u32,
         pids: Vec<u32>,
     },
+    /// Record only these system calls (by number) in `raw_syscalls`; empty: all of
+    /// them. At most [`MAX_SYSCALL_IDS`], each below [`SYSCALL_ID_LIMIT`].
+    SyscallFilter {
+        session: u32,
+        ids: Vec<u32>,
+    },
 }
 
 /// Most pids in one `SetEventPids`.
 pub const MAX_PIDS: usize = 64;
+/// Most system calls named in one `SyscallFilter` (the filter text stays far below
+/// the page tracefs accepts); more than this: record them all.
+pub const MAX_SYSCALL_IDS: usize = 64;
+/// System call numbers are below this.
+pub const SYSCALL_ID_LIMIT: u32 = 1024;
 
 impl Message for PrivRequest {}
 
