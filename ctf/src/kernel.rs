@@ -329,20 +329,35 @@ impl KernelSchema {
     ) -> Option<Encoded> {
         let ty = u16::from_le_bytes([*payload.first()?, *payload.get(1)?]);
         let tid = read_int(payload, 4, 4, true)? as i32;
+        let decoder = self.by_id.get(&ty)?;
         let start = out.len();
         out.extend_from_slice(&tid.to_le_bytes());
-        let r = match self.by_id.get(&ty)? {
+        let r = self.encode_as(decoder, payload, tid, ts, paths, out);
+        if !matches!(r, Some(Encoded::Event(_))) {
+            out.truncate(start);
+        }
+        r
+    }
+
+    /// The body of [`Self::encode`]: may leave bytes in `out` when it fails.
+    fn encode_as(
+        &self,
+        decoder: &Decoder,
+        payload: &[u8],
+        tid: i32,
+        ts: u64,
+        paths: &mut PathHints,
+        out: &mut Vec<u8>,
+    ) -> Option<Encoded> {
+        match decoder {
             Decoder::Plain { class, plans } => plans
                 .iter()
                 .try_for_each(|p| put_field(payload, &p.src, p.shift, out))
                 .map(|()| Encoded::Event(*class)),
             Decoder::PathHint { path } => {
-                let s = str_field(payload, path);
-                out.truncate(start);
-                return s.map(|s| {
-                    paths.put(tid, ts, s);
-                    Encoded::Absorbed
-                });
+                let s = str_field(payload, path)?;
+                paths.put(tid, ts, s);
+                Some(Encoded::Absorbed)
             }
             Decoder::SysEnter {
                 by_nr,
@@ -386,11 +401,7 @@ impl KernelSchema {
                     }
                 }
             }
-        };
-        if r.is_none() {
-            out.truncate(start);
         }
-        r
     }
 }
 
