@@ -550,6 +550,11 @@ mod tests {
             s.encode(&[1, 2, 3], 0, &mut PathHints::default(), &mut out),
             None
         );
+        // An event id of no class (found by the fuzz target `kernel_records`).
+        let mut q = p.clone();
+        q[0..2].copy_from_slice(&999u16.to_le_bytes());
+        assert_eq!(s.encode(&q, 0, &mut PathHints::default(), &mut out), None);
+        assert_eq!(out, want);
     }
 
     #[test]
