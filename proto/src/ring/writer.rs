@@ -445,7 +445,9 @@ fn waiter_is_stale(token: u64, full_wait: std::time::Duration) -> bool {
 /// thread predictable. Measured here (2 threads x 10 M `bench:ev`, 4 x 512 KiB per
 /// CPU): no wait lost 4.6-5.9 M events per run, 1 ms lost 0-19, 5 ms lost 0-1 in the
 /// standalone mode and 0-3 through the daemons, whose consumer also serves other
-/// streams; 20 ms lost none.
+/// streams; 20 ms lost none in 5 of 5 two-thread runs through the daemons (a disk that
+/// stalls for longer still makes writers drop, counted: 9 events in one of the 5
+/// one-thread runs, when LTTng-UST lost 77 in another). See BENCHMARKS.md.
 pub const DEFAULT_BLOCKING_TIMEOUT_US: u64 = 20_000;
 
 /// The longest wait libust accepts, whatever a session daemon asks: a consumer that
