@@ -12,7 +12,9 @@
 //! them; `raw_syscalls:sys_enter`/`sys_exit` become one class per system call,
 //! `syscall_entry_<name>` (`args`) and `syscall_exit_<name>` (`ret`), names from the
 //! x86-64 table ([`crate::syscalls`]), unknown numbers `syscall_entry_unknown` (with
-//! `id`). Other events keep their ftrace name and fields. Strings (`char[N]`,
+//! `id`); `softirq_*` become `irq_softirq_*`, `hrtimer_*` and `itimer_*` become
+//! `timer_hrtimer_*` and `timer_itimer_*`. Other events keep their ftrace name and
+//! fields. Strings (`char[N]`,
 //! `__data_loc`) become NUL-terminated CTF strings.
 //!
 //! `syscall_entry_open` and `syscall_entry_openat` get LTTng's fields (`dfd`,
@@ -166,6 +168,19 @@ fn out_type(f: &Field) -> Option<FieldType> {
     })
 }
 
+/// LTTng's name for the ftrace event `event` (lttng-modules ≥ 2.7 puts softirq and
+/// hrtimer events under their subsystem's prefix, and Trace Compass's kernel analyses
+/// look for those names).
+fn lttng_event_name(event: &str) -> String {
+    if event.starts_with("softirq_") {
+        format!("irq_{event}")
+    } else if event.starts_with("hrtimer_") || event.starts_with("itimer_") {
+        format!("timer_{event}")
+    } else {
+        event.to_string()
+    }
+}
+
 /// LTTng's name for a field of event `event`.
 fn lttng_field_name(event: &str, field: &str) -> String {
     if event.starts_with("sched_") {
@@ -300,7 +315,7 @@ impl KernelSchema {
                             })
                         })
                         .collect();
-                    let class = push(&mut s, desc(f.name.clone(), fields));
+                    let class = push(&mut s, desc(lttng_event_name(&f.name), fields));
                     s.by_id.insert(f.id, Decoder::Plain { class, plans });
                 }
             }
@@ -555,6 +570,29 @@ mod tests {
         q[0..2].copy_from_slice(&999u16.to_le_bytes());
         assert_eq!(s.encode(&q, 0, &mut PathHints::default(), &mut out), None);
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn softirq_and_hrtimer_events_get_lttng_names() {
+        let fmt = |name: &str, id: u16| {
+            parse_format(&format!("name: {name}\nID: {id}\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:unsigned int vec;\toffset:8;\tsize:4;\tsigned:0;\n")).unwrap()
+        };
+        let s = KernelSchema::new(&[
+            fmt("softirq_entry", 1),
+            fmt("hrtimer_start", 2),
+            fmt("irq_handler_entry", 3),
+            fmt("timer_start", 4),
+        ]);
+        let names: Vec<&str> = s.classes.iter().map(|c| c.desc.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "irq_softirq_entry",
+                "timer_hrtimer_start",
+                "irq_handler_entry",
+                "timer_start"
+            ]
+        );
     }
 
     #[test]
