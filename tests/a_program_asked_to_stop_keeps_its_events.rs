@@ -13,10 +13,10 @@ use support::*;
 
 fn stop_with(sig: i32) {
     let dir = TempDir::new("stop");
-    let mut child = traced(env!("CARGO_BIN_EXE_looper"), dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn looper");
+    let mut cmd = traced(env!("CARGO_BIN_EXE_looper"), dir.path());
+    cmd.stdout(Stdio::piped());
+    default_disposition(&mut cmd, sig);
+    let mut child = cmd.spawn().expect("spawn looper");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -52,6 +52,22 @@ fn stop_with(sig: i32) {
             "{}",
             String::from_utf8_lossy(&bt.stderr)
         );
+    }
+}
+
+/// The child starts with the default action for `sig`, whatever this test inherited: a
+/// runner started in the background by a non-interactive shell ignores SIGINT, which its
+/// children inherit, and libust rightly leaves an ignored signal ignored.
+#[allow(unsafe_code)]
+fn default_disposition(cmd: &mut std::process::Command, sig: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe, the only kind of call allowed between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(sig, libc::SIG_DFL);
+            Ok(())
+        });
     }
 }
 
