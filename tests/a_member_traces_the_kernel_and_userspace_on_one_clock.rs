@@ -173,6 +173,40 @@ fn kernel_and_userspace_events_share_one_timeline() {
         })
         .count();
     assert!(switches > 0, "sched_switch naming the program");
+    // The statedump: the threads that existed at the start, this test's among them,
+    // before any other kernel event.
+    let dump: Vec<&ctf::reader::Event> = read
+        .events
+        .iter()
+        .filter(|e| e.name.starts_with("lttng_statedump_"))
+        .collect();
+    assert_eq!(
+        dump.first().map(|e| name(e)).as_deref(),
+        Some("lttng_statedump_start")
+    );
+    assert_eq!(
+        dump.last().map(|e| name(e)).as_deref(),
+        Some("lttng_statedump_end")
+    );
+    let me = i64::from(std::process::id());
+    let mine = dump
+        .iter()
+        .find(|e| {
+            field(&e.fields, "tid").and_then(Value::as_i64) == Some(me)
+                && field(&e.fields, "pid").and_then(Value::as_i64) == Some(me)
+        })
+        .unwrap_or_else(|| panic!("no statedump of this test's thread {me}"));
+    assert!(field(&mine.fields, "name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty()));
+    let first_kernel = read
+        .events
+        .iter()
+        .filter(|e| !e.name.starts_with("lttng_statedump_") && !e.name.contains(':'))
+        .map(|e| e.timestamp_ns)
+        .min()
+        .unwrap();
+    assert!(dump.iter().all(|e| e.timestamp_ns <= first_kernel));
     // The program's own system calls, in pairs.
     let mine: Vec<&ctf::reader::Event> =
         read.events.iter().filter(|e| tid(e) == Some(pid)).collect();
@@ -385,7 +419,11 @@ fn only_the_named_system_calls_are_recorded() {
     let read = read_trace(&setup.output());
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     let mut seen = std::collections::BTreeSet::new();
-    for e in &read.events {
+    for e in read
+        .events
+        .iter()
+        .filter(|e| !e.name.starts_with("lttng_statedump_"))
+    {
         let n = e.name.to_string();
         let call = n
             .strip_prefix("syscall_entry_")

@@ -180,6 +180,35 @@ impl Consumer {
                     Err(e) => ConsumerReply::Error(e.to_string()),
                 }
             }
+            ConsumerRequest::KernelStatedump {
+                session,
+                ts,
+                first,
+                last,
+                processes,
+            } => {
+                if processes.len() > proto::wire::consumer::STATEDUMP_CHUNK {
+                    return ConsumerReply::Error(format!(
+                        "at most {} threads per statedump message",
+                        proto::wire::consumer::STATEDUMP_CHUNK
+                    ));
+                }
+                // The session's first CPU stream carries it.
+                match self
+                    .streams
+                    .values_mut()
+                    .filter(|s| s.spec.session == session)
+                    .min_by_key(|s| s.spec.cpu)
+                {
+                    Some(s) => {
+                        s.statedump(ts, first, last, &processes);
+                        ConsumerReply::Done
+                    }
+                    None => ConsumerReply::Error(format!(
+                        "no kernel stream in session {session} for the statedump"
+                    )),
+                }
+            }
             ConsumerRequest::Flush { session } => {
                 for s in self
                     .streams

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ctf::kernel::{Encoded, KernelSchema, PathHints};
 use proto::ftrace::PageLayout;
-use proto::wire::consumer::{KernelStreamSpec, StreamStats};
+use proto::wire::consumer::{KernelStreamSpec, ProcessState, StreamStats};
 
 use crate::packet::{Identity, PacketBuilder, TARGET_PACKET};
 use proto::ftrace_page::{Missed, PageRecords};
@@ -189,6 +189,41 @@ impl KernelStream {
             }
         }
         self.encoded = encoded;
+    }
+
+    /// Appends LTTng's statedump events at `ts` (before any page is read: tracing has
+    /// not started): `lttng_statedump_start` with the `first` part, one
+    /// `lttng_statedump_process_state` per thread, and `lttng_statedump_end` with the
+    /// `last` part, which also closes the packet.
+    pub fn statedump(&mut self, ts: u64, first: bool, last: bool, processes: &[ProcessState]) {
+        let ids = self.schema.statedump;
+        let ts = ts.max(self.last_ts);
+        self.last_ts = ts;
+        let no_thread = 0i32.to_le_bytes();
+        let mut buf = Vec::with_capacity(64);
+        if first {
+            self.packet
+                .get_or_insert_with(|| PacketBuilder::new(ts))
+                .event(ids.start, ts, &no_thread);
+            self.events += 1;
+        }
+        for p in processes {
+            buf.clear();
+            KernelSchema::encode_process_state(p, &mut buf);
+            let packet = self.packet.get_or_insert_with(|| PacketBuilder::new(ts));
+            packet.event(ids.process_state, ts, &buf);
+            self.events += 1;
+            if packet.len() >= TARGET_PACKET {
+                self.close_packet();
+            }
+        }
+        if last {
+            self.packet
+                .get_or_insert_with(|| PacketBuilder::new(ts))
+                .event(ids.end, ts, &no_thread);
+            self.events += 1;
+            self.close_packet();
+        }
     }
 
     /// Writes the packet in progress, if it has events (or if discards must be

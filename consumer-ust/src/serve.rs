@@ -215,6 +215,7 @@ impl Consumer {
             ConsumerRequest::Stats { .. } => "stats",
             ConsumerRequest::KernelSetup { .. }
             | ConsumerRequest::KernelFormat { .. }
+            | ConsumerRequest::KernelStatedump { .. }
             | ConsumerRequest::AddKernelStream(_) => "kernel",
         };
         if !self.greeted && name != "hello" {
@@ -224,6 +225,7 @@ impl Consumer {
             ConsumerRequest::Hello { version, clock } => return self.hello(version, clock),
             ConsumerRequest::KernelSetup { .. }
             | ConsumerRequest::KernelFormat { .. }
+            | ConsumerRequest::KernelStatedump { .. }
             | ConsumerRequest::AddKernelStream(_) => ConsumerReply::Error(
                 "kernel streams go to the kernel consumer (lttng-consumerd-kernel)".into(),
             ),

@@ -32,6 +32,7 @@ use std::collections::HashMap;
 
 use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
 use proto::ftrace::{EventFormat, Field, FieldKind, PATH_PROBES, PATH_PROBE_FIELD};
+use proto::wire::consumer::ProcessState;
 
 use crate::metadata::EventClass;
 
@@ -77,6 +78,18 @@ pub struct KernelSchema {
     by_id: HashMap<u16, Decoder>,
     /// Whether some path probe is among the formats.
     path_probes: bool,
+    /// The classes of the statedump (the last three).
+    pub statedump: StatedumpClasses,
+}
+
+/// The class ids of LTTng's statedump events, which describe the processes that exist
+/// when tracing starts (Trace Compass names threads that never ran, or ran before the
+/// trace, from them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatedumpClasses {
+    pub start: u32,
+    pub process_state: u32,
+    pub end: u32,
 }
 
 /// What [`KernelSchema::encode`] made of a record.
@@ -320,7 +333,45 @@ impl KernelSchema {
                 }
             }
         }
+        let i32_field = |name: &str| FieldDesc {
+            name: name.into(),
+            ty: FieldType::Integer(int(32, true)),
+        };
+        let mut state: Vec<FieldDesc> = ["tid", "pid", "ppid"].map(i32_field).to_vec();
+        state.push(FieldDesc {
+            name: "name".into(),
+            ty: FieldType::String,
+        });
+        state.extend(["type", "mode", "submode", "status"].map(i32_field));
+        state.push(FieldDesc {
+            name: "cpu".into(),
+            ty: FieldType::Integer(int(32, false)),
+        });
+        s.statedump = StatedumpClasses {
+            start: push(&mut s, desc("lttng_statedump_start".into(), Vec::new())),
+            process_state: push(&mut s, desc("lttng_statedump_process_state".into(), state)),
+            end: push(&mut s, desc("lttng_statedump_end".into(), Vec::new())),
+        };
         s
+    }
+
+    /// The event context and payload of `lttng_statedump_process_state` for `p`
+    /// (LTTng's values: type 1 for a kernel thread, mode and submode unknown).
+    pub fn encode_process_state(p: &ProcessState, out: &mut Vec<u8>) {
+        out.extend_from_slice(&p.tid.to_le_bytes()); // the event context: the thread
+        out.extend_from_slice(&p.tid.to_le_bytes());
+        out.extend_from_slice(&p.pid.to_le_bytes());
+        out.extend_from_slice(&p.ppid.to_le_bytes());
+        let mut end = p.name.len().min(15);
+        while !p.name.is_char_boundary(end) {
+            end -= 1;
+        }
+        put_str(&p.name.as_bytes()[..end], out);
+        out.extend_from_slice(&i32::from(p.kernel_thread).to_le_bytes());
+        out.extend_from_slice(&0i32.to_le_bytes()); // mode: unknown
+        out.extend_from_slice(&1i32.to_le_bytes()); // submode: unknown
+        out.extend_from_slice(&i32::from(p.status).to_le_bytes());
+        out.extend_from_slice(&p.cpu.to_le_bytes());
     }
 
     /// The per-event context of kernel streams: the thread (`common_pid`, as `vtid`),
@@ -590,7 +641,10 @@ mod tests {
                 "irq_softirq_entry",
                 "timer_hrtimer_start",
                 "irq_handler_entry",
-                "timer_start"
+                "timer_start",
+                "lttng_statedump_start",
+                "lttng_statedump_process_state",
+                "lttng_statedump_end",
             ]
         );
     }
@@ -615,7 +669,7 @@ mod tests {
         assert_eq!(out[4..], 3i64.to_le_bytes());
         p[8..16].copy_from_slice(&100_000i64.to_le_bytes());
         out.clear();
-        let unknown = s.classes.len() as u32 - 1;
+        let unknown = s.statedump.start - 1;
         assert_eq!(
             s.encode(&p, 0, &mut PathHints::default(), &mut out),
             Some(Encoded::Event(unknown))

@@ -13,7 +13,9 @@ use ctf::kernel::KernelSchema;
 use ctf::metadata::{self, ClockDesc, EnvValue, StreamDesc, TraceDesc};
 use proto::clock::Source;
 use proto::event::glob_match;
-use proto::wire::consumer::{ConsumerReply, ConsumerRequest, KernelStreamSpec};
+use proto::wire::consumer::{
+    ConsumerReply, ConsumerRequest, KernelStreamSpec, ProcessState, STATEDUMP_CHUNK,
+};
 use proto::wire::privd::{PrivReply, PrivRequest};
 
 use crate::consumer::{Consumer, ConsumerError};
@@ -349,12 +351,39 @@ impl KernelSide {
                 };
                 self.consumer_call(&ConsumerRequest::AddKernelStream(spec), &[fd.as_fd()])?;
             }
+            self.statedump(session)?;
             self.started = true;
         }
         match call(&self.privd, &PrivRequest::Start { session: self.id })? {
             PrivReply::Done => Ok(()),
             other => Err(privd::refusal(other).into()),
         }
+    }
+
+    /// Has the consumer write the threads that exist now as statedump events, timed
+    /// now, before tracing starts (see `crate::statedump`).
+    fn statedump(&mut self, session: u64) -> Result<(), KernelError> {
+        let ts = proto::clock::now();
+        let threads = crate::statedump::processes();
+        let chunks: Vec<&[ProcessState]> = if threads.is_empty() {
+            vec![&[]]
+        } else {
+            threads.chunks(STATEDUMP_CHUNK).collect()
+        };
+        let n = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            self.consumer_call(
+                &ConsumerRequest::KernelStatedump {
+                    session,
+                    ts,
+                    first: i == 0,
+                    last: i + 1 == n,
+                    processes: chunk.to_vec(),
+                },
+                &[],
+            )?;
+        }
+        Ok(())
     }
 
     fn stream(&self, cpu: u32) -> Result<OwnedFd, KernelError> {

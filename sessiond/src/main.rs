@@ -34,6 +34,7 @@ mod daemon;
 mod kernel;
 mod privd;
 mod session;
+mod statedump;
 
 use std::fs::File;
 use std::io::Read;

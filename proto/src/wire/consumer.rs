@@ -85,7 +85,36 @@ pub enum ConsumerRequest {
     /// Kernel consumer: drain one CPU's `trace_pipe_raw` (the descriptor travels with
     /// the message) into `<output>/<trace_dir>/<file>`.
     AddKernelStream(KernelStreamSpec),
+    /// Kernel consumer: the processes that exist when tracing starts, as LTTng's
+    /// statedump events at `ts`, written before any kernel page into the first CPU's
+    /// stream. A long list comes in several messages, the first and the last marked.
+    KernelStatedump {
+        session: u64,
+        ts: u64,
+        first: bool,
+        last: bool,
+        processes: Vec<ProcessState>,
+    },
 }
+
+/// One thread in a statedump (`lttng_statedump_process_state`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessState {
+    pub tid: i32,
+    pub pid: i32,
+    pub ppid: i32,
+    /// At most 15 bytes (the kernel's `comm`).
+    pub name: String,
+    /// A kernel thread rather than a user one.
+    pub kernel_thread: bool,
+    /// LTTng's process status: 0 unnamed, 2 waiting for a CPU, 4 zombie, 5 waiting,
+    /// 7 dead.
+    pub status: u8,
+    pub cpu: u32,
+}
+
+/// Most threads in one `KernelStatedump` message (keeps it far below the size cap).
+pub const STATEDUMP_CHUNK: usize = 512;
 
 /// One CPU of a kernel session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
