@@ -407,6 +407,11 @@ fn only_the_named_system_calls_are_recorded() {
     );
     assert!(said.contains("Kernel syscall openat enabled"), "{said}");
     lttng(u, h, s, &["enable-event", "-k", "--syscall", "close"]);
+    let listed = lttng(u, h, s, &["list", "some"]);
+    assert!(
+        listed.contains("System calls recorded: write, close, openat"),
+        "{listed}"
+    );
     lttng(u, h, s, &["start"]);
     // dd opens, reads, writes and closes; cat too.
     let busy = as_member(u, h, s, Path::new("/bin/dd"))

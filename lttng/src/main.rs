@@ -719,6 +719,9 @@ fn print_session(c: &mut Client, name: &str) -> anyhow::Result<()> {
         for e in d.kernel_events.iter().filter(|e| !is_path_probe(e)) {
             println!("      {e} [enabled]");
         }
+        if let Some(calls) = &d.kernel_syscalls {
+            println!("    System calls recorded: {}", calls.join(", "));
+        }
     }
     println!("\n=== Domain: User space ===\n");
     for ch in &d.channels {

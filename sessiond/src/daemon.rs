@@ -1157,6 +1157,7 @@ impl Daemon {
                         .collect()
                 })
                 .unwrap_or_default(),
+            kernel_syscalls: s.kernel.as_ref().and_then(|k| k.syscall_names()),
         })
     }
 

@@ -196,6 +196,17 @@ impl KernelSide {
         Ok(wanted)
     }
 
+    /// The names of the system calls recorded when not all of them are.
+    pub fn syscall_names(&self) -> Option<Vec<String>> {
+        let ids = self.syscall_ids.as_ref()?;
+        Some(
+            ids.iter()
+                .filter_map(|&n| ctf::syscalls::X86_64.get(n as usize).copied().flatten())
+                .map(String::from)
+                .collect(),
+        )
+    }
+
     /// The system calls to record once `names` (empty: all) are added to what is
     /// recorded already (`already`: `raw_syscalls` is enabled); `None` when that
     /// changes nothing. `Some(None)`: all of them.

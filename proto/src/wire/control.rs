@@ -261,6 +261,9 @@ pub struct SessionDetail {
     pub sandboxed: bool,
     /// The kernel events enabled in this session (`system:event`).
     pub kernel_events: Vec<String>,
+    /// The system calls recorded, by name, when not all of them are (`enable-event -k
+    /// --syscall NAMES`).
+    pub kernel_syscalls: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
