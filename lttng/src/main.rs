@@ -12,6 +12,18 @@
 //! with the traced command's status.
 #![deny(unsafe_code)]
 
+/// `println!` that ends the command quietly when the reader of its output went away
+/// (`lttng list | head`), as a C tool killed by SIGPIPE would, instead of panicking;
+/// any other write error is reported. Defined before the modules and code that use it.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            crate::stdout_failed(e);
+        }
+    }};
+}
+
 mod localtime;
 mod view;
 
@@ -258,6 +270,16 @@ struct Usage(String);
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     Usage(msg.into()).into()
+}
+
+/// Standard output cannot be written: a closed pipe ends the command (exit 0, its
+/// reader wanted no more), anything else is an error (exit 1).
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("Error: cannot write to standard output: {e}");
+    std::process::exit(1);
 }
 
 fn main() -> ExitCode {
@@ -637,14 +659,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let name = current::get()
                 .ok_or_else(|| anyhow!("no current session: create one with `lttng create`"))?;
             let mut c = Client::connect()?;
-            println!(
-                "Tracing session {name}: [{}]",
-                if c.session(&name)?.summary.active {
-                    "active"
-                } else {
-                    "inactive"
-                }
-            );
             print_session(&mut c, &name)?;
         }
         Command::Snapshot {
