@@ -451,6 +451,107 @@ fn only_the_named_system_calls_are_recorded() {
     lttng(u, h, s, &["destroy"]);
 }
 
+/// The kernel consumer of the session whose daemon runs in `home`.
+fn kernel_consumer(home: &Path) -> Option<i32> {
+    let daemon: i32 = std::fs::read_to_string(home.join(".lttng-rs/sessiond.lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    children_named(daemon, "lttng-consumerd")
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("consumerd-kernel"))
+        })
+}
+
+#[test]
+fn a_killed_kernel_consumer_is_replaced_and_the_trace_reads_on() {
+    if !root_or_skip() {
+        return;
+    }
+    let setup = Setup::new("krestart", false);
+    let (u, h, s) = setup.member();
+    lttng(u, h, s, &["create", "again"]);
+    lttng(u, h, s, &["enable-event", "-k", "sched_switch"]);
+    lttng(u, h, s, &["enable-event", "-k", "--syscall", "read,write"]);
+    lttng(u, h, s, &["start"]);
+    let dd = |count: &str| {
+        let mut c = as_member(u, h, s, Path::new("/bin/dd"))
+            .args([
+                "if=/dev/zero",
+                "of=/dev/null",
+                "bs=1",
+                &format!("count={count}"),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = c.id() as i64;
+        assert!(c.wait().unwrap().success());
+        pid
+    };
+    let before = dd("2000");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let first = kernel_consumer(h).expect("a kernel consumer");
+    assert_eq!(unsafe_kill(first), 0);
+    let mut second = None;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        second = kernel_consumer(h).filter(|&p| p != first);
+        if second.is_some() {
+            break;
+        }
+    }
+    assert!(second.is_some(), "no new kernel consumer after SIGKILL");
+    let after = dd("3000");
+    lttng(u, h, s, &["stop"]);
+    let listed = lttng(u, h, s, &["list", "again"]);
+    assert!(
+        listed.contains("Kernel consumer restarted 1 time(s)"),
+        "{listed}"
+    );
+    let traces = setup.output();
+    let read = read_trace(&traces);
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let writes_of = |pid: i64| {
+        read.events
+            .iter()
+            .filter(|e| {
+                &*e.name == "syscall_entry_write"
+                    && field(&e.stream_context, "vtid").and_then(Value::as_i64) == Some(pid)
+            })
+            .count()
+    };
+    // dd copies byte by byte: one write per byte (and a final write of its report,
+    // to /dev/null here too).
+    assert!(
+        writes_of(after) >= 3000,
+        "after the restart: {}",
+        writes_of(after)
+    );
+    assert!(writes_of(before) > 0, "before the kill");
+    assert!(
+        read.discarded
+            .iter()
+            .any(|d| matches!(d.kind, ctf::reader::DiscardedKind::Packets(_))),
+        "what the dead consumer held is reported: {:?}",
+        read.discarded
+    );
+    if let Some(bt) = babeltrace2(&[traces.as_os_str()]) {
+        let err = String::from_utf8_lossy(&bt.stderr);
+        assert!(bt.status.success() && !err.contains("ERROR"), "{err}");
+    }
+    lttng(u, h, s, &["destroy"]);
+}
+
+#[allow(unsafe_code)]
+fn unsafe_kill(pid: i32) -> i32 {
+    // SAFETY: kill(2) has no memory preconditions.
+    unsafe { libc::kill(pid, libc::SIGKILL) }
+}
+
 #[test]
 fn disabled_kernel_events_stop_being_recorded() {
     if !root_or_skip() {

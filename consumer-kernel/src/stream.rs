@@ -3,6 +3,12 @@
 //! packets to its stream file. Lost events (flagged on a page) close the packet in
 //! progress and raise the stream's `events_discarded`, so readers report them between
 //! the packets.
+//!
+//! A consumer restarted after its predecessor died finds the stream file begun: it
+//! keeps the complete packets, cuts a packet left half-written, and goes on from the
+//! last one's sequence number plus two, so that readers report the packet the dead
+//! consumer may have been writing as discarded (what it had read from the kernel is
+//! gone with it); its discard count and time carry on.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
@@ -13,6 +19,7 @@ use std::sync::Arc;
 
 use ctf::kernel::{Encoded, KernelSchema, PathHints};
 use proto::ftrace::PageLayout;
+use proto::ring::layout::{self, packet};
 use proto::wire::consumer::{KernelStreamSpec, ProcessState, StreamStats};
 
 use crate::packet::{Identity, PacketBuilder, TARGET_PACKET};
@@ -33,6 +40,68 @@ pub enum StreamError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{0} holds packets of another trace: give the session an output of its own")]
+    Foreign(String),
+}
+
+/// What a stream file left by an earlier consumer holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Resumed {
+    /// Bytes of complete packets (the file is cut there).
+    len: u64,
+    /// The last complete packet's (`packet_seq_num`, `events_discarded`,
+    /// `timestamp_end`).
+    last: Option<(u64, u64, u64)>,
+}
+
+/// Walks the packet headers of `file` (`file_len` bytes) from the start, for as long
+/// as they are whole, carry `uuid` and fit in the file. A first packet of another
+/// trace is an error (the file is not ours to cut).
+fn resume(file: &File, file_len: u64, uuid: &[u8; 16], path: &str) -> Result<Resumed, StreamError> {
+    use std::os::unix::fs::FileExt;
+    let mut r = Resumed::default();
+    let mut h = [0u8; packet::HEADER_SIZE];
+    let u64_at =
+        |h: &[u8], at: usize| u64::from_le_bytes(h[at..at + 8].try_into().unwrap_or([0; 8]));
+    // What our packets start with (magic, uuid): a file that does not, even one too
+    // short to hold a header, is not ours to cut.
+    let mut ours = layout::CTF_MAGIC.to_le_bytes().to_vec();
+    ours.extend_from_slice(uuid);
+    let mut head = vec![
+        0u8;
+        ours.len()
+            .min(usize::try_from(file_len).unwrap_or(usize::MAX))
+    ];
+    if file.read_exact_at(&mut head, 0).is_err() || head[..] != ours[..head.len()] {
+        return Err(StreamError::Foreign(path.into()));
+    }
+    while r.len + packet::HEADER_SIZE as u64 <= file_len {
+        if file.read_exact_at(&mut h, r.len).is_err() {
+            break;
+        }
+        let magic = u32::from_le_bytes(
+            h[packet::MAGIC..packet::MAGIC + 4]
+                .try_into()
+                .unwrap_or([0; 4]),
+        );
+        if magic != layout::CTF_MAGIC || h[packet::UUID..packet::UUID + 16] != uuid[..] {
+            if r.len == 0 {
+                return Err(StreamError::Foreign(path.into()));
+            }
+            break;
+        }
+        let size = u64_at(&h, packet::PACKET_SIZE) / 8;
+        if size < packet::HEADER_SIZE as u64 || size > file_len - r.len {
+            break;
+        }
+        r.last = Some((
+            u64_at(&h, packet::PACKET_SEQ_NUM),
+            u64_at(&h, packet::EVENTS_DISCARDED),
+            u64_at(&h, packet::TIMESTAMP_END),
+        ));
+        r.len += size;
+    }
+    Ok(r)
 }
 
 /// A CPU's stream.
@@ -94,6 +163,7 @@ impl KernelStream {
             })?;
         let out = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .mode(0o600)
             .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
@@ -102,6 +172,35 @@ impl KernelStream {
                 path: path_s.clone(),
                 source,
             })?;
+        let create = |source| StreamError::Create {
+            path: path_s.clone(),
+            source,
+        };
+        let file_len = out.metadata().map_err(create)?.len();
+        let mut resumed = Resumed::default();
+        if file_len > 0 {
+            resumed = resume(&out, file_len, &spec.uuid, &path_s)?;
+            if resumed.len < file_len {
+                out.set_len(resumed.len).map_err(create)?;
+            }
+            eprintln!(
+                "lttng-consumerd-kernel: {path_s}: resuming after {} byte(s) of complete packets{}",
+                resumed.len,
+                if resumed.len < file_len {
+                    format!(
+                        " (cut {} byte(s) of an unfinished one)",
+                        file_len - resumed.len
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let (seq, discarded, last_ts) = match resumed.last {
+            Some((seq, discarded, end)) => (seq.saturating_add(2), discarded, end),
+            None if file_len > 0 => (1, 0, 0),
+            None => (0, 0, 0),
+        };
         Ok(KernelStream {
             spec,
             pipe: File::from(pipe),
@@ -112,9 +211,9 @@ impl KernelStream {
             layout,
             schema,
             packet: None,
-            seq: 0,
-            discarded: 0,
-            last_ts: 0,
+            seq,
+            discarded,
+            last_ts,
             events: 0,
             bad_records: 0,
             pages: 0,
@@ -281,5 +380,93 @@ impl KernelStream {
             packets: self.seq,
             bytes: self.bytes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const UUID: [u8; 16] = [5; 16];
+
+    fn packet(seq: u64, discarded: u64, ts: u64) -> Vec<u8> {
+        let mut p = PacketBuilder::new(ts);
+        p.event(0, ts, &[1, 2, 3, 4]);
+        p.finish(ts + 10, seq, discarded, Identity { uuid: UUID, cpu: 0 })
+    }
+
+    fn file_with(parts: &[&[u8]]) -> (tempfile_path::Tmp, File, u64) {
+        let tmp = tempfile_path::Tmp::new();
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&tmp.0)
+            .unwrap();
+        for p in parts {
+            f.write_all(p).unwrap();
+        }
+        let len = f.metadata().unwrap().len();
+        (tmp, f, len)
+    }
+
+    /// A file path removed on drop (no extra crate for one test).
+    mod tempfile_path {
+        pub struct Tmp(pub std::path::PathBuf);
+        impl Tmp {
+            pub fn new() -> Tmp {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                Tmp(std::env::temp_dir().join(format!(
+                    "ck-resume-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                )))
+            }
+        }
+        impl Drop for Tmp {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_begun_stream_file_resumes_after_its_last_complete_packet() {
+        let (a, b) = (packet(0, 0, 100), packet(1, 7, 200));
+        let half = &packet(2, 7, 300)[..1000];
+        let (_t, f, len) = file_with(&[&a, &b, half]);
+        let r = resume(&f, len, &UUID, "x").unwrap();
+        assert_eq!(r.len, (a.len() + b.len()) as u64);
+        assert_eq!(r.last, Some((1, 7, 210)));
+        // Only complete packets: nothing to cut.
+        let (_t, f, len) = file_with(&[&a, &b]);
+        assert_eq!(resume(&f, len, &UUID, "x").unwrap().len, len);
+        // A header cut short, or garbage: the packets before it are kept.
+        let (_t, f, len) = file_with(&[&a, &[0xC1, 0x1F]]);
+        assert_eq!(resume(&f, len, &UUID, "x").unwrap().len, a.len() as u64);
+        let mut lying = packet(1, 0, 200);
+        lying[packet::PACKET_SIZE..packet::PACKET_SIZE + 8]
+            .copy_from_slice(&u64::MAX.to_le_bytes());
+        let (_t, f, len) = file_with(&[&a, &lying]);
+        assert_eq!(resume(&f, len, &UUID, "x").unwrap().len, a.len() as u64);
+    }
+
+    #[test]
+    fn a_file_of_another_trace_is_not_cut() {
+        let a = packet(0, 0, 100);
+        let (_t, f, len) = file_with(&[&a]);
+        assert!(matches!(
+            resume(&f, len, &[6; 16], "x"),
+            Err(StreamError::Foreign(_))
+        ));
+        let (_t, f, len) = file_with(&[b"not a trace at all, just some bytes of something"]);
+        assert!(matches!(
+            resume(&f, len, &UUID, "x"),
+            Err(StreamError::Foreign(_))
+        ));
     }
 }

@@ -736,6 +736,12 @@ fn print_session(c: &mut Client, name: &str) -> anyhow::Result<()> {
         if let Some(calls) = &d.kernel_syscalls {
             println!("    System calls recorded: {}", calls.join(", "));
         }
+        if d.kernel_consumer_restarts > 0 {
+            println!(
+                "    Kernel consumer restarted {} time(s)",
+                d.kernel_consumer_restarts
+            );
+        }
     }
     println!("\n=== Domain: User space ===\n");
     for ch in &d.channels {

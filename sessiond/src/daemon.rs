@@ -522,8 +522,10 @@ impl Daemon {
                 })
             });
             self.next_id = next;
-            if let Some(Err(e)) = r {
-                return Err(e.into());
+            match r {
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(Some(child))) => self.supervise_kernel_consumer(si, child),
+                _ => {}
             }
         }
         self.sessions[si].active = true;
@@ -789,6 +791,22 @@ impl Daemon {
             self.start_consumer(si)?;
         }
         Ok(self.sessions[si].consumer.call(req, fds)?)
+    }
+
+    /// Has a thread wait for the kernel consumer `child` of session `si` and replace it
+    /// if it dies (a thread that cannot start leaves it unsupervised, said in the log).
+    fn supervise_kernel_consumer(&mut self, si: usize, child: std::process::Child) {
+        let s = &self.sessions[si];
+        let Some(generation) = s.kernel.as_ref().map(|k| k.consumer.generation) else {
+            return;
+        };
+        let (session, this) = (s.id, self.this.clone());
+        if let Err(e) = std::thread::Builder::new()
+            .name("kernel-consumer-supervisor".into())
+            .spawn(move || supervise_kernel(this, child, session, generation))
+        {
+            eprintln!("lttng-sessiond: the kernel consumer runs unsupervised: {e}");
+        }
     }
 
     /// Starts the consumer of session `si` (sandboxed to the session's output), hands
@@ -1158,6 +1176,7 @@ impl Daemon {
                 })
                 .unwrap_or_default(),
             kernel_syscalls: s.kernel.as_ref().and_then(|k| k.syscall_names()),
+            kernel_consumer_restarts: s.kernel.as_ref().map_or(0, |k| k.restarts),
         })
     }
 
@@ -1209,6 +1228,51 @@ impl Daemon {
         for s in &mut self.sessions {
             s.consumer.forget();
         }
+    }
+}
+
+/// Waits for a session's kernel consumer to exit; replaces it if it died while still
+/// current (see `KernelSide::restart`).
+fn supervise_kernel(
+    this: Weak<Mutex<Daemon>>,
+    mut child: std::process::Child,
+    session: u64,
+    generation: u64,
+) {
+    let status = child.wait();
+    let Some(shared) = this.upgrade() else {
+        return;
+    };
+    let mut d = lock(&shared);
+    let Some(si) = d.sessions.iter().position(|s| s.id == session) else {
+        return;
+    };
+    let current = d.sessions[si]
+        .kernel
+        .as_ref()
+        .is_some_and(|k| k.consumer.is_running() && k.consumer.generation == generation);
+    if d.shutting_down || !current {
+        return;
+    }
+    eprintln!(
+        "lttng-sessiond: the kernel consumer of session {} exited ({}); restarting it",
+        d.sessions[si].name,
+        status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string())
+    );
+    let mut next = d.next_id;
+    let r = d.sessions[si].kernel.as_mut().map(|k| {
+        k.restart(&mut || {
+            next += 1;
+            next
+        })
+    });
+    d.next_id = next;
+    match r {
+        Some(Ok(child)) => d.supervise_kernel_consumer(si, child),
+        Some(Err(e)) => eprintln!("lttng-sessiond: cannot restart the kernel consumer: {e}"),
+        None => {}
     }
 }
 

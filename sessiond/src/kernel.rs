@@ -33,6 +33,10 @@ pub enum KernelError {
     NoMatch(String),
     #[error("kernel events must be enabled before the session starts")]
     Started,
+    #[error("the kernel side was never started")]
+    NotStarted,
+    #[error("the kernel consumer died and could not be replaced: kernel events since then are not in the trace (see the session daemon's log)")]
+    ConsumerGone,
     #[error("the kernel format of '{event}' cannot be read: {why}")]
     Format { event: String, why: String },
     #[error("kernel consumer: {0}")]
@@ -53,6 +57,15 @@ pub struct StartAt<'a> {
     pub allow_unsandboxed: bool,
 }
 
+/// What a restarted consumer needs.
+#[derive(Clone, Debug)]
+struct ResumeAt {
+    session: u64,
+    output: std::path::PathBuf,
+    source: Source,
+    allow_unsandboxed: bool,
+}
+
 /// A session's kernel side.
 #[derive(Debug)]
 pub struct KernelSide {
@@ -66,6 +79,10 @@ pub struct KernelSide {
     /// The system calls recorded, by number, when not all of them are (`--syscall
     /// NAMES`); `None` with `raw_syscalls` enabled: all.
     syscall_ids: Option<std::collections::BTreeSet<u32>>,
+    /// Set at the first start: how to start a replacement consumer.
+    resume: Option<ResumeAt>,
+    /// Consumers that died and were replaced.
+    pub restarts: u32,
     formats: Vec<String>,
     header_page: String,
     schema: Option<KernelSchema>,
@@ -102,6 +119,8 @@ impl KernelSide {
                 events: Vec::new(),
                 disabled: Vec::new(),
                 syscall_ids: None,
+                resume: None,
+                restarts: 0,
                 formats: Vec::new(),
                 header_page: String::new(),
                 schema: None,
@@ -295,12 +314,13 @@ impl KernelSide {
     }
 
     /// First start: reads the formats, builds the schema, starts the consumer with one
-    /// stream per CPU, then starts tracing.
+    /// stream per CPU, then starts tracing. Returns the consumer, on the first start,
+    /// for the caller to supervise (see [`Self::restart`]).
     pub fn start(
         &mut self,
         at: &StartAt<'_>,
         next_key: &mut dyn FnMut() -> u64,
-    ) -> Result<(), KernelError> {
+    ) -> Result<Option<std::process::Child>, KernelError> {
         let StartAt {
             session,
             output,
@@ -310,6 +330,7 @@ impl KernelSide {
             source,
             allow_unsandboxed,
         } = *at;
+        let mut started = None;
         if !self.started {
             self.header_page = self.format(None)?;
             self.formats = self
@@ -331,13 +352,67 @@ impl KernelSide {
                 .collect::<Result<Vec<_>, _>>()?;
             self.schema = Some(KernelSchema::new(&parsed));
             self.write_metadata(output, clock, hostname, trace_name)?;
-            let child = self.consumer.spawn(source, output, allow_unsandboxed)?;
-            // The kernel consumer is not restarted when it dies (its pages would be
-            // half read); the session reports it at stop.
-            std::thread::spawn(move || {
-                let mut child = child;
-                let _ = child.wait();
-            });
+            let resume = ResumeAt {
+                session,
+                output: output.to_path_buf(),
+                source,
+                allow_unsandboxed,
+            };
+            let child = self.spawn_consumer(&resume, next_key)?;
+            self.resume = Some(resume);
+            self.statedump(session)?;
+            self.started = true;
+            started = Some(child);
+        }
+        match call(&self.privd, &PrivRequest::Start { session: self.id })? {
+            PrivReply::Done => Ok(started),
+            other => Err(privd::refusal(other).into()),
+        }
+    }
+
+    /// Replaces a kernel consumer that died: a new one, given the formats and fresh
+    /// `trace_pipe_raw` descriptors from privd, resumes each stream file after its
+    /// last complete packet (see consumer-kernel's `stream`), while the instance keeps
+    /// tracing. What the dead one had read but not written is lost, and reported as a
+    /// discarded packet. Returns the new consumer to supervise.
+    pub fn restart(
+        &mut self,
+        next_key: &mut dyn FnMut() -> u64,
+    ) -> Result<std::process::Child, KernelError> {
+        let resume = self.resume.clone().ok_or(KernelError::NotStarted)?;
+        self.consumer.forget();
+        self.restarts += 1;
+        self.spawn_consumer(&resume, next_key)
+    }
+
+    /// Starts a consumer and hands it the formats and one stream per CPU.
+    fn spawn_consumer(
+        &mut self,
+        at: &ResumeAt,
+        next_key: &mut dyn FnMut() -> u64,
+    ) -> Result<std::process::Child, KernelError> {
+        let ResumeAt {
+            session,
+            ref output,
+            source,
+            allow_unsandboxed,
+        } = *at;
+        let child = self.consumer.spawn(source, output, allow_unsandboxed)?;
+        let fed = self.feed_consumer(session, output, next_key);
+        if let Err(e) = fed {
+            self.consumer.kill();
+            return Err(e);
+        }
+        Ok(child)
+    }
+
+    fn feed_consumer(
+        &mut self,
+        session: u64,
+        output: &Path,
+        next_key: &mut dyn FnMut() -> u64,
+    ) -> Result<(), KernelError> {
+        {
             self.consumer_call(
                 &ConsumerRequest::KernelSetup {
                     session,
@@ -362,13 +437,8 @@ impl KernelSide {
                 };
                 self.consumer_call(&ConsumerRequest::AddKernelStream(spec), &[fd.as_fd()])?;
             }
-            self.statedump(session)?;
-            self.started = true;
         }
-        match call(&self.privd, &PrivRequest::Start { session: self.id })? {
-            PrivReply::Done => Ok(()),
-            other => Err(privd::refusal(other).into()),
-        }
+        Ok(())
     }
 
     /// Has the consumer write the threads that exist now as statedump events, timed
@@ -447,6 +517,8 @@ impl KernelSide {
         }
         if self.consumer.is_running() {
             self.consumer_call(&ConsumerRequest::Flush { session }, &[])?;
+        } else if self.started {
+            return Err(KernelError::ConsumerGone);
         }
         Ok(())
     }

@@ -264,6 +264,8 @@ pub struct SessionDetail {
     /// The system calls recorded, by name, when not all of them are (`enable-event -k
     /// --syscall NAMES`).
     pub kernel_syscalls: Option<Vec<String>>,
+    /// How many times the kernel consumer died and was replaced.
+    pub kernel_consumer_restarts: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
