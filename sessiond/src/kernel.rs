@@ -314,8 +314,9 @@ impl KernelSide {
     }
 
     /// First start: reads the formats, builds the schema, starts the consumer with one
-    /// stream per CPU, then starts tracing. Returns the consumer, on the first start,
-    /// for the caller to supervise (see [`Self::restart`]).
+    /// stream per CPU, then starts tracing. Returns the consumer when it started one
+    /// (the first start, or a later one that found it dead), for the caller to
+    /// supervise (see [`Self::restart`]).
     pub fn start(
         &mut self,
         at: &StartAt<'_>,
@@ -363,6 +364,10 @@ impl KernelSide {
             self.statedump(session)?;
             self.started = true;
             started = Some(child);
+        } else if !self.consumer.is_running() {
+            // Its consumer died and could not be replaced then (say, during a stop):
+            // try again before tracing resumes.
+            started = Some(self.restart(next_key)?);
         }
         match call(&self.privd, &PrivRequest::Start { session: self.id })? {
             PrivReply::Done => Ok(started),
