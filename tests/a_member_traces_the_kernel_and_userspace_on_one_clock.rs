@@ -685,4 +685,12 @@ fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
         read.events.iter().any(|e| &*e.name == "sched_process_exec"),
         "the exec of the command"
     );
+    // The statedump describes the command only (the shell it started as, stopped).
+    let dumped: Vec<i64> = read
+        .events
+        .iter()
+        .filter(|e| &*e.name == "lttng_statedump_process_state")
+        .map(|e| field(&e.fields, "pid").and_then(Value::as_i64).unwrap())
+        .collect();
+    assert_eq!(dumped, [pid], "statedump of the command only");
 }

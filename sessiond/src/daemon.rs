@@ -537,7 +537,7 @@ impl Daemon {
     /// Kernel events of `pids` and their children only.
     pub fn kernel_pids(&mut self, session: &str, pids: Vec<u32>) -> Result<(), DaemonError> {
         let si = self.session_index(session)?;
-        let k = self.sessions[si].kernel.as_ref().ok_or_else(|| {
+        let k = self.sessions[si].kernel.as_mut().ok_or_else(|| {
             DaemonError::Invalid(format!("session '{session}' has no kernel event enabled"))
         })?;
         Ok(k.set_pids(&pids)?)

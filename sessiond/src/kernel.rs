@@ -83,6 +83,9 @@ pub struct KernelSide {
     resume: Option<ResumeAt>,
     /// Consumers that died and were replaced.
     pub restarts: u32,
+    /// The processes recorded when not all are (`lttng trace -k`): the statedump
+    /// describes only them.
+    pids: Vec<u32>,
     formats: Vec<String>,
     header_page: String,
     schema: Option<KernelSchema>,
@@ -121,6 +124,7 @@ impl KernelSide {
                 syscall_ids: None,
                 resume: None,
                 restarts: 0,
+                pids: Vec::new(),
                 formats: Vec::new(),
                 header_page: String::new(),
                 schema: None,
@@ -300,7 +304,7 @@ impl KernelSide {
     }
 
     /// Records only `pids` and their children from now on.
-    pub fn set_pids(&self, pids: &[u32]) -> Result<(), KernelError> {
+    pub fn set_pids(&mut self, pids: &[u32]) -> Result<(), KernelError> {
         match call(
             &self.privd,
             &PrivRequest::SetEventPids {
@@ -308,7 +312,10 @@ impl KernelSide {
                 pids: pids.to_vec(),
             },
         )? {
-            PrivReply::Done => Ok(()),
+            PrivReply::Done => {
+                self.pids = pids.to_vec();
+                Ok(())
+            }
             other => Err(privd::refusal(other).into()),
         }
     }
@@ -450,7 +457,10 @@ impl KernelSide {
     /// now, before tracing starts (see `crate::statedump`).
     fn statedump(&mut self, session: u64) -> Result<(), KernelError> {
         let ts = proto::clock::now();
-        let threads = crate::statedump::processes();
+        let mut threads = crate::statedump::processes();
+        if !self.pids.is_empty() {
+            threads.retain(|t| u32::try_from(t.pid).is_ok_and(|p| self.pids.contains(&p)));
+        }
         let chunks: Vec<&[ProcessState]> = if threads.is_empty() {
             vec![&[]]
         } else {
