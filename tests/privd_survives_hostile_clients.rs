@@ -805,6 +805,37 @@ fn out_of_range_cpus_and_sessions_of_others_are_refused() {
     }
     assert_fds_back(&p, baseline + 1, "Stream cpu 0");
 
+    // System call filters: numbers only, bounded; nothing else reaches the filter file.
+    let filter = instance.join("events/raw_syscalls/sys_enter/filter");
+    let before = read_trim(&filter);
+    for (ids, case) in [
+        (vec![1024], "a number past the table"),
+        (vec![u32::MAX], "u32::MAX"),
+        ((0..65).collect::<Vec<u32>>(), "65 numbers"),
+    ] {
+        assert_error(
+            call(&a, &PrivRequest::SyscallFilter { session, ids }),
+            case,
+            "at most 64 system call numbers below 1024",
+        );
+        assert_eq!(read_trim(&filter), before, "{case}: the filter changed");
+    }
+    assert!(matches!(
+        call(
+            &a,
+            &PrivRequest::SyscallFilter {
+                session,
+                ids: vec![0, 257]
+            }
+        ),
+        Seen::Reply(PrivReply::Done, 0)
+    ));
+    assert!(
+        read_trim(&filter).contains("id == 0 || id == 257"),
+        "{}",
+        read_trim(&filter)
+    );
+
     // Session numbers this connection never had: an error each.
     for n in [0, session + 1, 1 << 31, u32::MAX] {
         for req in [
@@ -840,6 +871,10 @@ fn out_of_range_cpus_and_sessions_of_others_are_refused() {
         PrivRequest::EnableEvents {
             session,
             events: vec!["sched:sched_switch".into()],
+        },
+        PrivRequest::SyscallFilter {
+            session,
+            ids: vec![1],
         },
         PrivRequest::Destroy { session },
     ] {
