@@ -104,10 +104,18 @@ fn resume(file: &File, file_len: u64, uuid: &[u8; 16], path: &str) -> Result<Res
     Ok(r)
 }
 
+/// Pages moved per `splice` (the default pipe holds 16).
+const SPLICE_PAGES: usize = 16;
+
 /// A CPU's stream.
 pub struct KernelStream {
     pub spec: KernelStreamSpec,
     pipe: File,
+    /// A pipe that whole pages are spliced into, many per call (`None`: read them one
+    /// by one, as `read` hands them out).
+    splice: Option<(File, OwnedFd)>,
+    /// Pages just read from that pipe.
+    batch: Vec<u8>,
     out: File,
     out_path: String,
     layout: PageLayout,
@@ -201,9 +209,14 @@ impl KernelStream {
             None if file_len > 0 => (1, 0, 0),
             None => (0, 0, 0),
         };
+        let splice = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .ok()
+            .map(|(r, w)| (File::from(r), w));
         Ok(KernelStream {
             spec,
             pipe: File::from(pipe),
+            splice,
+            batch: Vec::new(),
             out,
             out_path: path_s,
             page: vec![0u8; layout.page_size() as usize],
@@ -225,7 +238,8 @@ impl KernelStream {
     /// Reads every page available now (at most `max_pages`) and writes the packets they
     /// fill; `paths` is the session's path-probe state. Returns how many pages were read.
     pub fn drain(&mut self, max_pages: usize, paths: &mut PathHints) -> usize {
-        let mut n = 0;
+        let mut n = self.drain_whole_pages(max_pages, paths);
+        // What splice leaves: a page the kernel is still filling (read hands it out).
         while n < max_pages {
             match self.pipe.read(&mut self.page) {
                 Ok(0) => break,
@@ -239,6 +253,54 @@ impl KernelStream {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => break, // EAGAIN: empty for now.
             }
+        }
+        n
+    }
+
+    /// Moves the full pages available now (at most `max_pages`) through the stream's
+    /// pipe, [`SPLICE_PAGES`] per call instead of one `read` each, and decodes them.
+    /// A splice that fails for another reason than an empty buffer turns it off for
+    /// good (pages are then read one by one). Returns how many pages it took.
+    fn drain_whole_pages(&mut self, max_pages: usize, paths: &mut PathHints) -> usize {
+        use nix::fcntl::{splice, SpliceFFlags};
+        use std::io::Read as _;
+        let page = self.layout.page_size() as usize;
+        let mut n = 0;
+        while n < max_pages {
+            let Some((from_pipe, into_pipe)) = &mut self.splice else {
+                break;
+            };
+            let want = (max_pages - n).min(SPLICE_PAGES) * page;
+            let moved = match splice(
+                &self.pipe,
+                None,
+                &*into_pipe,
+                None,
+                want,
+                SpliceFFlags::SPLICE_F_NONBLOCK,
+            ) {
+                Ok(0) | Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,
+                Ok(len) => len,
+                Err(_) => {
+                    self.splice = None;
+                    break;
+                }
+            };
+            self.batch.resize(moved, 0);
+            if from_pipe.read_exact(&mut self.batch).is_err() {
+                // The pipe is ours and holds what was just spliced: cannot happen,
+                // but never loop on it.
+                self.splice = None;
+                self.bad_records += 1;
+                break;
+            }
+            let batch = std::mem::take(&mut self.batch);
+            for p in batch.chunks(page) {
+                n += 1;
+                self.pages += 1;
+                self.page_in(p, paths);
+            }
+            self.batch = batch;
         }
         n
     }

@@ -134,6 +134,17 @@ const RUNTIME: &[Allowed] = &[
     any("getpid", libc::SYS_getpid, "std, logging"),
 ];
 
+/// consumer-kernel, besides consumer-ust's work: whole ftrace pages moved from
+/// `trace_pipe_raw` into a pipe of its own, many per call.
+const CONSUMER_KERNEL: &[Allowed] = &[
+    any("pipe2", libc::SYS_pipe2, "one pipe per CPU stream"),
+    any(
+        "splice",
+        libc::SYS_splice,
+        "whole pages from trace_pipe_raw into that pipe",
+    ),
+];
+
 /// consumer-ust: the control socket, the buffers' memfds and eventfds, the stream
 /// files below the session output (Landlock confines the paths).
 const CONSUMER_UST: &[Allowed] = &[
@@ -247,6 +258,13 @@ const CLONE_NAMESPACES: u64 = (libc::CLONE_NEWNS
 /// snapshots, `lttng trace` and the integration tests under `strace -f` (as root and
 /// as an ordinary user), then checking the kernel log for seccomp kills.
 const SESSIOND: &[Allowed] = &[
+    // The kernel consumer's page pipe: it runs under this filter too.
+    any("pipe2", libc::SYS_pipe2, "the kernel consumer's page pipe"),
+    any(
+        "splice",
+        libc::SYS_splice,
+        "the kernel consumer's page pipe",
+    ),
     // Memory. Executable mappings exist only for the consumer's dynamic loader (its
     // libraries' code, mapped read+exec); never writable and executable at once.
     Allowed {
@@ -689,7 +707,7 @@ pub fn allowlist(role: Role) -> Vec<Allowed> {
         Role::ConsumerUst => &[NEVER_EXECUTABLE, CONSUMER_UST],
         // The same work on other descriptors: trace_pipe_raw fds received over the
         // control socket, stream files below the output.
-        Role::ConsumerKernel => &[NEVER_EXECUTABLE, CONSUMER_UST],
+        Role::ConsumerKernel => &[NEVER_EXECUTABLE, CONSUMER_UST, CONSUMER_KERNEL],
         Role::Sessiond => &[SESSIOND],
         Role::Privd => &[NEVER_EXECUTABLE, PRIVD],
     };
@@ -816,12 +834,14 @@ mod tests {
     #[test]
     fn the_session_daemon_allows_everything_its_consumer_does() {
         let daemon = allowlist(Role::Sessiond);
-        for c in allowlist(Role::ConsumerUst) {
-            assert!(
-                daemon.iter().any(|d| d.nr == c.nr),
-                "{} is allowed to the consumer but would kill it under sessiond's filter",
-                c.name
-            );
+        for role in [Role::ConsumerUst, Role::ConsumerKernel] {
+            for c in allowlist(role) {
+                assert!(
+                    daemon.iter().any(|d| d.nr == c.nr),
+                    "{} is allowed to {role:?} but would kill it under sessiond's filter",
+                    c.name
+                );
+            }
         }
     }
 
