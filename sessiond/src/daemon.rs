@@ -1231,13 +1231,16 @@ impl Daemon {
     }
 }
 
-/// Waits for a session's kernel consumer to exit; replaces it if it died while still
-/// current (see `KernelSide::restart`).
-fn supervise_kernel(
+/// Waits for `child`, a consumer of `session`, to exit; if it died while still
+/// `current` (its session not destroyed, the daemon not stopping, the consumer not
+/// replaced or let go on purpose), logs it and has `restart` replace it.
+fn supervise_with(
     this: Weak<Mutex<Daemon>>,
     mut child: std::process::Child,
     session: u64,
-    generation: u64,
+    what: &str,
+    current: impl FnOnce(&Session) -> bool,
+    restart: impl FnOnce(&mut Daemon, usize),
 ) {
     let status = child.wait();
     let Some(shared) = this.upgrade() else {
@@ -1247,67 +1250,59 @@ fn supervise_kernel(
     let Some(si) = d.sessions.iter().position(|s| s.id == session) else {
         return;
     };
-    let current = d.sessions[si]
-        .kernel
-        .as_ref()
-        .is_some_and(|k| k.consumer.is_running() && k.consumer.generation == generation);
-    if d.shutting_down || !current {
+    if d.shutting_down || !current(&d.sessions[si]) {
         return;
     }
     eprintln!(
-        "lttng-sessiond: the kernel consumer of session {} exited ({}); restarting it",
+        "lttng-sessiond: the {what} of session {} exited ({}); restarting it",
         d.sessions[si].name,
         status
             .map(|s| s.to_string())
             .unwrap_or_else(|e| e.to_string())
     );
-    let mut next = d.next_id;
-    let r = d.sessions[si].kernel.as_mut().map(|k| {
-        k.restart(&mut || {
-            next += 1;
-            next
-        })
-    });
-    d.next_id = next;
-    match r {
-        Some(Ok(child)) => d.supervise_kernel_consumer(si, child),
-        Some(Err(e)) => eprintln!("lttng-sessiond: cannot restart the kernel consumer: {e}"),
-        None => {}
-    }
+    restart(&mut d, si);
 }
 
-/// Waits for a session's consumer to exit; restarts it if it died while still
-/// current (not replaced, its session not destroyed, the daemon not stopping).
-fn supervise(
+/// Supervises a session's kernel consumer (see `KernelSide::restart`).
+fn supervise_kernel(
     this: Weak<Mutex<Daemon>>,
-    mut child: std::process::Child,
+    child: std::process::Child,
     session: u64,
     generation: u64,
 ) {
-    let status = child.wait();
-    let Some(shared) = this.upgrade() else {
-        return;
+    let current = |s: &Session| {
+        s.kernel
+            .as_ref()
+            .is_some_and(|k| k.consumer.is_running() && k.consumer.generation == generation)
     };
-    let mut d = lock(&shared);
-    let Some(si) = d.sessions.iter().position(|s| s.id == session) else {
-        return;
-    };
-    if d.shutting_down || d.sessions[si].consumer.generation != generation {
-        return;
-    }
-    eprintln!(
-        "lttng-sessiond: the consumer of session {} exited ({}); restarting it",
-        d.sessions[si].name,
-        status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|e| e.to_string())
-    );
-    let c = &mut d.sessions[si].consumer;
-    c.forget();
-    c.restarts += 1;
-    if let Err(e) = d.start_consumer(si) {
-        eprintln!("lttng-sessiond: cannot restart the consumer: {e}");
-    }
+    supervise_with(this, child, session, "kernel consumer", current, |d, si| {
+        let mut next = d.next_id;
+        let r = d.sessions[si].kernel.as_mut().map(|k| {
+            k.restart(&mut || {
+                next += 1;
+                next
+            })
+        });
+        d.next_id = next;
+        match r {
+            Some(Ok(child)) => d.supervise_kernel_consumer(si, child),
+            Some(Err(e)) => eprintln!("lttng-sessiond: cannot restart the kernel consumer: {e}"),
+            None => {}
+        }
+    });
+}
+
+/// Supervises a session's userspace consumer: a new one resumes from the buffers.
+fn supervise(this: Weak<Mutex<Daemon>>, child: std::process::Child, session: u64, generation: u64) {
+    let current = |s: &Session| s.consumer.generation == generation;
+    supervise_with(this, child, session, "consumer", current, |d, si| {
+        let c = &mut d.sessions[si].consumer;
+        c.forget();
+        c.restarts += 1;
+        if let Err(e) = d.start_consumer(si) {
+            eprintln!("lttng-sessiond: cannot restart the consumer: {e}");
+        }
+    });
 }
 
 fn dup(fd: &OwnedFd) -> Result<OwnedFd, DaemonError> {
