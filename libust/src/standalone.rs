@@ -74,6 +74,12 @@ pub enum StandaloneError {
     Thread(std::io::Error),
     #[error("{name} must be a number, not '{value}'")]
     BadNumber { name: &'static str, value: String },
+    #[error("{name} must be at most {max}, not {value}")]
+    TooLarge {
+        name: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("cannot generate the metadata: {0}")]
     Metadata(#[from] metadata::MetadataError),
 }
@@ -222,10 +228,19 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         },
     };
     cfg.validate()?;
-    let full_wait = Duration::from_micros(
-        env_u64("LIBUST_BLOCKING_TIMEOUT_US", DEFAULT_FULL_WAIT_US)?
-            .min(proto::ring::writer::MAX_BLOCKING_TIMEOUT_US),
+    let name = "LIBUST_BLOCKING_TIMEOUT_US";
+    let (wait_us, max) = (
+        env_u64(name, DEFAULT_FULL_WAIT_US)?,
+        proto::ring::writer::MAX_BLOCKING_TIMEOUT_US,
     );
+    if wait_us > max {
+        return Err(StandaloneError::TooLarge {
+            name,
+            value: wait_us,
+            max,
+        });
+    }
+    let full_wait = Duration::from_micros(wait_us);
     let contexts = contexts_from_env();
     let patterns: Vec<String> = std::env::var("LIBUST_EVENTS")
         .unwrap_or_else(|_| "*".into())
