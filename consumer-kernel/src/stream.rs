@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use ctf::kernel::{Encoded, KernelSchema, PathHints};
 use proto::ftrace::PageLayout;
-use proto::ring::layout::{self, packet};
+use proto::ring::layout;
+use proto::ring::stream_file::{whole_packets, WholePackets};
 use proto::wire::consumer::{KernelStreamSpec, ProcessState, StreamStats};
 
 use crate::packet::{Identity, PacketBuilder, TARGET_PACKET};
@@ -44,27 +45,16 @@ pub enum StreamError {
     Foreign(String),
 }
 
-/// What a stream file left by an earlier consumer holds.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Resumed {
-    /// Bytes of complete packets (the file is cut there).
-    len: u64,
-    /// The last complete packet's (`packet_seq_num`, `events_discarded`,
-    /// `timestamp_end`).
-    last: Option<(u64, u64, u64)>,
-}
-
-/// Walks the packet headers of `file` (`file_len` bytes) from the start, for as long
-/// as they are whole, carry `uuid` and fit in the file. A first packet of another
-/// trace is an error (the file is not ours to cut).
-fn resume(file: &File, file_len: u64, uuid: &[u8; 16], path: &str) -> Result<Resumed, StreamError> {
+/// Where a stream file left by an earlier consumer ends cleanly (see
+/// [`whole_packets`]). A file that does not start as a packet of this trace (magic,
+/// uuid), even one too short to hold a header, is not ours to cut: an error.
+fn resume(
+    file: &File,
+    file_len: u64,
+    uuid: &[u8; 16],
+    path: &str,
+) -> Result<WholePackets, StreamError> {
     use std::os::unix::fs::FileExt;
-    let mut r = Resumed::default();
-    let mut h = [0u8; packet::HEADER_SIZE];
-    let u64_at =
-        |h: &[u8], at: usize| u64::from_le_bytes(h[at..at + 8].try_into().unwrap_or([0; 8]));
-    // What our packets start with (magic, uuid): a file that does not, even one too
-    // short to hold a header, is not ours to cut.
     let mut ours = layout::CTF_MAGIC.to_le_bytes().to_vec();
     ours.extend_from_slice(uuid);
     let mut head = vec![
@@ -75,33 +65,7 @@ fn resume(file: &File, file_len: u64, uuid: &[u8; 16], path: &str) -> Result<Res
     if file.read_exact_at(&mut head, 0).is_err() || head[..] != ours[..head.len()] {
         return Err(StreamError::Foreign(path.into()));
     }
-    while r.len + packet::HEADER_SIZE as u64 <= file_len {
-        if file.read_exact_at(&mut h, r.len).is_err() {
-            break;
-        }
-        let magic = u32::from_le_bytes(
-            h[packet::MAGIC..packet::MAGIC + 4]
-                .try_into()
-                .unwrap_or([0; 4]),
-        );
-        if magic != layout::CTF_MAGIC || h[packet::UUID..packet::UUID + 16] != uuid[..] {
-            if r.len == 0 {
-                return Err(StreamError::Foreign(path.into()));
-            }
-            break;
-        }
-        let size = u64_at(&h, packet::PACKET_SIZE) / 8;
-        if size < packet::HEADER_SIZE as u64 || size > file_len - r.len {
-            break;
-        }
-        r.last = Some((
-            u64_at(&h, packet::PACKET_SEQ_NUM),
-            u64_at(&h, packet::EVENTS_DISCARDED),
-            u64_at(&h, packet::TIMESTAMP_END),
-        ));
-        r.len += size;
-    }
-    Ok(r)
+    Ok(whole_packets(file, file_len, Some(uuid)))
 }
 
 /// Pages moved per `splice` (the default pipe holds 16).
@@ -185,7 +149,7 @@ impl KernelStream {
             source,
         };
         let file_len = out.metadata().map_err(create)?.len();
-        let mut resumed = Resumed::default();
+        let mut resumed = WholePackets::default();
         if file_len > 0 {
             resumed = resume(&out, file_len, &spec.uuid, &path_s)?;
             if resumed.len < file_len {
@@ -205,7 +169,7 @@ impl KernelStream {
             );
         }
         let (seq, discarded, last_ts) = match resumed.last {
-            Some((seq, discarded, end)) => (seq.saturating_add(2), discarded, end),
+            Some(l) => (l.seq.saturating_add(2), l.events_discarded, l.timestamp_end),
             None if file_len > 0 => (1, 0, 0),
             None => (0, 0, 0),
         };
@@ -449,6 +413,8 @@ impl KernelStream {
 mod tests {
     use std::io::Write;
 
+    use proto::ring::layout::packet;
+
     use super::*;
 
     const UUID: [u8; 16] = [5; 16];
@@ -503,7 +469,14 @@ mod tests {
         let (_t, f, len) = file_with(&[&a, &b, half]);
         let r = resume(&f, len, &UUID, "x").unwrap();
         assert_eq!(r.len, (a.len() + b.len()) as u64);
-        assert_eq!(r.last, Some((1, 7, 210)));
+        assert_eq!(
+            r.last,
+            Some(proto::ring::stream_file::LastPacket {
+                seq: 1,
+                events_discarded: 7,
+                timestamp_end: 210
+            })
+        );
         // Only complete packets: nothing to cut.
         let (_t, f, len) = file_with(&[&a, &b]);
         assert_eq!(resume(&f, len, &UUID, "x").unwrap().len, len);

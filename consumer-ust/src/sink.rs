@@ -15,10 +15,10 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{IoSlice, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use proto::ring::layout::{self, packet};
+use proto::ring::stream_file::whole_packets;
 
 /// Why packets could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,8 @@ impl LocalFile {
             .open(&path)
             .map_err(open_err)?;
         let found = file.metadata().map_err(open_err)?.len();
-        let (len, last_seq) = whole_packets_len(&file, found);
+        let whole = whole_packets(&file, found, None);
+        let (len, last_seq) = (whole.len, whole.last.map(|l| l.seq));
         if len != found {
             eprintln!(
                 "lttng-consumerd-ust: {}: cutting off {} bytes of an unfinished packet",
@@ -206,38 +207,10 @@ fn write_all_vectored(f: &mut File, packets: &[IoSlice<'_>]) -> std::io::Result<
     Ok(())
 }
 
-/// The length of the longest prefix of the first `len` bytes of `file` made of whole
-/// packets, found by walking the packet headers (magic and `packet_size`), and the
-/// sequence number of the last of those packets.
-fn whole_packets_len(file: &File, len: u64) -> (u64, Option<u64>) {
-    let mut at = 0u64;
-    let mut last_seq = None;
-    let mut head = [0u8; packet::HEADER_SIZE];
-    while at < len {
-        if file.read_exact_at(&mut head, at).is_err() {
-            break;
-        }
-        let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let mut size = [0u8; 8];
-        size.copy_from_slice(&head[packet::PACKET_SIZE..packet::PACKET_SIZE + 8]);
-        let size = u64::from_le_bytes(size) / 8;
-        if magic != layout::CTF_MAGIC
-            || size == 0
-            || !size.is_multiple_of(layout::PACKET_ALIGN)
-            || size > len - at
-        {
-            break;
-        }
-        let mut seq = [0u8; 8];
-        seq.copy_from_slice(&head[packet::PACKET_SEQ_NUM..packet::PACKET_SEQ_NUM + 8]);
-        last_seq = Some(u64::from_le_bytes(seq));
-        at += size;
-    }
-    (at, last_seq)
-}
-
 #[cfg(test)]
 mod tests {
+    use proto::ring::layout::{self, packet};
+
     use super::*;
 
     fn packet(pages: u64, fill: u8) -> Vec<u8> {

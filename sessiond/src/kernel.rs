@@ -165,7 +165,7 @@ impl KernelSide {
             }
             wanted.extend(hits.into_iter().cloned());
         }
-        let mut filter = None;
+        let mut selection = self.syscall_ids.clone();
         if let Some(names) = syscalls {
             for e in ["raw_syscalls:sys_enter", "raw_syscalls:sys_exit"] {
                 if !allowed.iter().any(|a| a == e) {
@@ -174,13 +174,11 @@ impl KernelSide {
                 wanted.push(e.to_string());
             }
             let already = self.events.iter().any(|e| e == "raw_syscalls:sys_enter");
-            filter = self.syscall_selection(names, already)?;
+            selection = self.syscall_selection(names, already)?;
             // The path probes privd defined, if any, when `open` or `openat` is
             // recorded: they give those entries their file name (see
             // `ctf::kernel::PathHints`).
-            if filter
-                .as_ref()
-                .unwrap_or(&self.syscall_ids)
+            if selection
                 .as_ref()
                 .is_none_or(|ids| ids.contains(&2) || ids.contains(&257))
             {
@@ -203,16 +201,16 @@ impl KernelSide {
                 other => return Err(privd::refusal(other).into()),
             }
         }
-        if let Some(ids) = filter {
-            let list: Vec<u32> = ids.iter().flatten().copied().collect();
+        if selection != self.syscall_ids {
+            let ids: Vec<u32> = selection.iter().flatten().copied().collect();
             match call(
                 &self.privd,
                 &PrivRequest::SyscallFilter {
                     session: self.id,
-                    ids: list,
+                    ids,
                 },
             )? {
-                PrivReply::Done => self.syscall_ids = ids,
+                PrivReply::Done => self.syscall_ids = selection,
                 other => return Err(privd::refusal(other).into()),
             }
         }
@@ -231,20 +229,14 @@ impl KernelSide {
     }
 
     /// The system calls to record once `names` (empty: all) are added to what is
-    /// recorded already (`already`: `raw_syscalls` is enabled); `None` when that
-    /// changes nothing. `Some(None)`: all of them.
-    #[allow(clippy::option_option)]
+    /// recorded already (`already`: `raw_syscalls` is enabled); `None`: all of them.
     fn syscall_selection(
         &self,
         names: &[String],
         already: bool,
-    ) -> Result<Option<Option<std::collections::BTreeSet<u32>>>, KernelError> {
-        if names.is_empty() {
-            // All: a change only if a selection was in force.
-            return Ok(self.syscall_ids.is_some().then_some(None));
-        }
-        if already && self.syscall_ids.is_none() {
-            return Ok(None); // all are recorded already
+    ) -> Result<Option<std::collections::BTreeSet<u32>>, KernelError> {
+        if names.is_empty() || (already && self.syscall_ids.is_none()) {
+            return Ok(None);
         }
         let mut ids = self.syscall_ids.clone().unwrap_or_default();
         for n in names {
@@ -260,7 +252,7 @@ impl KernelSide {
                 proto::wire::privd::MAX_SYSCALL_IDS
             )));
         }
-        Ok(Some(Some(ids)))
+        Ok(Some(ids))
     }
 
     /// Disables the enabled events matching `patterns`; returns them. Before the first

@@ -10,6 +10,7 @@
 pub mod layout;
 pub mod reader;
 pub mod shm;
+pub mod stream_file;
 pub mod writer;
 
 pub use layout::{BufferConfig, ConfigError, Mode};
