@@ -215,6 +215,23 @@ L() { # run an lttng CLI command, log it with its output; echo the output
 	echo "loadavg_start	$(cat /proc/loadavg)"
 } >"$RES/env.txt"
 
+# What the trace file system takes with direct I/O, the way the standalone consumer
+# writes (512 KiB requests): the ceiling for the to-disk cases. Median of 3, in MB/s.
+disk_direct_mbps() {
+	local f=$WORK/dd-probe i t0 d out=()
+	for i in 1 2 3; do
+		sync
+		t0=$(date +%s%N)
+		dd if=/dev/zero of="$f" bs=512K count=1400 oflag=direct status=none 2>>"$BLOG" || { echo NA; return; }
+		d=$(($(date +%s%N) - t0))
+		out+=("$((1400 * 524288 * 1000 / d))")
+		rm -f -- "$f"
+	done
+	printf '%s\n' "${out[@]}" | sort -n | sed -n 2p
+}
+log "measuring the trace disk's direct-write bandwidth (dd oflag=direct, 3 x 734 MB)"
+echo "disk_direct_MBps_start	$(disk_direct_mbps)" >>"$RES/env.txt"
+
 # ------------------------------------------------------------- measuring
 count_bt2() { # dir -> events babeltrace2 counts, or NA
 	local n
@@ -385,6 +402,7 @@ for rep in $(seq "$REPS"); do
 done
 rm -rf -- "$vdir"
 
+echo "disk_direct_MBps_end	$(disk_direct_mbps)" >>"$RES/env.txt"
 echo "loadavg_end	$(cat /proc/loadavg)" >>"$RES/env.txt"
 python3 "$REPO/scripts/bench-summary.py" "$RES" >"$RES/summary.md" || die "the summary failed; raw data in $RES"
 cat "$RES/summary.md"

@@ -1,12 +1,13 @@
 //! The ring-buffer reader against a writer that controls every byte of the shared
 //! memory: the input is written over the control page and the data area, then the
-//! reader drains; it must never panic, hang or hand on an unchecked packet.
+//! reader drains (copying, or in place and writing from the ring); it must never panic,
+//! hang or hand on an unchecked packet.
 #![no_main]
 
 use std::os::fd::AsFd;
 
 use proto::ring::layout::StreamIdentity;
-use proto::ring::reader::{Next, RingReader};
+use proto::ring::reader::{Next, RingReader, TakenInPlace};
 use proto::ring::shm::Mapping;
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -40,6 +41,25 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let n = data.len().min(cfg.shm_size());
     evil.write_bytes(0, &data[..n]);
+    if mode == Mode::Discard && data.first().is_some_and(|b| b & 2 == 2) {
+        // The zero-copy path: checked in place, written straight from the ring.
+        let Ok(out) = memfd::MemfdOptions::default().create("out") else {
+            return;
+        };
+        let mut taken = Vec::new();
+        for _ in 0..8 {
+            match reader.take_in_place() {
+                TakenInPlace::Packet(p) => {
+                    assert!(p.len() <= 4096 && p.len() % 4096 == 0);
+                    taken.push(p);
+                }
+                TakenInPlace::Corrupt(_) => {}
+                TakenInPlace::Empty => break,
+            }
+        }
+        let _ = reader.write_in_place(out.as_file().as_fd(), &taken);
+        reader.release();
+    }
     let mut buf = Vec::new();
     for _ in 0..8 {
         match reader.next_packet(&mut buf) {

@@ -59,6 +59,36 @@ pub enum Taken {
     Empty,
 }
 
+/// The result of [`RingReader::take_in_place`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum TakenInPlace {
+    /// A checked packet, still in the ring.
+    Packet(InPlace),
+    /// The packet at the read position failed its check and was skipped.
+    Corrupt(PacketError),
+    /// No complete packet is waiting.
+    Empty,
+}
+
+/// Where a packet taken in place lies in the ring: a whole number of pages at a
+/// page-aligned offset, as direct I/O needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InPlace {
+    range: std::ops::Range<usize>,
+}
+
+impl InPlace {
+    /// Size in bytes (the packet's `packet_size`).
+    pub fn len(&self) -> usize {
+        self.range.end - self.range.start
+    }
+
+    /// Always false: a packet holds at least its header.
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+}
+
 /// A page-aligned packet buffer, as direct I/O (`O_DIRECT`) needs.
 #[derive(Clone)]
 pub struct PageBuf {
@@ -242,14 +272,9 @@ impl RingReader {
         }
     }
 
-    /// Copies the next complete packet to the front of `buf` (at least
-    /// [`Self::packet_size`] bytes) and checks it.
-    pub fn take(&mut self, buf: &mut [u8]) -> Taken {
-        assert!(
-            buf.len() >= self.s as usize,
-            "packet buffer smaller than a sub-buffer"
-        );
-        let buf = &mut buf[..self.s as usize];
+    /// The number and the offset in the mapping of the next packet, if it is complete
+    /// (in overwrite mode, after skipping packets the writers have lapped).
+    fn next_complete(&mut self) -> Option<(u64, usize)> {
         let s = self.s;
         let wp = self
             .map
@@ -273,10 +298,88 @@ impl RingReader {
             .atomic(layout::OFF_COMMIT + 8 * slot as usize)
             .load(Ordering::Acquire);
         if committed < lap_end || wp < self.consumed.saturating_add(s) {
-            return Taken::Empty;
+            return None;
         }
-        self.map
-            .read_bytes(layout::CONTROL_SIZE + (slot * s) as usize, buf);
+        Some((k, layout::CONTROL_SIZE + (slot * s) as usize))
+    }
+
+    /// Checks the next complete packet where it lies in the ring, without copying it,
+    /// for a consumer that writes packets out straight from the ring (see
+    /// [`Self::write_in_place`]). Only the header is copied and checked; the bytes after
+    /// `content_size` are zeroed in the ring.
+    ///
+    /// The packet's sub-buffer stays this reader's, and no writer reuses it, until
+    /// [`Self::release`]: packets taken in place are never published as consumed
+    /// before. What is written out is what the ring holds at that time, so this suits
+    /// a consumer whose writers it trusts to keep out of sub-buffers they have
+    /// committed (standalone mode: they are threads of its own process). Discard mode
+    /// only: in overwrite mode writers take sub-buffers back without asking.
+    pub fn take_in_place(&mut self) -> TakenInPlace {
+        assert!(
+            self.mode == Mode::Discard,
+            "take_in_place needs a discard-mode ring"
+        );
+        let Some((k, offset)) = self.next_complete() else {
+            return TakenInPlace::Empty;
+        };
+        let mut header = [0u8; packet::HEADER_SIZE];
+        self.map.read_bytes(offset, &mut header);
+        let s = self.s;
+        self.consumed = self.consumed.saturating_add(s);
+        match self.check(k, &header) {
+            Ok((content, size)) => {
+                self.map.zero(offset + content, size - content);
+                TakenInPlace::Packet(InPlace {
+                    range: offset..offset + size,
+                })
+            }
+            Err(e) => {
+                self.lost_packets = self.lost_packets.saturating_add(1);
+                TakenInPlace::Corrupt(e)
+            }
+        }
+    }
+
+    /// Writes packets taken with [`Self::take_in_place`] to `fd`, in order, straight
+    /// from the ring, however the kernel splits the write. Call [`Self::release`]
+    /// afterwards.
+    pub fn write_in_place(&self, fd: BorrowedFd<'_>, packets: &[InPlace]) -> std::io::Result<()> {
+        let mut ranges: Vec<std::ops::Range<usize>> =
+            packets.iter().map(|p| p.range.clone()).collect();
+        let mut rest = &mut ranges[..];
+        while !rest.is_empty() {
+            let mut n = match self.map.write_ranges_to(fd, rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            while let Some(first) = rest.first_mut() {
+                let len = first.end - first.start;
+                if n < len {
+                    first.start += n;
+                    break;
+                }
+                n -= len;
+                rest = &mut rest[1..];
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the next complete packet to the front of `buf` (at least
+    /// [`Self::packet_size`] bytes) and checks it.
+    pub fn take(&mut self, buf: &mut [u8]) -> Taken {
+        assert!(
+            buf.len() >= self.s as usize,
+            "packet buffer smaller than a sub-buffer"
+        );
+        let buf = &mut buf[..self.s as usize];
+        let s = self.s;
+        let Some((k, offset)) = self.next_complete() else {
+            return Taken::Empty;
+        };
+        self.map.read_bytes(offset, buf);
         if self.mode == Mode::Overwrite {
             // Seqlock-style validation: if a writer entered the next lap of this
             // sub-buffer, our copy may be torn.
@@ -415,7 +518,9 @@ mod tests {
     use std::os::fd::AsFd;
     use std::sync::atomic::Ordering;
 
-    use super::{layout, BufferConfig, Mode, RingReader, StreamIdentity, Taken};
+    use super::{
+        layout, BufferConfig, Mode, PacketError, RingReader, StreamIdentity, Taken, TakenInPlace,
+    };
     use crate::ring::shm::Mapping;
     use crate::ring::writer::RingWriter;
 
@@ -501,5 +606,105 @@ mod tests {
         assert_eq!(r.unread_closed_packets(), 1);
         assert!(matches!(r.take(&mut buf), Taken::Packet(_)));
         assert_eq!(seq_of(&buf), 1);
+    }
+
+    /// A ring whose data area held garbage before three packets were written.
+    fn three_packets_over_garbage(
+        name: &std::ffi::CStr,
+    ) -> (RingWriter, std::os::fd::OwnedFd, Mapping) {
+        let (w, fd) = RingWriter::create(name, CFG, ID, None).unwrap();
+        let map = Mapping::map(fd.as_fd(), CFG.shm_size()).unwrap();
+        map.write_bytes(layout::CONTROL_SIZE, &[0xAA; 4 * 4096]);
+        fill(&w, 3);
+        (w, fd, map)
+    }
+
+    fn written(f: &std::fs::File) -> Vec<u8> {
+        use std::io::{Read, Seek};
+        let mut f = f;
+        f.rewind().unwrap();
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn packets_written_in_place_match_their_copies_and_stay_taken_until_released() {
+        let (_w, fd, map) = three_packets_over_garbage(c"in-place");
+        let consumed = || map.atomic(layout::OFF_CONSUMED).load(Ordering::Relaxed);
+
+        // The same packets as the copying reader returns them (padding zeroed).
+        let mut peek = RingReader::observer(fd.as_fd(), CFG, ID).unwrap();
+        let mut expected = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while let Taken::Packet(len) = peek.take(&mut buf) {
+            expected.extend_from_slice(&buf[..len]);
+        }
+        assert_eq!(expected.len(), 3 * 4096);
+
+        let mut r = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
+        let mut taken = Vec::new();
+        while let TakenInPlace::Packet(p) = r.take_in_place() {
+            assert_eq!(p.len(), 4096);
+            taken.push(p);
+        }
+        assert_eq!(taken.len(), 3);
+        assert_eq!(
+            consumed(),
+            0,
+            "taken in place, not yet freed for the writers"
+        );
+
+        let file = memfd::MemfdOptions::default()
+            .create("out")
+            .unwrap()
+            .into_file();
+        r.write_in_place(file.as_fd(), &taken).unwrap();
+        assert_eq!(consumed(), 0);
+        r.release();
+        assert_eq!(consumed(), 3 * 4096);
+        let out = written(&file);
+        assert_eq!(out, expected);
+        assert!(
+            !out.contains(&0xAA),
+            "the garbage after content_size was zeroed before writing"
+        );
+    }
+
+    #[test]
+    fn a_corrupted_packet_taken_in_place_is_skipped_and_not_written() {
+        let (_w, fd, map) = three_packets_over_garbage(c"in-place-bad");
+        map.write_bytes(layout::CONTROL_SIZE + 4096, &[0xEE; 4]);
+
+        let mut r = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
+        let TakenInPlace::Packet(first) = r.take_in_place() else {
+            panic!("packet 0 is intact");
+        };
+        assert_eq!(
+            r.take_in_place(),
+            TakenInPlace::Corrupt(PacketError::Magic {
+                seq: 1,
+                found: 0xEEEE_EEEE
+            })
+        );
+        let TakenInPlace::Packet(third) = r.take_in_place() else {
+            panic!("packet 2 is intact");
+        };
+        assert_eq!(r.take_in_place(), TakenInPlace::Empty);
+        assert_eq!(r.lost_packets(), 1);
+
+        let file = memfd::MemfdOptions::default()
+            .create("out")
+            .unwrap()
+            .into_file();
+        r.write_in_place(file.as_fd(), &[first, third]).unwrap();
+        r.release();
+        let out = written(&file);
+        assert_eq!(out.len(), 2 * 4096);
+        assert_eq!((seq_of(&out), seq_of(&out[4096..])), (0, 2));
+        assert_eq!(
+            map.atomic(layout::OFF_CONSUMED).load(Ordering::Relaxed),
+            3 * 4096
+        );
     }
 }
