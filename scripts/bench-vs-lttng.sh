@@ -14,8 +14,10 @@
 #   TRACE_ROOT=/tmp/bench-traces   scratch space for traces (a private subdirectory is
 #                        created in it and deleted at exit)
 #   RESULTS_DIR=<repo>/bench-results   where the run's directory of TSV files goes
-#   N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW   events (iterations) per thread, overriding
-#                        the defaults below
+#   N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW N_SCALE   events (iterations) per thread,
+#                        overriding the defaults below
+#   SCALE_CASES="ev min snap_ev snap_min"   phase 3 (libust's scaling, T=1 and T=2 back
+#                        to back, N_SCALE events per thread); empty: skip it
 #   BT2_WARN=auto        auto: sum babeltrace2's "Tracer discarded" warnings only when a
 #                        trace lost events or our viewer reported discards; always: for
 #                        every trace (one extra babeltrace2 text pass each, slow)
@@ -40,6 +42,7 @@ BT2_WARN=${BT2_WARN:-auto}
 if [ "$QUICK" = 1 ]; then
 	N_EV=${N_EV:-1000000} N_MIN=${N_MIN:-1000000} N_DIS=${N_DIS:-100000000}
 	N_LOOP=${N_LOOP:-100000000} N_CLOCK=${N_CLOCK:-5000000} N_VIEW=${N_VIEW:-1000000}
+	N_SCALE=${N_SCALE:-2000000}
 else
 	# Loops of >= 1 s on the reference 2-vCPU VM, as in the LTTng-UST anchors.
 	N_EV=${N_EV:-10000000}      # enabled bench:ev
@@ -48,8 +51,11 @@ else
 	N_LOOP=${N_LOOP:-4000000000} # empty loop
 	N_CLOCK=${N_CLOCK:-80000000} # libust::clock::now()
 	N_VIEW=${N_VIEW:-10000000}  # the trace read by both viewers
+	# Phase 3 (ours only): loops of >= 1 s at libust's speed, as the anchors ask of every
+	# timed loop; at 10 M events a libust loop lasts about 0.25 s.
+	N_SCALE=${N_SCALE:-48000000}
 fi
-for v in REPS N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW; do
+for v in REPS N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW N_SCALE; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 case $BT2_WARN in auto | always) ;; *) die "BT2_WARN must be auto or always" ;; esac
@@ -210,7 +216,7 @@ L() { # run an lttng CLI command, log it with its output; echo the output
 	echo "trace_fs	$(df -T "$WORK" | awk 'NR==2 {print $2 " (" $1 ")"}')"
 	echo "quick	$QUICK"
 	echo "reps	$REPS"
-	echo "n	ev=$N_EV min=$N_MIN dis=$N_DIS loop=$N_LOOP clock=$N_CLOCK view=$N_VIEW"
+	echo "n	ev=$N_EV min=$N_MIN dis=$N_DIS loop=$N_LOOP clock=$N_CLOCK view=$N_VIEW scale=$N_SCALE"
 	if [ -n "$SESSIOND_PID" ]; then echo "sessiond	started by this run (pid $SESSIOND_PID)"; else echo "sessiond	already running, not ours"; fi
 	echo "loadavg_start	$(cat /proc/loadavg)"
 } >"$RES/env.txt"
@@ -401,6 +407,41 @@ for rep in $(seq "$REPS"); do
 	for tool in $tools; do time_viewer "$rep" "$tool"; done
 done
 rm -rf -- "$vdir"
+
+# ------------------------------------------------ phase 3: libust's scaling
+# Target 3 (T=2 >= 1.8 x T=1) on loops of >= 1 s, each T=1 run followed at once by its
+# T=2 run so that both see the same machine. Losses are the writers' own count
+# (LIBUST_DEBUG's "ring discards"), exact for discard mode; phase 1 counts the trace.
+SCALE_CASES=${SCALE_CASES-"ev min snap_ev snap_min"}
+SCALETSV=$RES/scale.tsv
+if [ -n "$SCALE_CASES" ]; then
+	log "phase 3: libust scaling, $REPS repetition(s) of: $SCALE_CASES, $N_SCALE events per thread"
+	printf 'rep\tcase\tthreads\tn_per_thread\tns_per_ev_median\tevents_per_s\tdiscarded\tstream_bytes\n' >"$SCALETSV"
+	for rep in $(seq "$REPS"); do
+		for c in $SCALE_CASES; do
+			read -r mode _ enabled <<<"$(case_def "$c")"
+			for T in 1 2; do
+				dir=$WORK/traces/scale-$c-t$T-r$rep rc=0
+				if [ "$enabled" = snap ]; then
+					out=$(LIBUST_DEBUG=1 LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$N_SCALE" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
+				else
+					out=$(LIBUST_DEBUG=1 LIBUST_TRACE_DIR=$dir "$OURS" "$N_SCALE" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
+				fi
+				cat "$WORK/scale.err" >>"$BLOG"
+				[ "$rc" = 0 ] || die "ours bench failed (exit $rc) in phase 3, case $c T=$T; see $BLOG"
+				disc=$(sed -n 's/^libust: ring discards \[\(.*\)\]$/\1/p' "$WORK/scale.err" | tr -d ' ' | tr ',' '+')
+				disc=$([ -n "$disc" ] && echo $((disc)) || echo NA)
+				[ "$enabled" = snap ] && disc=NA # overwriting is the point
+				sb=$(stream_bytes "$dir")
+				rm -rf -- "$dir"
+				sync
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$c" "$T" "$N_SCALE" \
+					"$(field ns_per_ev_thread_median "$out")" "$(field events_per_s "$out")" "$disc" "$sb" >>"$SCALETSV"
+				log "scale rep $rep/$REPS $c T=$T: ev/s $(field events_per_s "$out"), discarded $disc"
+			done
+		done
+	done
+fi
 
 echo "disk_direct_MBps_end	$(disk_direct_mbps)" >>"$RES/env.txt"
 echo "loadavg_end	$(cat /proc/loadavg)" >>"$RES/env.txt"
