@@ -15,9 +15,11 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{IoSlice, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use proto::ring::reader::{InPlace, RingReader};
 use proto::ring::stream_file::whole_packets;
 
 /// Why packets could not be written.
@@ -45,6 +47,14 @@ pub(crate) trait PacketSink {
     /// Appends `packets`, each one whole packet, in order. On failure none of them is
     /// kept: the sink still ends with its last whole packet.
     fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError>;
+
+    /// Appends packets taken in place from `reader`'s ring, each with its checked
+    /// first page (see `RingReader::take_in_place`), with the same guarantee.
+    fn write_from_ring(
+        &mut self,
+        reader: &RingReader,
+        packets: &[(&[u8], &InPlace)],
+    ) -> Result<(), SinkError>;
 
     /// Closes the sink; everything written before is in place.
     fn close(self: Box<Self>);
@@ -159,17 +169,19 @@ impl LocalFile {
     }
 }
 
-impl PacketSink for LocalFile {
-    fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError> {
-        let total: u64 = packets.iter().map(|p| p.len() as u64).sum();
-        let mut result = write_all_vectored(&mut self.file, packets);
+impl LocalFile {
+    /// Appends `total` bytes of whole packets with `write`.
+    fn append_with(
+        &mut self,
+        total: u64,
+        mut write: impl FnMut(&mut File) -> std::io::Result<()>,
+    ) -> Result<(), SinkError> {
+        let mut result = write(&mut self.file);
         if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
             // A direct write this file system refuses (it wrote nothing): go on
             // through the page cache.
             let _ = self.file.set_len(self.len);
-            result = self
-                .buffered()
-                .and_then(|()| write_all_vectored(&mut self.file, packets));
+            result = self.buffered().and_then(|()| write(&mut self.file));
         }
         match result {
             Ok(()) => {
@@ -187,6 +199,22 @@ impl PacketSink for LocalFile {
                 })
             }
         }
+    }
+}
+
+impl PacketSink for LocalFile {
+    fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError> {
+        let total: u64 = packets.iter().map(|p| p.len() as u64).sum();
+        self.append_with(total, |f| write_all_vectored(f, packets))
+    }
+
+    fn write_from_ring(
+        &mut self,
+        reader: &RingReader,
+        packets: &[(&[u8], &InPlace)],
+    ) -> Result<(), SinkError> {
+        let total: u64 = packets.iter().map(|(_, p)| p.len() as u64).sum();
+        self.append_with(total, |f| reader.write_in_place(f.as_fd(), packets))
     }
 
     fn close(self: Box<Self>) {}

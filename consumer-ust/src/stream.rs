@@ -1,9 +1,10 @@
 //! One stream: a ring buffer received from the session daemon, the reader that takes
 //! its packets, and the file they go to.
 //!
-//! Everything in the buffer is untrusted: the reader checks each packet it copies out,
-//! a packet that fails is counted in `lost_packets`, reported once per stream, and
-//! skipped. A write that fails (a full disk) loses that batch of packets, counted the
+//! Everything in the buffer is untrusted: the reader checks a private copy of each
+//! packet's header page (the rest goes to the file straight from the ring, see
+//! [`pump`]); a packet that fails is counted in `lost_packets`, reported once per
+//! stream, and skipped. A write that fails (a full disk) loses that batch of packets, counted the
 //! same way; the stream keeps going.
 
 use std::io::IoSlice;
@@ -12,7 +13,9 @@ use std::path::{Component, Path};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use proto::ring::reader::{PacketError, PageBuf, RingReader, Taken};
+use proto::ring::reader::{
+    InPlace, PacketError, PageBuf, RingReader, Taken, TakenInPlace, HEAD_SIZE,
+};
 use proto::ring::shm::{check_sealed_memfd, ShmError};
 use proto::wire::consumer::{StreamSpec, StreamStats};
 use proto::wire::{check_name, NameError};
@@ -66,45 +69,78 @@ pub(crate) struct Pumped {
 /// Moves up to `limit` complete packets from `reader` to `sink`, in batches of
 /// contiguous packets written with one vectored write each. `scratch` is reused
 /// between calls.
+///
+/// With `in_place` (the stream's own reader of a discard-mode ring) only each packet's
+/// first page is copied, into `scratch`, and checked; the rest goes to the file
+/// straight from the ring (see `RingReader::take_in_place`). Otherwise (overwrite
+/// mode, snapshots) each packet is copied out whole before it is checked.
 pub(crate) fn pump(
     reader: &mut RingReader,
     sink: &mut dyn PacketSink,
     scratch: &mut PageBuf,
     limit: u64,
+    in_place: bool,
 ) -> Pumped {
     let s = reader.packet_size();
     let per_batch = (BATCH_BYTES / s).clamp(1, BATCH_PACKETS);
-    if scratch.capacity() < per_batch * s {
-        *scratch = PageBuf::new(per_batch * s);
+    let slot = if in_place { HEAD_SIZE } else { s };
+    if scratch.capacity() < per_batch * slot {
+        *scratch = PageBuf::new(per_batch * slot);
     }
     let mut out = Pumped::default();
     let mut taken = 0u64;
     let mut lens = Vec::with_capacity(per_batch);
+    let mut in_ring: Vec<InPlace> = Vec::with_capacity(per_batch);
     loop {
         lens.clear();
+        in_ring.clear();
         while lens.len() < per_batch && taken < limit {
-            let slot = lens.len() * s;
+            let at = lens.len() * slot;
             taken += 1;
-            match reader.take(&mut scratch.as_mut_slice()[slot..slot + s]) {
-                Taken::Packet(len) => lens.push(len),
-                Taken::Corrupt(e) => {
+            let buf = &mut scratch.as_mut_slice()[at..at + slot];
+            let len = if in_place {
+                match reader.take_in_place(buf) {
+                    TakenInPlace::Packet(p) => {
+                        let len = p.len();
+                        in_ring.push(p);
+                        Ok(len)
+                    }
+                    TakenInPlace::Corrupt(e) => Err(Some(e)),
+                    TakenInPlace::Empty => Err(None),
+                }
+            } else {
+                match reader.take(buf) {
+                    Taken::Packet(len) => Ok(len),
+                    Taken::Corrupt(e) => Err(Some(e)),
+                    Taken::Empty => Err(None),
+                }
+            };
+            match len {
+                Ok(len) => lens.push(len),
+                Err(Some(e)) => {
                     out.corrupt.get_or_insert(e);
                 }
-                Taken::Empty => {
+                Err(None) => {
                     out.empty = true;
                     break;
                 }
             }
         }
         if !lens.is_empty() {
-            let all = scratch.bytes(lens.len() * s);
-            let slices: Vec<IoSlice<'_>> = lens
-                .iter()
-                .enumerate()
-                .map(|(i, &len)| IoSlice::new(&all[i * s..i * s + len]))
-                .collect();
+            let all = scratch.bytes(lens.len() * slot);
+            let result = if in_place {
+                let packets: Vec<(&[u8], &InPlace)> = all.chunks(slot).zip(&in_ring).collect();
+                sink.write_from_ring(reader, &packets)
+            } else {
+                let slices: Vec<IoSlice<'_>> = lens
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &len)| IoSlice::new(&all[i * s..i * s + len]))
+                    .collect();
+                sink.write_packets(&slices)
+            };
             let count = lens.len() as u64;
-            match sink.write_packets(&slices) {
+            match result {
                 Ok(()) => {
                     out.packets += count;
                     out.bytes += lens.iter().map(|&l| l as u64).sum::<u64>();
@@ -318,7 +354,8 @@ impl Stream {
             return true;
         };
         let limit = self.spec.config.num_subbuf;
-        let p = pump(&mut self.reader, sink.as_mut(), scratch, limit);
+        let in_place = self.reader.is_discard_mode();
+        let p = pump(&mut self.reader, sink.as_mut(), scratch, limit, in_place);
         self.packets += p.packets;
         self.bytes += p.bytes;
         self.unwritten += p.unwritten;
@@ -359,6 +396,7 @@ impl Stream {
             &mut sink,
             scratch,
             self.spec.config.num_subbuf + 1,
+            false,
         );
         if let Some(e) = p.write_error {
             return Err(e.into());
@@ -432,6 +470,21 @@ mod tests {
 
     impl PacketSink for Recorder {
         fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError> {
+            if self.fail {
+                return Err(SinkError::Write {
+                    path: "full".into(),
+                    source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+                });
+            }
+            self.batches.borrow_mut().push(packets.len());
+            Ok(())
+        }
+
+        fn write_from_ring(
+            &mut self,
+            _: &RingReader,
+            packets: &[(&[u8], &InPlace)],
+        ) -> Result<(), SinkError> {
             if self.fail {
                 return Err(SinkError::Write {
                     path: "full".into(),

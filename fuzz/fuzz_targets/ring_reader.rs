@@ -7,7 +7,7 @@
 use std::os::fd::AsFd;
 
 use proto::ring::layout::StreamIdentity;
-use proto::ring::reader::{Next, RingReader, TakenInPlace};
+use proto::ring::reader::{InPlace, Next, RingReader, TakenInPlace, HEAD_SIZE};
 use proto::ring::shm::Mapping;
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -46,9 +46,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let Ok(out) = memfd::MemfdOptions::default().create("out") else {
             return;
         };
+        let mut heads = vec![[0u8; HEAD_SIZE]; 8];
         let mut taken = Vec::new();
         for _ in 0..8 {
-            match reader.take_in_place() {
+            // A corrupt packet leaves its head slot to the next one.
+            match reader.take_in_place(&mut heads[taken.len()]) {
                 TakenInPlace::Packet(p) => {
                     assert!(p.len() <= 4096 && p.len() % 4096 == 0);
                     taken.push(p);
@@ -57,7 +59,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 TakenInPlace::Empty => break,
             }
         }
-        let _ = reader.write_in_place(out.as_file().as_fd(), &taken);
+        let packets: Vec<(&[u8], &InPlace)> = heads.iter().map(|h| &h[..]).zip(&taken).collect();
+        let _ = reader.write_in_place(out.as_file().as_fd(), &packets);
         reader.release();
     }
     let mut buf = Vec::new();

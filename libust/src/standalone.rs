@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use ctf::metadata::{self, ClockDesc, Contexts, EnvValue, EventClass, StreamDesc, TraceDesc};
 use proto::ring::layout::StreamIdentity;
-use proto::ring::reader::{PageBuf, RingReader, Taken, TakenInPlace};
+use proto::ring::reader::{InPlace, PageBuf, RingReader, Taken, TakenInPlace, HEAD_SIZE};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
 
@@ -98,6 +98,8 @@ struct Session {
     /// Where packets are copied in overwrite mode, whose writers may take a
     /// sub-buffer back at any time (written out only at the end).
     scratch: PageBuf,
+    /// The checked first pages of the packets being written in place.
+    heads: PageBuf,
     overwrite: bool,
     finished: bool,
 }
@@ -269,6 +271,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         dir: out.clone(),
         files: (0..ncpu).map(|_| None).collect(),
         scratch: PageBuf::new(0),
+        heads: PageBuf::new(0),
         overwrite: cfg.mode == Mode::Overwrite,
         finished: false,
     };
@@ -465,13 +468,18 @@ impl Session {
     /// Discard mode: packets go to the file straight from the ring, a batch at a time,
     /// and their sub-buffers are released once written.
     fn write_in_place(&mut self) {
+        if self.heads.capacity() < WRITE_BATCH * HEAD_SIZE {
+            self.heads = PageBuf::new(WRITE_BATCH * HEAD_SIZE);
+        }
         for cpu in 0..self.readers.len() {
             let reader = &mut self.readers[cpu];
             loop {
                 let mut batch = Vec::new();
                 let mut taken = 0;
+                let heads = self.heads.as_mut_slice();
                 while taken < WRITE_BATCH {
-                    match reader.take_in_place() {
+                    let head = &mut heads[batch.len() * HEAD_SIZE..];
+                    match reader.take_in_place(head) {
                         TakenInPlace::Packet(p) => batch.push(p),
                         TakenInPlace::Corrupt(e) => {
                             eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
@@ -481,8 +489,11 @@ impl Session {
                     taken += 1;
                 }
                 if !batch.is_empty() {
+                    let heads = self.heads.bytes(batch.len() * HEAD_SIZE);
+                    let packets: Vec<(&[u8], &InPlace)> =
+                        heads.chunks(HEAD_SIZE).zip(&batch).collect();
                     write_packets(&self.dir, &mut self.files[cpu], cpu, batch.len(), |f| {
-                        reader.write_in_place(f.as_fd(), &batch)
+                        reader.write_in_place(f.as_fd(), &packets)
                     });
                 }
                 reader.release();

@@ -12,7 +12,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::atomic::{fence, Ordering};
 
 use super::layout::{self, packet, BufferConfig, Mode, StreamIdentity};
-use super::shm::{Mapping, ShmError};
+use super::shm::{Chunk, Mapping, ShmError};
 
 /// Why a packet taken from the ring was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -70,22 +70,27 @@ pub enum TakenInPlace {
     Empty,
 }
 
-/// Where a packet taken in place lies in the ring: a whole number of pages at a
-/// page-aligned offset, as direct I/O needs.
+/// How much of a packet [`RingReader::take_in_place`] copies out: its first page,
+/// where the header is. Packets are whole pages, so every packet has one.
+pub const HEAD_SIZE: usize = layout::PACKET_ALIGN as usize;
+
+/// A packet taken in place: its first page was copied out and checked; the rest, a
+/// whole number of pages at a page-aligned offset (as direct I/O needs), is still in
+/// the ring.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InPlace {
-    range: std::ops::Range<usize>,
+    rest: std::ops::Range<usize>,
 }
 
 impl InPlace {
     /// Size in bytes (the packet's `packet_size`).
     pub fn len(&self) -> usize {
-        self.range.end - self.range.start
+        HEAD_SIZE + (self.rest.end - self.rest.start)
     }
 
-    /// Always false: a packet holds at least its header.
+    /// Always false: a packet holds at least its first page.
     pub fn is_empty(&self) -> bool {
-        self.range.is_empty()
+        false
     }
 }
 
@@ -303,34 +308,43 @@ impl RingReader {
         Some((k, layout::CONTROL_SIZE + (slot * s) as usize))
     }
 
-    /// Checks the next complete packet where it lies in the ring, without copying it,
-    /// for a consumer that writes packets out straight from the ring (see
-    /// [`Self::write_in_place`]). Only the header is copied and checked; the bytes after
-    /// `content_size` are zeroed in the ring.
+    /// Takes the next complete packet without copying all of it, for a consumer that
+    /// writes packets out straight from the ring (see [`Self::write_in_place`]).
+    ///
+    /// Only the packet's first page, which holds the header, is copied: into `head`
+    /// (at least [`HEAD_SIZE`] bytes), where it is checked; that checked copy is what
+    /// gets written, so the packet's framing in the output is exactly what was
+    /// checked even if a writer rewrites the ring meanwhile. The rest is written from
+    /// the ring as it is then (payload bytes, untrusted in any case); the bytes after
+    /// `content_size` are zeroed first.
     ///
     /// The packet's sub-buffer stays this reader's, and no writer reuses it, until
     /// [`Self::release`]: packets taken in place are never published as consumed
-    /// before. What is written out is what the ring holds at that time, so this suits
-    /// a consumer whose writers it trusts to keep out of sub-buffers they have
-    /// committed (standalone mode: they are threads of its own process). Discard mode
-    /// only: in overwrite mode writers take sub-buffers back without asking.
-    pub fn take_in_place(&mut self) -> TakenInPlace {
+    /// before. Discard mode only: in overwrite mode writers take sub-buffers back
+    /// without asking.
+    pub fn take_in_place(&mut self, head: &mut [u8]) -> TakenInPlace {
         assert!(
             self.mode == Mode::Discard,
             "take_in_place needs a discard-mode ring"
         );
+        let head = &mut head[..HEAD_SIZE];
         let Some((k, offset)) = self.next_complete() else {
             return TakenInPlace::Empty;
         };
-        let mut header = [0u8; packet::HEADER_SIZE];
-        self.map.read_bytes(offset, &mut header);
-        let s = self.s;
-        self.consumed = self.consumed.saturating_add(s);
-        match self.check(k, &header) {
+        self.map.read_bytes(offset, head);
+        self.consumed = self.consumed.saturating_add(self.s);
+        match self.check(k, head) {
             Ok((content, size)) => {
-                self.map.zero(offset + content, size - content);
+                // `size` is whole pages, at least one: the head is all of the first.
+                if content < HEAD_SIZE {
+                    head[content..].fill(0);
+                }
+                let from = content.max(HEAD_SIZE);
+                if size > from {
+                    self.map.zero(offset + from, size - from);
+                }
                 TakenInPlace::Packet(InPlace {
-                    range: offset..offset + size,
+                    rest: offset + HEAD_SIZE..offset + size,
                 })
             }
             Err(e) => {
@@ -340,31 +354,28 @@ impl RingReader {
         }
     }
 
-    /// Writes packets taken with [`Self::take_in_place`] to `fd`, in order, straight
-    /// from the ring, however the kernel splits the write. Call [`Self::release`]
-    /// afterwards.
-    pub fn write_in_place(&self, fd: BorrowedFd<'_>, packets: &[InPlace]) -> std::io::Result<()> {
-        let mut ranges: Vec<std::ops::Range<usize>> =
-            packets.iter().map(|p| p.range.clone()).collect();
-        let mut rest = &mut ranges[..];
-        while !rest.is_empty() {
-            let mut n = match self.map.write_ranges_to(fd, rest) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            while let Some(first) = rest.first_mut() {
-                let len = first.end - first.start;
-                if n < len {
-                    first.start += n;
-                    break;
-                }
-                n -= len;
-                rest = &mut rest[1..];
+    /// Writes packets taken with [`Self::take_in_place`], each with the head it was
+    /// taken with, to `fd` in order, however the kernel splits the write. Call
+    /// [`Self::release`] afterwards.
+    pub fn write_in_place(
+        &self,
+        fd: BorrowedFd<'_>,
+        packets: &[(&[u8], &InPlace)],
+    ) -> std::io::Result<()> {
+        let mut chunks = Vec::with_capacity(2 * packets.len());
+        for (head, p) in packets {
+            chunks.push(Chunk::Private(&head[..HEAD_SIZE]));
+            if !p.rest.is_empty() {
+                chunks.push(Chunk::Shared(p.rest.clone()));
             }
         }
-        Ok(())
+        self.map.write_all_chunks_to(fd, chunks)
+    }
+
+    /// Whether this ring is in discard mode (the only mode [`Self::take_in_place`]
+    /// serves).
+    pub fn is_discard_mode(&self) -> bool {
+        self.mode == Mode::Discard
     }
 
     /// Copies the next complete packet to the front of `buf` (at least
@@ -519,7 +530,8 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::{
-        layout, BufferConfig, Mode, PacketError, RingReader, StreamIdentity, Taken, TakenInPlace,
+        layout, BufferConfig, InPlace, Mode, PacketError, RingReader, StreamIdentity, Taken,
+        TakenInPlace, HEAD_SIZE,
     };
     use crate::ring::shm::Mapping;
     use crate::ring::writer::RingWriter;
@@ -628,6 +640,26 @@ mod tests {
         out
     }
 
+    /// Takes every complete packet in place, each head in its own page of `heads`.
+    fn take_all(r: &mut RingReader, heads: &mut [[u8; HEAD_SIZE]]) -> Vec<InPlace> {
+        let mut taken = Vec::new();
+        for head in heads.iter_mut() {
+            match r.take_in_place(head) {
+                TakenInPlace::Packet(p) => taken.push(p),
+                TakenInPlace::Corrupt(e) => panic!("unexpected {e}"),
+                TakenInPlace::Empty => break,
+            }
+        }
+        taken
+    }
+
+    fn out_file() -> std::fs::File {
+        memfd::MemfdOptions::default()
+            .create("out")
+            .unwrap()
+            .into_file()
+    }
+
     #[test]
     fn packets_written_in_place_match_their_copies_and_stay_taken_until_released() {
         let (_w, fd, map) = three_packets_over_garbage(c"in-place");
@@ -643,23 +675,21 @@ mod tests {
         assert_eq!(expected.len(), 3 * 4096);
 
         let mut r = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
-        let mut taken = Vec::new();
-        while let TakenInPlace::Packet(p) = r.take_in_place() {
-            assert_eq!(p.len(), 4096);
-            taken.push(p);
-        }
-        assert_eq!(taken.len(), 3);
+        let mut heads = [[0u8; HEAD_SIZE]; 4];
+        let taken = take_all(&mut r, &mut heads);
+        assert_eq!(
+            taken.iter().map(InPlace::len).collect::<Vec<_>>(),
+            [4096; 3]
+        );
         assert_eq!(
             consumed(),
             0,
             "taken in place, not yet freed for the writers"
         );
 
-        let file = memfd::MemfdOptions::default()
-            .create("out")
-            .unwrap()
-            .into_file();
-        r.write_in_place(file.as_fd(), &taken).unwrap();
+        let file = out_file();
+        let packets: Vec<(&[u8], &InPlace)> = heads.iter().map(|h| &h[..]).zip(&taken).collect();
+        r.write_in_place(file.as_fd(), &packets).unwrap();
         assert_eq!(consumed(), 0);
         r.release();
         assert_eq!(consumed(), 3 * 4096);
@@ -672,32 +702,63 @@ mod tests {
     }
 
     #[test]
+    fn a_header_rewritten_after_its_check_is_written_as_checked() {
+        let cfg = BufferConfig {
+            subbuf_size: 4 * 4096,
+            ..CFG
+        };
+        let (w, fd) = RingWriter::create(c"in-place-toctou", cfg, ID, None).unwrap();
+        // Packets of 4 pages: the rest after the head comes from the ring.
+        for i in 0..20u8 {
+            w.record(1, 994, clock, |b| b.put(&[i; 994]));
+        }
+        let map = Mapping::map(fd.as_fd(), cfg.shm_size()).unwrap();
+        let mut r = RingReader::open(fd.as_fd(), cfg, ID).unwrap();
+        let mut head = [0u8; HEAD_SIZE];
+        let TakenInPlace::Packet(p) = r.take_in_place(&mut head) else {
+            panic!("one packet is complete");
+        };
+        assert_eq!(p.len(), 4 * 4096);
+        let checked = head;
+        // A hostile writer rewrites the header and the payload after the check.
+        map.write_bytes(layout::CONTROL_SIZE, &[0xEE; 64]);
+        map.write_bytes(layout::CONTROL_SIZE + 2 * 4096, &[0xEE; 64]);
+
+        let file = out_file();
+        r.write_in_place(file.as_fd(), &[(&head[..], &p)]).unwrap();
+        let out = written(&file);
+        assert_eq!(out.len(), 4 * 4096);
+        assert_eq!(out[..HEAD_SIZE], checked[..], "the checked header");
+        assert_eq!(seq_of(&out), 0);
+        assert_eq!(out[2 * 4096..2 * 4096 + 64], [0xEE; 64], "payload as it is");
+    }
+
+    #[test]
     fn a_corrupted_packet_taken_in_place_is_skipped_and_not_written() {
         let (_w, fd, map) = three_packets_over_garbage(c"in-place-bad");
         map.write_bytes(layout::CONTROL_SIZE + 4096, &[0xEE; 4]);
 
         let mut r = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
-        let TakenInPlace::Packet(first) = r.take_in_place() else {
+        let (mut h0, mut h1, mut h2) = ([0u8; HEAD_SIZE], [0u8; HEAD_SIZE], [0u8; HEAD_SIZE]);
+        let TakenInPlace::Packet(first) = r.take_in_place(&mut h0) else {
             panic!("packet 0 is intact");
         };
         assert_eq!(
-            r.take_in_place(),
+            r.take_in_place(&mut h1),
             TakenInPlace::Corrupt(PacketError::Magic {
                 seq: 1,
                 found: 0xEEEE_EEEE
             })
         );
-        let TakenInPlace::Packet(third) = r.take_in_place() else {
+        let TakenInPlace::Packet(third) = r.take_in_place(&mut h2) else {
             panic!("packet 2 is intact");
         };
-        assert_eq!(r.take_in_place(), TakenInPlace::Empty);
+        assert_eq!(r.take_in_place(&mut h1), TakenInPlace::Empty);
         assert_eq!(r.lost_packets(), 1);
 
-        let file = memfd::MemfdOptions::default()
-            .create("out")
-            .unwrap()
-            .into_file();
-        r.write_in_place(file.as_fd(), &[first, third]).unwrap();
+        let file = out_file();
+        r.write_in_place(file.as_fd(), &[(&h0[..], &first), (&h2[..], &third)])
+            .unwrap();
         r.release();
         let out = written(&file);
         assert_eq!(out.len(), 2 * 4096);

@@ -24,8 +24,63 @@ use std::sync::atomic::AtomicU64;
 
 use memfd::{FileSeal, MemfdOptions};
 
-/// Most ranges one [`Mapping::write_ranges_to`] passes to the kernel (below `IOV_MAX`).
+/// Most chunks one [`Mapping::write_chunks_to`] passes to the kernel (below `IOV_MAX`).
 pub const MAX_IOV: usize = 512;
+
+/// Part of what [`Mapping::write_chunks_to`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// Bytes of this process.
+    Private(&'a [u8]),
+    /// A byte range of the mapping.
+    Shared(std::ops::Range<usize>),
+}
+
+impl Chunk<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Private(b) => b.len(),
+            Chunk::Shared(r) => r.end - r.start,
+        }
+    }
+
+    /// Drops the first `n` bytes (at most the chunk's length).
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Private(b) => *b = &b[n..],
+            Chunk::Shared(r) => r.start += n,
+        }
+    }
+}
+
+impl Mapping {
+    /// Writes all of `chunks` to `fd`, however the kernel splits the write.
+    pub fn write_all_chunks_to(
+        &self,
+        fd: BorrowedFd<'_>,
+        mut chunks: Vec<Chunk<'_>>,
+    ) -> std::io::Result<()> {
+        let mut rest = &mut chunks[..];
+        while !rest.is_empty() {
+            let mut n = match self.write_chunks_to(fd, rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            while let Some(first) = rest.first_mut() {
+                let len = first.len();
+                if n < len {
+                    first.advance(n);
+                    break;
+                }
+                n -= len;
+                rest = &mut rest[1..];
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The seals a ring-buffer memfd must carry, no more and no less.
 pub const REQUIRED_SEALS: [FileSeal; 3] =
@@ -209,32 +264,39 @@ impl Mapping {
         }
     }
 
-    /// Writes byte ranges of the mapping to `fd` with one `writev`, straight from shared
-    /// memory: no copy in this process, none at all with direct I/O. Returns how many
-    /// bytes the kernel took (maybe fewer than asked; the caller continues).
+    /// Writes `chunks` to `fd` with one `writev`: private bytes, and ranges of the
+    /// mapping straight from shared memory (no copy in this process, none at all with
+    /// direct I/O). Returns how many bytes the kernel took (maybe fewer than asked;
+    /// the caller continues).
     ///
-    /// What is written is whatever the ranges hold while the kernel reads them; callers
-    /// use it for sub-buffers that no writer touches until they are released.
-    pub fn write_ranges_to(
+    /// A shared range is written as it is while the kernel reads it; callers use it
+    /// for sub-buffers that no writer touches until they are released.
+    pub fn write_chunks_to(
         &self,
         fd: BorrowedFd<'_>,
-        ranges: &[std::ops::Range<usize>],
+        chunks: &[Chunk<'_>],
     ) -> std::io::Result<usize> {
-        let iov: Vec<libc::iovec> = ranges
+        let iov: Vec<libc::iovec> = chunks
             .iter()
             .take(MAX_IOV)
-            .map(|r| {
-                assert!(r.start <= r.end && r.end <= self.len);
-                libc::iovec {
-                    // SAFETY: in bounds, checked above.
-                    iov_base: unsafe { self.ptr.as_ptr().add(r.start) }.cast(),
-                    iov_len: r.end - r.start,
+            .map(|c| match c {
+                Chunk::Private(b) => libc::iovec {
+                    iov_base: b.as_ptr().cast_mut().cast(),
+                    iov_len: b.len(),
+                },
+                Chunk::Shared(r) => {
+                    assert!(r.start <= r.end && r.end <= self.len);
+                    libc::iovec {
+                        // SAFETY: in bounds, checked above.
+                        iov_base: unsafe { self.ptr.as_ptr().add(r.start) }.cast(),
+                        iov_len: r.end - r.start,
+                    }
                 }
             })
             .collect();
-        // SAFETY: every iovec points inside our mapping, which stays mapped for the
-        // call (`self` is borrowed); the kernel only reads those bytes, and no Rust
-        // reference to them exists.
+        // SAFETY: every iovec points into a live borrowed slice or inside our mapping,
+        // which stays mapped for the call (`self` is borrowed); the kernel only reads
+        // them, and no Rust reference to the shared bytes exists.
         let n = unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
         if n < 0 {
             return Err(std::io::Error::last_os_error());
