@@ -390,7 +390,7 @@ def main():
         n = si(num(srows[0]["n_per_thread"]), 0) if srows else "NA"
         o.append(f"## Scaling of libust: T=1 and T=2 back to back, {n} events per thread\n")
         o.append("Loops of about 1 s at the default 48 M, as the anchors ask of every timed loop. "
-                 "Each T=1 run is followed at once by its T=2 run. Pair ratio: T=2 / T=1 ev/s of one pair. "
+                 "Each T=1 run is next to its T=2 run (which goes first alternates), 1 s apart. Pair ratio: T=2 / T=1 ev/s of one pair. "
                  "Discarded: the writers' own count, per T=2 run.\n")
         o.append("| case | T=1 ev/s | T=2 ev/s | T=2 / T=1 (medians) | pair ratios | discarded at T=2 |")
         o.append("|---|---|---|---|---|---|")

@@ -409,8 +409,8 @@ done
 rm -rf -- "$vdir"
 
 # ------------------------------------------------ phase 3: libust's scaling
-# Target 3 (T=2 >= 1.8 x T=1) on loops of >= 1 s, each T=1 run followed at once by its
-# T=2 run so that both see the same machine. Losses are the writers' own count
+# Target 3 (T=2 >= 1.8 x T=1) on loops of >= 1 s, each T=1 run next to its T=2 run
+# (in alternating order) so that both see the same machine. Losses are the writers' own count
 # (LIBUST_DEBUG's "ring discards"), exact for discard mode; phase 1 counts the trace.
 SCALE_CASES=${SCALE_CASES-"ev min snap_ev snap_min"}
 SCALETSV=$RES/scale.tsv
@@ -420,7 +420,12 @@ if [ -n "$SCALE_CASES" ]; then
 	for rep in $(seq "$REPS"); do
 		for c in $SCALE_CASES; do
 			read -r mode _ enabled <<<"$(case_def "$c")"
-			for T in 1 2; do
+			# Alternate which of the pair goes first, so that a drift of the machine
+			# does not always favour one.
+			if [ $((rep % 2)) = 1 ]; then order="1 2"; else order="2 1"; fi
+			for T in $order; do
+				# Let the deletion and writeback of the previous trace settle first.
+				sleep 1
 				dir=$WORK/traces/scale-$c-t$T-r$rep rc=0
 				if [ "$enabled" = snap ]; then
 					out=$(LIBUST_DEBUG=1 LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$N_SCALE" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?

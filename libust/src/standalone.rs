@@ -18,34 +18,34 @@
 //!   ring full waits for the consumer before dropping the event (default 20000, at
 //!   most 100000; 0 drops at once, as LTTng's default discard mode does);
 //! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name);
+//! - `LIBUST_QUEUE_SIZE` — most bytes of complete packets held between the drain thread
+//!   and the file writer (default 64 MiB, allocated only while the disk lags);
 //! - `LIBUST_DIRECT_IO=0` — write stream files through the page cache instead of with
 //!   direct I/O;
 //! - `LIBUST_DEBUG=1` — print the consumer's statistics at exit.
 //!
-//! One consumer thread does the work, as LTTng's consumer daemon does for its rings:
-//! it wakes when a sub-buffer completes, checks each complete packet's header where it
-//! lies, writes the packets straight from the ring to the stream file with direct I/O
-//! (see [`write_packets`]), and only then gives their sub-buffers back to the writers.
-//! Nothing is copied in this process, and with direct I/O the device reads the ring
-//! itself: the consumer's share of the CPUs, which the traced program's own threads
-//! need, is a few system calls per packet. It asks the scheduler for a short time
-//! slice, so that it runs soon after it wakes even when the program keeps every CPU
-//! busy; while it writes, a thread that finds its ring full waits for it (the blocking
-//! timeout) before dropping an event.
+//! Two threads do the work. The drain thread wakes when a sub-buffer completes, copies
+//! each complete packet out of the ring (freeing the sub-buffer at once) and queues
+//! it; the writer thread writes queued packets to the stream files. A write that
+//! stalls for milliseconds (page-cache allocation, a busy disk) then costs queue space
+//! instead of ring space: at 30 M events/s a 2 MiB ring lasts 2 ms. Both threads ask
+//! the scheduler for a short time slice, so that they run soon after they wake even
+//! when the traced program keeps every CPU busy, and stream files are written with
+//! direct I/O in batches (see [`write_packets`]).
 
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ctf::metadata::{self, ClockDesc, Contexts, EnvValue, EventClass, StreamDesc, TraceDesc};
 use proto::ring::layout::StreamIdentity;
-use proto::ring::reader::{InPlace, PageBuf, RingReader, Taken, TakenInPlace, HEAD_SIZE};
+use proto::ring::reader::{PageBuf, RingReader, Taken};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
 
@@ -92,14 +92,8 @@ const DEFAULT_FULL_WAIT_US: u64 = proto::ring::writer::DEFAULT_BLOCKING_TIMEOUT_
 /// Everything the consumer side needs.
 struct Session {
     readers: Vec<RingReader>,
-    /// The stream directory and its files, `channel0_<cpu>`, created on first write.
-    dir: PathBuf,
-    files: Vec<Option<File>>,
-    /// Where packets are copied in overwrite mode, whose writers may take a
-    /// sub-buffer back at any time (written out only at the end).
-    scratch: PageBuf,
-    /// The checked first pages of the packets being written in place.
-    heads: PageBuf,
+    /// Packets for the writer thread.
+    queue: mpsc::Sender<ToWriter>,
     overwrite: bool,
     finished: bool,
 }
@@ -110,8 +104,49 @@ struct Meta {
     trace: TraceDesc,
     start: Sample,
     source: clock::Source,
-    /// Serializes writers of the metadata file (the consumer thread and `finish`).
+    /// Serializes writers of the metadata file (the writer thread and `finish`).
     write_lock: Mutex<()>,
+}
+
+/// What the drain thread sends the writer thread.
+enum ToWriter {
+    Packet {
+        cpu: usize,
+        data: PageBuf,
+        len: usize,
+    },
+    /// Acknowledge once everything sent before has been written.
+    Sync(mpsc::Sender<()>),
+}
+
+/// Packet buffers, recycled between the drain and writer threads, bounded in bytes.
+struct Pool {
+    free: Mutex<Vec<PageBuf>>,
+    allocated: AtomicUsize,
+    cap: usize,
+    /// Set when `take` found no buffer: the writer then wakes the drain thread.
+    starved: AtomicBool,
+}
+
+impl Pool {
+    fn take(&self, size: usize) -> Option<PageBuf> {
+        if let Some(b) = self.free.lock().ok()?.pop() {
+            return Some(b);
+        }
+        let used = self.allocated.fetch_add(size, Ordering::Relaxed);
+        if used + size > self.cap && used > 0 {
+            self.allocated.fetch_sub(size, Ordering::Relaxed);
+            self.starved.store(true, Ordering::Release);
+            return None;
+        }
+        Some(PageBuf::new(size))
+    }
+
+    fn give(&self, b: PageBuf) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(b);
+        }
+    }
 }
 
 struct State {
@@ -119,6 +154,7 @@ struct State {
     owner_pid: u32,
     meta: Meta,
     session: Mutex<Session>,
+    pool: Pool,
     wakeup: Arc<OwnedFd>,
     stop: AtomicBool,
 }
@@ -266,12 +302,10 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     // Refuse bad descriptions now rather than at exit.
     metadata::generate(&trace)?;
 
+    let (queue, from_drain) = mpsc::channel();
     let session = Session {
         readers,
-        dir: out.clone(),
-        files: (0..ncpu).map(|_| None).collect(),
-        scratch: PageBuf::new(0),
-        heads: PageBuf::new(0),
+        queue,
         overwrite: cfg.mode == Mode::Overwrite,
         finished: false,
     };
@@ -287,6 +321,12 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
             owner_pid: std::process::id(),
             meta,
             session: Mutex::new(session),
+            pool: Pool {
+                free: Mutex::new(Vec::new()),
+                allocated: AtomicUsize::new(0),
+                cap: env_u64("LIBUST_QUEUE_SIZE", 64 << 20)? as usize,
+                starved: AtomicBool::new(false),
+            },
             wakeup,
             stop: AtomicBool::new(false),
         })
@@ -306,8 +346,12 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     sys::at_exit(finish);
     sys::install_stop_handlers();
     std::thread::Builder::new()
-        .name("libust-consumer".into())
-        .spawn(consumer_thread)
+        .name("libust-writer".into())
+        .spawn(move || writer_thread(out, ncpu, from_drain))
+        .map_err(StandaloneError::Thread)?;
+    std::thread::Builder::new()
+        .name("libust-drain".into())
+        .spawn(drain_thread)
         .map_err(StandaloneError::Thread)?;
     Ok(())
 }
@@ -409,27 +453,14 @@ fn random_uuid() -> [u8; 16] {
         })
 }
 
-/// Time slice asked for the consumer thread: it runs briefly and often.
+/// Time slice asked for the consumer threads: they run briefly and often.
 const CONSUMER_SLICE_NS: u64 = 100_000;
 
-/// How long after the start of tracing the first metadata file is written: once the
-/// TSC has been calibrated over 20 ms, which keeps the trace readable if the process is
-/// killed with SIGKILL.
-const FIRST_METADATA_NS: u64 = 20_000_000;
-
-fn consumer_thread() {
+fn drain_thread() {
     let Some(state) = STATE.get() else { return };
     proto::sched::request_short_slice(CONSUMER_SLICE_NS);
-    let first_metadata_at = state.meta.start.mono_ns + FIRST_METADATA_NS;
-    let mut metadata_written = false;
     loop {
-        let timeout_ms = if metadata_written {
-            200
-        } else {
-            let wait = first_metadata_at.saturating_sub(clock::monotonic_ns());
-            wait.div_ceil(1_000_000).clamp(1, 200) as i32
-        };
-        if let Some(sig) = sys::wait_readable(state.wakeup.as_fd(), timeout_ms) {
+        if let Some(sig) = sys::wait_readable(state.wakeup.as_fd(), 200) {
             // A stop signal arrived: finish, then die of it as the program would have.
             finish();
             sys::reraise(sig);
@@ -442,91 +473,92 @@ fn consumer_thread() {
                 return;
             }
             if !s.overwrite {
-                s.write_ready();
+                s.drain(&state.pool);
             }
-        }
-        if !metadata_written && clock::monotonic_ns() >= first_metadata_at {
-            write_metadata(&state.meta);
-            metadata_written = true;
         }
     }
 }
 
-/// Most packets written with one system call.
-const WRITE_BATCH: usize = 32;
-
-impl Session {
-    /// Writes every complete packet of every ring to its stream file.
-    fn write_ready(&mut self) {
-        if self.overwrite {
-            self.write_copies();
+fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>) {
+    proto::sched::request_short_slice(CONSUMER_SLICE_NS);
+    let mut files: Vec<Option<File>> = (0..ncpu).map(|_| None).collect();
+    // A first metadata file, written once the TSC has been calibrated over 20 ms, keeps
+    // the trace readable if the process is killed with SIGKILL.
+    let first_metadata_at = clock::monotonic_ns() + 20_000_000;
+    let mut metadata_written = false;
+    let mut batch: Vec<(usize, PageBuf, usize)> = Vec::new();
+    loop {
+        let msg = if metadata_written {
+            match from_drain.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            }
         } else {
-            self.write_in_place();
-        }
-    }
-
-    /// Discard mode: packets go to the file straight from the ring, a batch at a time,
-    /// and their sub-buffers are released once written.
-    fn write_in_place(&mut self) {
-        if self.heads.capacity() < WRITE_BATCH * HEAD_SIZE {
-            self.heads = PageBuf::new(WRITE_BATCH * HEAD_SIZE);
-        }
-        for cpu in 0..self.readers.len() {
-            let reader = &mut self.readers[cpu];
-            loop {
-                let mut batch = Vec::new();
-                let mut taken = 0;
-                let heads = self.heads.as_mut_slice();
-                while taken < WRITE_BATCH {
-                    let head = &mut heads[batch.len() * HEAD_SIZE..];
-                    match reader.take_in_place(head) {
-                        TakenInPlace::Packet(p) => batch.push(p),
-                        TakenInPlace::Corrupt(e) => {
-                            eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
-                        }
-                        TakenInPlace::Empty => break,
+            let wait = first_metadata_at.saturating_sub(clock::monotonic_ns());
+            match from_drain.recv_timeout(Duration::from_nanos(wait)) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(state) = STATE.get() {
+                        write_metadata(&state.meta);
                     }
-                    taken += 1;
+                    metadata_written = true;
+                    continue;
                 }
-                if !batch.is_empty() {
-                    let heads = self.heads.bytes(batch.len() * HEAD_SIZE);
-                    let packets: Vec<(&[u8], &InPlace)> =
-                        heads.chunks(HEAD_SIZE).zip(&batch).collect();
-                    write_packets(&self.dir, &mut self.files[cpu], cpu, batch.len(), |f| {
-                        reader.write_in_place(f.as_fd(), &packets)
-                    });
-                }
-                reader.release();
-                if taken < WRITE_BATCH {
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        // Take whatever else is queued, so that packets of one stream go out in one
+        // large write (direct I/O is faster with large requests).
+        let mut sync = None;
+        let mut next = Some(msg);
+        while let Some(m) = next.take() {
+            match m {
+                ToWriter::Packet { cpu, data, len } => batch.push((cpu, data, len)),
+                ToWriter::Sync(ack) => {
+                    sync = Some(ack);
                     break;
                 }
             }
+            if batch.len() < WRITE_BATCH {
+                next = from_drain.try_recv().ok();
+            }
+        }
+        write_batch(&dir, &mut files, &mut batch);
+        if let Some(ack) = sync {
+            for f in files.iter_mut().flatten() {
+                let _ = f.flush();
+            }
+            let _ = ack.send(());
         }
     }
+}
 
-    /// Overwrite mode (at the end of tracing): each packet is copied out of the ring
-    /// and checked before it is written, since a writer may take its sub-buffer back.
-    fn write_copies(&mut self) {
-        for cpu in 0..self.readers.len() {
-            let reader = &mut self.readers[cpu];
-            if self.scratch.capacity() < reader.packet_size() {
-                self.scratch = PageBuf::new(reader.packet_size());
-            }
-            loop {
-                match reader.take(self.scratch.as_mut_slice()) {
-                    Taken::Packet(len) => {
-                        let bytes = self.scratch.bytes(len);
-                        write_packets(&self.dir, &mut self.files[cpu], cpu, 1, |f| {
-                            f.write_all(bytes)
-                        });
-                    }
-                    Taken::Corrupt(e) => {
-                        eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
-                    }
-                    Taken::Empty => break,
-                }
-            }
+/// Most packets written in one go.
+const WRITE_BATCH: usize = 32;
+
+/// Writes a batch of packets, each stream's in order with one vectored write, and
+/// returns their buffers to the pool.
+fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, PageBuf, usize)>) {
+    for (cpu, file) in files.iter_mut().enumerate() {
+        let slices: Vec<IoSlice<'_>> = batch
+            .iter()
+            .filter(|(c, _, _)| *c == cpu)
+            .map(|(_, data, len)| IoSlice::new(data.bytes(*len)))
+            .collect();
+        if !slices.is_empty() {
+            write_packets(dir, file, cpu, slices);
         }
+    }
+    let Some(state) = STATE.get() else {
+        batch.clear();
+        return;
+    };
+    for (_, data, _) in batch.drain(..) {
+        state.pool.give(data);
+    }
+    if state.pool.starved.swap(false, Ordering::AcqRel) {
+        // The drain thread is waiting for a free buffer.
+        sys::wake(state.wakeup.as_fd());
     }
 }
 
@@ -536,22 +568,29 @@ fn direct_io() -> bool {
     *DIRECT.get_or_init(|| std::env::var("LIBUST_DIRECT_IO").map_or(true, |v| v != "0"))
 }
 
-/// Appends `count` packets to a stream file with `write`, creating the file on first
-/// use.
+/// Writes all of `slices`, however the kernel splits the write.
+fn write_all_vectored(f: &mut File, mut slices: Vec<IoSlice<'_>>) -> std::io::Result<()> {
+    let mut bufs = &mut slices[..];
+    while !bufs.is_empty() {
+        match f.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Appends packets to a stream file, creating it on first use.
 ///
 /// Stream files are written with direct I/O (`O_DIRECT`) where the file system allows
-/// it: packets are whole pages at page-aligned addresses, so the device reads them
-/// where they are, without a copy into the page cache. On this project's VMs that copy
+/// it: packets are whole pages in page-aligned buffers, so the data goes from our buffer
+/// to the device without a copy into the page cache. On this project's VMs that copy
 /// (about 0.2 ns per byte, 2.5 ns on memory never touched before) is what limits how
 /// fast a consumer can drain. Where direct I/O is refused (EINVAL), the file is reopened
 /// for ordinary buffered appends.
-fn write_packets(
-    dir: &Path,
-    file: &mut Option<File>,
-    cpu: usize,
-    count: usize,
-    mut write: impl FnMut(&mut File) -> std::io::Result<()>,
-) {
+fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSlice<'_>>) {
     let path = dir.join(format!("channel0_{cpu}"));
     if file.is_none() {
         let flags = if direct_io() { libc::O_DIRECT } else { 0 };
@@ -573,19 +612,20 @@ fn write_packets(
     // Where this batch starts: on a failed write (a full disk) the file is cut back
     // here, so that it never ends with half a packet and stays readable.
     let start = f.stream_position().ok();
-    let mut res = write(f);
+    let mut res = write_all_vectored(f, data.clone());
     if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
         // Direct I/O refused for this file or buffer: continue buffered. (A refused
         // direct write writes nothing, so the whole batch is written again.)
         match fs::OpenOptions::new().append(true).open(&path) {
             Ok(buffered) => {
                 *f = buffered;
-                res = write(f);
+                res = write_all_vectored(f, data.clone());
             }
             Err(e) => res = Err(e),
         }
     }
     if let Err(e) = res {
+        let count = data.len();
         if let Some(start) = start {
             let _ = f
                 .set_len(start)
@@ -617,25 +657,82 @@ pub(crate) fn finish() {
     for r in &s.readers {
         r.flush(clock::now);
     }
-    // Write out every complete packet; then make sure the trace reports every
-    // discarded event, and write that packet too.
-    s.write_ready();
+    // Drain until every ring is empty, waiting for the writer to free buffers; then
+    // make sure the trace reports every discarded event, and drain that too.
+    s.drain_all(&state.pool, state.wakeup.as_fd());
     if s.readers
         .iter()
         .any(|r| r.report_final_discards(clock::now))
     {
-        s.write_ready();
+        s.drain_all(&state.pool, state.wakeup.as_fd());
+    }
+    let (ack, done) = mpsc::channel();
+    if s.queue.send(ToWriter::Sync(ack)).is_ok() {
+        let _ = done.recv();
     }
     write_metadata(&state.meta);
     s.finished = true;
     if std::env::var_os("LIBUST_DEBUG").is_some() {
         eprintln!(
-            "libust: ring discards {:?}",
+            "libust: queue memory used {} KiB, ring discards {:?}",
+            state.pool.allocated.load(Ordering::Relaxed) / 1024,
             s.readers
                 .iter()
                 .map(|r| r.discarded_hint())
                 .collect::<Vec<_>>()
         );
+    }
+}
+
+/// How a drain pass ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Drained {
+    /// Every ring is empty.
+    All,
+    /// The packet queue is full; some rings still hold complete packets.
+    QueueFull,
+}
+
+impl Session {
+    /// Drains until every ring is empty, waiting for free queue space as needed.
+    fn drain_all(&mut self, pool: &Pool, wakeup: std::os::fd::BorrowedFd<'_>) {
+        while self.drain(pool) == Drained::QueueFull {
+            sys::wait_readable(wakeup, 10);
+        }
+    }
+
+    /// Moves every complete packet from the rings to the writer's queue.
+    fn drain(&mut self, pool: &Pool) -> Drained {
+        for cpu in 0..self.readers.len() {
+            loop {
+                let Some(mut buf) = pool.take(self.readers[cpu].packet_size()) else {
+                    return Drained::QueueFull;
+                };
+                match self.readers[cpu].take(buf.as_mut_slice()) {
+                    Taken::Packet(len) => {
+                        let msg = ToWriter::Packet {
+                            cpu,
+                            data: buf,
+                            len,
+                        };
+                        if let Err(mpsc::SendError(ToWriter::Packet { data, .. })) =
+                            self.queue.send(msg)
+                        {
+                            pool.give(data);
+                        }
+                    }
+                    Taken::Corrupt(e) => {
+                        pool.give(buf);
+                        eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
+                    }
+                    Taken::Empty => {
+                        pool.give(buf);
+                        break;
+                    }
+                }
+            }
+        }
+        Drained::All
     }
 }
 

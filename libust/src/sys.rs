@@ -182,6 +182,11 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> Option<i32> 
     }
 }
 
+/// Adds 1 to an eventfd (wakes whoever polls it).
+pub(crate) fn wake(fd: BorrowedFd<'_>) {
+    proto::ring::shm::wake_eventfd(fd);
+}
+
 /// Restores the default action of `sig` and delivers it to the process again.
 pub(crate) fn reraise(sig: i32) {
     // SAFETY: resetting to SIG_DFL and raising a signal have no memory preconditions.
