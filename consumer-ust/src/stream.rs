@@ -4,8 +4,8 @@
 //! Everything in the buffer is untrusted: the reader checks a private copy of each
 //! packet's header page (the rest goes to the file straight from the ring, see
 //! [`pump`]); a packet that fails is counted in `lost_packets`, reported once per
-//! stream, and skipped. A write that fails (a full disk) loses that batch of packets, counted the
-//! same way; the stream keeps going.
+//! stream, and skipped. A write that fails (a full disk) loses that batch of packets,
+//! counted the same way; the stream keeps going.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

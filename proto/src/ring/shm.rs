@@ -9,8 +9,9 @@
 //!   address in `[ptr, ptr + len)` stays valid until the mapping is dropped: no SIGBUS.
 //! - Another process may write any byte of the mapping at any time. Nothing here
 //!   creates a Rust reference to non-atomic shared bytes: counters are accessed through
-//!   `&AtomicU64` (any bit pattern is a valid `u64`), and bulk data is copied with
-//!   `libc::memcpy`, whose result the caller treats as arbitrary bytes.
+//!   `&AtomicU64` (any bit pattern is a valid `u64`), bulk data is copied with
+//!   `libc::memcpy`, whose result the caller treats as arbitrary bytes, or handed to
+//!   the kernel by address (`writev`) to be written to a file as it is.
 //! - Every offset is bounds- and alignment-checked before it is turned into a pointer;
 //!   a bad offset is a programming error and panics, it is never taken from shared memory
 //!   unchecked.
@@ -24,10 +25,11 @@ use std::sync::atomic::AtomicU64;
 
 use memfd::{FileSeal, MemfdOptions};
 
-/// Most chunks one [`Mapping::write_chunks_to`] passes to the kernel (below `IOV_MAX`).
-pub const MAX_IOV: usize = 512;
+/// Most chunks one `writev` of [`Mapping::write_all_chunks_to`] passes to the kernel
+/// (below `IOV_MAX`).
+const MAX_IOV: usize = 512;
 
-/// Part of what [`Mapping::write_chunks_to`] writes.
+/// Part of what [`Mapping::write_all_chunks_to`] writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Chunk<'a> {
     /// Bytes of this process.
@@ -50,35 +52,6 @@ impl Chunk<'_> {
             Chunk::Private(b) => *b = &b[n..],
             Chunk::Shared(r) => r.start += n,
         }
-    }
-}
-
-impl Mapping {
-    /// Writes all of `chunks` to `fd`, however the kernel splits the write.
-    pub fn write_all_chunks_to(
-        &self,
-        fd: BorrowedFd<'_>,
-        mut chunks: Vec<Chunk<'_>>,
-    ) -> std::io::Result<()> {
-        let mut rest = &mut chunks[..];
-        while !rest.is_empty() {
-            let mut n = match self.write_chunks_to(fd, rest) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            while let Some(first) = rest.first_mut() {
-                let len = first.len();
-                if n < len {
-                    first.advance(n);
-                    break;
-                }
-                n -= len;
-                rest = &mut rest[1..];
-            }
-        }
-        Ok(())
     }
 }
 
@@ -264,6 +237,33 @@ impl Mapping {
         }
     }
 
+    /// Writes all of `chunks` to `fd`, however the kernel splits the write.
+    pub fn write_all_chunks_to(
+        &self,
+        fd: BorrowedFd<'_>,
+        mut chunks: Vec<Chunk<'_>>,
+    ) -> std::io::Result<()> {
+        let mut rest = &mut chunks[..];
+        while !rest.is_empty() {
+            let mut n = match self.write_chunks_to(fd, rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            while let Some(first) = rest.first_mut() {
+                let len = first.len();
+                if n < len {
+                    first.advance(n);
+                    break;
+                }
+                n -= len;
+                rest = &mut rest[1..];
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `chunks` to `fd` with one `writev`: private bytes, and ranges of the
     /// mapping straight from shared memory (no copy in this process, none at all with
     /// direct I/O). Returns how many bytes the kernel took (maybe fewer than asked;
@@ -271,11 +271,7 @@ impl Mapping {
     ///
     /// A shared range is written as it is while the kernel reads it; callers use it
     /// for sub-buffers that no writer touches until they are released.
-    pub fn write_chunks_to(
-        &self,
-        fd: BorrowedFd<'_>,
-        chunks: &[Chunk<'_>],
-    ) -> std::io::Result<usize> {
+    fn write_chunks_to(&self, fd: BorrowedFd<'_>, chunks: &[Chunk<'_>]) -> std::io::Result<usize> {
         let iov: Vec<libc::iovec> = chunks
             .iter()
             .take(MAX_IOV)
