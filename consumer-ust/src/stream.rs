@@ -468,16 +468,22 @@ mod tests {
         fail: bool,
     }
 
-    impl PacketSink for Recorder {
-        fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError> {
+    impl Recorder {
+        fn batch(&mut self, packets: usize) -> Result<(), SinkError> {
             if self.fail {
                 return Err(SinkError::Write {
                     path: "full".into(),
                     source: std::io::Error::from_raw_os_error(libc::ENOSPC),
                 });
             }
-            self.batches.borrow_mut().push(packets.len());
+            self.batches.borrow_mut().push(packets);
             Ok(())
+        }
+    }
+
+    impl PacketSink for Recorder {
+        fn write_packets(&mut self, packets: &[IoSlice<'_>]) -> Result<(), SinkError> {
+            self.batch(packets.len())
         }
 
         fn write_from_ring(
@@ -485,14 +491,7 @@ mod tests {
             _: &RingReader,
             packets: &[(&[u8], &InPlace)],
         ) -> Result<(), SinkError> {
-            if self.fail {
-                return Err(SinkError::Write {
-                    path: "full".into(),
-                    source: std::io::Error::from_raw_os_error(libc::ENOSPC),
-                });
-            }
-            self.batches.borrow_mut().push(packets.len());
-            Ok(())
+            self.batch(packets.len())
         }
 
         fn close(self: Box<Self>) {}
