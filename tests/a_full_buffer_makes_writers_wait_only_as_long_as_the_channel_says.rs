@@ -6,7 +6,7 @@
 
 mod support;
 
-use ctf::reader::{DiscardedKind, Value};
+use ctf::reader::DiscardedKind;
 use support::user::User;
 use support::*;
 
@@ -66,12 +66,7 @@ fn a_channel_that_never_waits_drops_and_counts_every_drop() {
     let out = u.session_output("tiny");
     let read = read_trace(&out);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
-    let seqs: Vec<u64> = read
-        .events
-        .iter()
-        .filter(|e| &*e.name == "myapp:request")
-        .map(|e| field(&e.fields, "seq").and_then(Value::as_u64).unwrap())
-        .collect();
+    let seqs = read.seqs_of("myapp:request");
     assert!(
         seqs.windows(2).all(|w| w[0] < w[1]),
         "in order, no duplicate"

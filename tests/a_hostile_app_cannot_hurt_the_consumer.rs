@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use ctf::reader::{Item, TraceSet, Value};
+use ctf::reader::{Item, TraceSet};
 use support::user::User;
 use support::*;
 
@@ -261,12 +261,7 @@ fn a_hostile_app_cannot_hurt_the_consumer_or_a_healthy_stream() {
     let read = read_trace(&good);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     assert!(read.discarded.is_empty(), "{:?}", read.discarded);
-    let seqs: Vec<u64> = read
-        .events
-        .iter()
-        .filter(|e| &*e.name == "myapp:request")
-        .map(|e| field(&e.fields, "seq").and_then(Value::as_u64).unwrap())
-        .collect();
+    let seqs = read.seqs_of("myapp:request");
     assert_eq!(read.events.len(), seqs.len(), "only myapp:request events");
     assert!(
         seqs == (0..=last).collect::<Vec<_>>(),

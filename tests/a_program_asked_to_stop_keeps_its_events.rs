@@ -8,7 +8,6 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
-use ctf::reader::Value;
 use support::*;
 
 fn stop_with(sig: i32) {
@@ -36,11 +35,7 @@ fn stop_with(sig: i32) {
     let read = read_trace(dir.path());
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     assert!(read.discarded.is_empty());
-    let seqs: Vec<u64> = read
-        .events
-        .iter()
-        .map(|e| field(&e.fields, "seq").and_then(Value::as_u64).unwrap())
-        .collect();
+    let seqs = read.seqs();
     assert!(seqs.len() >= 1000, "only {} events", seqs.len());
     assert!(
         seqs.iter().enumerate().all(|(i, &s)| s == i as u64),

@@ -8,7 +8,6 @@ mod support;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use ctf::reader::Value;
 use support::user::User;
 use support::*;
 
@@ -16,11 +15,7 @@ fn request_seqs(dir: &std::path::Path) -> Vec<u64> {
     let read = read_trace(dir);
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     assert!(read.discarded.is_empty(), "{:?}", read.discarded);
-    read.events
-        .iter()
-        .filter(|e| &*e.name == "myapp:request")
-        .map(|e| field(&e.fields, "seq").and_then(Value::as_u64).unwrap())
-        .collect()
+    read.seqs_of("myapp:request")
 }
 
 fn babeltrace_reads_cleanly(dir: &std::path::Path) {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use ctf::reader::{DiscardedKind, Value};
+use ctf::reader::DiscardedKind;
 use support::*;
 
 #[test]
@@ -20,11 +20,7 @@ fn overwrite_mode_keeps_the_newest_events() {
     );
     let read = read_trace(dir.path());
     assert!(read.errors.is_empty(), "{:?}", read.errors);
-    let seqs: Vec<u64> = read
-        .events
-        .iter()
-        .map(|e| field(&e.fields, "seq").and_then(Value::as_u64).unwrap())
-        .collect();
+    let seqs = read.seqs();
     assert!(!seqs.is_empty());
     assert_eq!(*seqs.last().unwrap(), n - 1, "the newest event is kept");
     assert!(

@@ -39,11 +39,7 @@ fn a_snapshot_holds_the_newest_events() {
         .to_string();
     let read = read_trace(std::path::Path::new(&path));
     assert!(read.errors.is_empty(), "{:?}", read.errors);
-    let seqs: Vec<u64> = read
-        .events
-        .iter()
-        .map(|e| field(&e.fields, "seq").and_then(Value::as_u64).unwrap())
-        .collect();
+    let seqs = read.seqs();
     assert!(!seqs.is_empty());
     assert!(
         seqs.len() < 20_000,

@@ -74,6 +74,28 @@ pub struct Read {
     pub errors: Vec<ReadError>,
 }
 
+impl Read {
+    /// The `seq` field of every event, in trace order (each event must have one).
+    pub fn seqs(&self) -> Vec<u64> {
+        self.events.iter().map(seq_of).collect()
+    }
+
+    /// The `seq` field of every event named `name`, in trace order.
+    pub fn seqs_of(&self, name: &str) -> Vec<u64> {
+        self.events
+            .iter()
+            .filter(|e| &*e.name == name)
+            .map(seq_of)
+            .collect()
+    }
+}
+
+fn seq_of(e: &Event) -> u64 {
+    field(&e.fields, "seq")
+        .and_then(ctf::reader::Value::as_u64)
+        .unwrap_or_else(|| panic!("{} has no unsigned seq field", e.name))
+}
+
 pub fn read_trace(dir: &Path) -> Read {
     let mut set = TraceSet::open(dir).unwrap_or_else(|e| panic!("open {}: {e}", dir.display()));
     let mut r = Read {
