@@ -13,9 +13,7 @@ use std::path::{Component, Path};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use proto::ring::reader::{
-    InPlace, PacketError, PageBuf, RingReader, Taken, TakenInPlace, HEAD_SIZE,
-};
+use proto::ring::reader::{InPlace, PacketError, PageBuf, RingReader, Taken, HEAD_SIZE};
 use proto::ring::shm::{check_sealed_memfd, ShmError};
 use proto::wire::consumer::{StreamSpec, StreamStats};
 use proto::wire::{check_name, NameError};
@@ -98,29 +96,21 @@ pub(crate) fn pump(
             let at = lens.len() * slot;
             taken += 1;
             let buf = &mut scratch.as_mut_slice()[at..at + slot];
-            let len = if in_place {
-                match reader.take_in_place(buf) {
-                    TakenInPlace::Packet(p) => {
-                        let len = p.len();
-                        in_ring.push(p);
-                        Ok(len)
-                    }
-                    TakenInPlace::Corrupt(e) => Err(Some(e)),
-                    TakenInPlace::Empty => Err(None),
-                }
+            let next = if in_place {
+                reader.take_in_place(buf).map(|p| {
+                    let len = p.len();
+                    in_ring.push(p);
+                    len
+                })
             } else {
-                match reader.take(buf) {
-                    Taken::Packet(len) => Ok(len),
-                    Taken::Corrupt(e) => Err(Some(e)),
-                    Taken::Empty => Err(None),
-                }
+                reader.take(buf)
             };
-            match len {
-                Ok(len) => lens.push(len),
-                Err(Some(e)) => {
+            match next {
+                Taken::Packet(len) => lens.push(len),
+                Taken::Corrupt(e) => {
                     out.corrupt.get_or_insert(e);
                 }
-                Err(None) => {
+                Taken::Empty => {
                     out.empty = true;
                     break;
                 }

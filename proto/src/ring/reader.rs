@@ -47,28 +47,32 @@ pub enum Next {
     Empty,
 }
 
-/// The result of [`RingReader::take`].
+/// The result of [`RingReader::take`] (`P`: the packet's size in bytes) and of
+/// [`RingReader::take_in_place`] (`P`: [`InPlace`]).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Taken {
-    /// A checked packet of this many bytes is at the front of the caller's buffer
-    /// (bytes after `content_size` are zeroed).
-    Packet(usize),
+pub enum Taken<P = usize> {
+    /// A checked packet: for [`RingReader::take`], this many bytes at the front of the
+    /// caller's buffer (bytes after `content_size` are zeroed).
+    Packet(P),
     /// The packet at the read position failed its check and was skipped.
     Corrupt(PacketError),
     /// No complete packet is waiting.
     Empty,
 }
 
-/// The result of [`RingReader::take_in_place`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum TakenInPlace {
-    /// A checked packet, still in the ring.
-    Packet(InPlace),
-    /// The packet at the read position failed its check and was skipped.
-    Corrupt(PacketError),
-    /// No complete packet is waiting.
-    Empty,
+impl<P> Taken<P> {
+    /// Applies `f` to a packet, leaving the other outcomes as they are.
+    pub fn map<Q>(self, f: impl FnOnce(P) -> Q) -> Taken<Q> {
+        match self {
+            Taken::Packet(p) => Taken::Packet(f(p)),
+            Taken::Corrupt(e) => Taken::Corrupt(e),
+            Taken::Empty => Taken::Empty,
+        }
+    }
 }
+
+/// The result of [`RingReader::take_in_place`].
+pub type TakenInPlace = Taken<InPlace>;
 
 /// How much of a packet [`RingReader::take_in_place`] copies out: its first page,
 /// where the header is. Packets are whole pages, so every packet has one.
