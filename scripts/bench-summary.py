@@ -391,7 +391,9 @@ def main():
         o.append(f"## Scaling of libust: T=1 and T=2 back to back, {n} events per thread\n")
         o.append("Loops of about 1 s at the default 48 M, as the anchors ask of every timed loop. "
                  "Each T=1 run is next to its T=2 run (which goes first alternates), 1 s apart. Pair ratio: T=2 / T=1 ev/s of one pair. "
-                 "Discarded: the writers' own count, per T=2 run.\n")
+                 "Discarded: the writers' own count, per T=2 run. "
+                 "null_ev and null_min: ev and min with every stream file a link to /dev/null "
+                 "(the tracer and its consumer without the disk).\n")
         o.append("| case | T=1 ev/s | T=2 ev/s | T=2 / T=1 (medians) | pair ratios | discarded at T=2 |")
         o.append("|---|---|---|---|---|---|")
         for case, runs in sg.items():
@@ -465,6 +467,9 @@ def main():
                     f"so at most {min(2.0, top / (b * bpe)):.2f} x T=1 here")
             if rate >= 0.9 * top:
                 v += " (bound by the disk)"
+        if f"null_{case}" in scale:
+            na, nb = scale[f"null_{case}"]
+            note += f"; with the stream files linked to /dev/null: {ratio(na, nb)}"
         src = " (phase 3)" if case in scale else ""
         o.append(f"| {case}: T=2 throughput >= 1.8 x T=1{src} | {ratio(a, b)}{note} | {v} |")
     for case in ("ev", "min"):

@@ -7,6 +7,7 @@
 #
 # Settings (environment):
 #   REPS=5               interleaved repetitions
+#   SCALE_REPS=2*REPS    pairs per case in phase 3
 #   QUICK=0              1 = small N everywhere (smoke test; the numbers mean nothing)
 #   CASES="loop dis_ev dis_min ev min snap_ev snap_min clock"   the cases of phase 1
 #                        (snap_*: flight recorder, ours LIBUST_OVERWRITE=1 written at exit,
@@ -16,8 +17,9 @@
 #   RESULTS_DIR=<repo>/bench-results   where the run's directory of TSV files goes
 #   N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW N_SCALE   events (iterations) per thread,
 #                        overriding the defaults below
-#   SCALE_CASES="ev min snap_ev snap_min"   phase 3 (libust's scaling, T=1 and T=2 back
-#                        to back, N_SCALE events per thread); empty: skip it
+#   SCALE_CASES="ev min snap_ev snap_min null_ev null_min"   phase 3 (libust's scaling,
+#                        T=1 and T=2 back to back, N_SCALE events per thread; null_*: the
+#                        stream files are links to /dev/null); empty: skip it
 #   BT2_WARN=auto        auto: sum babeltrace2's "Tracer discarded" warnings only when a
 #                        trace lost events or our viewer reported discards; always: for
 #                        every trace (one extra babeltrace2 text pass each, slow)
@@ -35,6 +37,7 @@ trap 'echo "$PROG: error: command failed (line $LINENO, exit $?): $BASH_COMMAND"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPS=${REPS:-5}
+SCALE_REPS=${SCALE_REPS:-$((2 * REPS))}
 QUICK=${QUICK:-0}
 TRACE_ROOT=${TRACE_ROOT:-/tmp/bench-traces}
 RESULTS_DIR=${RESULTS_DIR:-$REPO/bench-results}
@@ -55,7 +58,7 @@ else
 	# timed loop; at 10 M events a libust loop lasts about 0.25 s.
 	N_SCALE=${N_SCALE:-48000000}
 fi
-for v in REPS N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW N_SCALE; do
+for v in REPS SCALE_REPS N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW N_SCALE; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 case $BT2_WARN in auto | always) ;; *) die "BT2_WARN must be auto or always" ;; esac
@@ -412,14 +415,17 @@ rm -rf -- "$vdir"
 # Target 3 (T=2 >= 1.8 x T=1) on loops of >= 1 s, each T=1 run next to its T=2 run
 # (in alternating order) so that both see the same machine. Losses are the writers' own count
 # (LIBUST_DEBUG's "ring discards"), exact for discard mode; phase 1 counts the trace.
-SCALE_CASES=${SCALE_CASES-"ev min snap_ev snap_min"}
+# null_ev and null_min are ev and min with every stream file a link to /dev/null: the
+# tracer and its consumer at work, the disk left out.
+SCALE_CASES=${SCALE_CASES-"ev min snap_ev snap_min null_ev null_min"}
+last_cpu=$(sed 's/.*[-,]//' /sys/devices/system/cpu/possible) # as libust counts its rings
 SCALETSV=$RES/scale.tsv
 if [ -n "$SCALE_CASES" ]; then
-	log "phase 3: libust scaling, $REPS repetition(s) of: $SCALE_CASES, $N_SCALE events per thread"
+	log "phase 3: libust scaling, $SCALE_REPS repetition(s) of: $SCALE_CASES, $N_SCALE events per thread"
 	printf 'rep\tcase\tthreads\tn_per_thread\tns_per_ev_median\tevents_per_s\tdiscarded\tstream_bytes\n' >"$SCALETSV"
-	for rep in $(seq "$REPS"); do
+	for rep in $(seq "$SCALE_REPS"); do
 		for c in $SCALE_CASES; do
-			read -r mode _ enabled <<<"$(case_def "$c")"
+			read -r mode _ enabled <<<"$(case_def "${c#null_}")"
 			# Alternate which of the pair goes first, so that a drift of the machine
 			# does not always favour one.
 			if [ $((rep % 2)) = 1 ]; then order="1 2"; else order="2 1"; fi
@@ -427,6 +433,12 @@ if [ -n "$SCALE_CASES" ]; then
 				# Let the deletion and writeback of the previous trace settle first.
 				sleep 1
 				dir=$WORK/traces/scale-$c-t$T-r$rep rc=0
+				if [ "${c#null_}" != "$c" ]; then
+					# libust opens the stream files it finds, following links.
+					sdir=$dir/ust/uid/$(id -u)/64-bit
+					mkdir -p "$sdir"
+					for cpu in $(seq 0 "$last_cpu"); do ln -s /dev/null "$sdir/channel0_$cpu"; done
+				fi
 				if [ "$enabled" = snap ]; then
 					out=$(LIBUST_DEBUG=1 LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$N_SCALE" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
 				else
@@ -434,7 +446,7 @@ if [ -n "$SCALE_CASES" ]; then
 				fi
 				cat "$WORK/scale.err" >>"$BLOG"
 				[ "$rc" = 0 ] || die "ours bench failed (exit $rc) in phase 3, case $c T=$T; see $BLOG"
-				disc=$(sed -n 's/^libust: ring discards \[\(.*\)\]$/\1/p' "$WORK/scale.err" | tr -d ' ' | tr ',' '+')
+				disc=$(sed -n 's/^libust: .*ring discards \[\(.*\)\]$/\1/p' "$WORK/scale.err" | tr -d ' ' | tr ',' '+')
 				disc=$([ -n "$disc" ] && echo $((disc)) || echo NA)
 				[ "$enabled" = snap ] && disc=NA # overwriting is the point
 				sb=$(stream_bytes "$dir")
@@ -442,7 +454,7 @@ if [ -n "$SCALE_CASES" ]; then
 				sync
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$c" "$T" "$N_SCALE" \
 					"$(field ns_per_ev_thread_median "$out")" "$(field events_per_s "$out")" "$disc" "$sb" >>"$SCALETSV"
-				log "scale rep $rep/$REPS $c T=$T: ev/s $(field events_per_s "$out"), discarded $disc"
+				log "scale rep $rep/$SCALE_REPS $c T=$T: ev/s $(field events_per_s "$out"), discarded $disc"
 			done
 		done
 	done
