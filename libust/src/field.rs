@@ -165,9 +165,10 @@ impl FieldKind for f64 {
 #[inline(always)]
 fn c_str_bytes(s: &str) -> &[u8] {
     let b = s.as_bytes();
-    match b.iter().position(|&c| c == 0) {
-        Some(n) => &b[..n],
-        None => b,
+    // `from_bytes_until_nul` searches a word at a time, not byte by byte.
+    match std::ffi::CStr::from_bytes_until_nul(b) {
+        Ok(c) => c.to_bytes(),
+        Err(_) => b,
     }
 }
 
@@ -229,5 +230,23 @@ pub const fn enum_type<T: Integer>(labels: &'static [(&'static str, i64)]) -> Fi
     FieldTypeStatic::Enum {
         container: T::INT,
         labels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_field_ends_at_its_first_nul() {
+        assert_eq!(c_str_bytes("payload-16chars!"), b"payload-16chars!");
+        assert_eq!(c_str_bytes("ab\0cd\0"), b"ab");
+        assert_eq!(c_str_bytes("\0tail"), b"");
+        assert_eq!(c_str_bytes(""), b"");
+        // A NUL past the first 16 bytes (the word-wise search's first block).
+        let long = format!("{}\0{}", "x".repeat(37), "y".repeat(5));
+        assert_eq!(c_str_bytes(&long), "x".repeat(37).as_bytes());
+        assert_eq!(FieldKind::size(&"ab\0cd"), 3);
+        assert_eq!(FieldKind::size(&long.as_str()), 38);
     }
 }

@@ -149,7 +149,11 @@ macro_rules! tracepoint {
             static REGISTER: &$crate::Tracepoint = &TP;
 
             /// Records one event (call through `trace!`, which checks the flag first).
-            #[inline]
+            ///
+            /// Never inlined into the caller: the call site of a disabled tracepoint
+            /// stays a load, a branch and a call, and the recording code does not
+            /// take registers from the caller's loop.
+            #[inline(never)]
             #[allow(clippy::too_many_arguments)]
             pub fn emit($($field: $ty),*) {
                 let len = 0 $(+ $crate::FieldKind::size(&$field))*;
