@@ -77,10 +77,31 @@ impl FieldTypeStatic {
 pub trait FieldKind {
     /// Its CTF type.
     const TYPE: FieldTypeStatic;
+    /// What an event records for the value, worked out once per event: the event
+    /// reserves `size()` of it and writes it. Most types record themselves; a string
+    /// is cut at its first NUL here, so that it is searched once.
+    type Recorded: FieldKind;
+    /// See [`FieldKind::Recorded`].
+    fn recorded(self) -> Self::Recorded
+    where
+        Self: Sized;
     /// Bytes it takes in the record.
     fn size(&self) -> usize;
     /// Writes exactly `size()` bytes.
     fn write(&self, w: &mut RecordWriter<'_>);
+}
+
+/// Implements [`FieldKind::Recorded`] for a type that records itself.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __records_itself {
+    () => {
+        type Recorded = Self;
+        #[inline(always)]
+        fn recorded(self) -> Self {
+            self
+        }
+    };
 }
 
 /// An integer type usable alone, in arrays and in sequences.
@@ -108,6 +129,7 @@ macro_rules! integers {
         }
         impl FieldKind for $t {
             const TYPE: FieldTypeStatic = FieldTypeStatic::Integer(<$t as Integer>::INT);
+            crate::__records_itself!();
             #[inline(always)]
             fn size(&self) -> usize {
                 <$t as Integer>::SIZE
@@ -127,6 +149,7 @@ integers! {
 
 impl FieldKind for bool {
     const TYPE: FieldTypeStatic = FieldTypeStatic::Bool;
+    crate::__records_itself!();
     #[inline(always)]
     fn size(&self) -> usize {
         1
@@ -139,6 +162,7 @@ impl FieldKind for bool {
 
 impl FieldKind for f32 {
     const TYPE: FieldTypeStatic = FieldTypeStatic::F32;
+    crate::__records_itself!();
     #[inline(always)]
     fn size(&self) -> usize {
         4
@@ -151,6 +175,7 @@ impl FieldKind for f32 {
 
 impl FieldKind for f64 {
     const TYPE: FieldTypeStatic = FieldTypeStatic::F64;
+    crate::__records_itself!();
     #[inline(always)]
     fn size(&self) -> usize {
         8
@@ -172,8 +197,32 @@ fn c_str_bytes(s: &str) -> &[u8] {
     }
 }
 
-impl FieldKind for &str {
+/// A string as a string field records it: its bytes up to the first NUL, then a NUL.
+/// Made only by [`FieldKind::recorded`] on a `&str`.
+#[derive(Clone, Copy, Debug)]
+pub struct CStrPrefix<'a>(&'a [u8]);
+
+impl FieldKind for CStrPrefix<'_> {
     const TYPE: FieldTypeStatic = FieldTypeStatic::String;
+    crate::__records_itself!();
+    #[inline(always)]
+    fn size(&self) -> usize {
+        self.0.len() + 1
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        w.put(self.0);
+        w.put_u8(0);
+    }
+}
+
+impl<'a> FieldKind for &'a str {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::String;
+    type Recorded = CStrPrefix<'a>;
+    #[inline(always)]
+    fn recorded(self) -> CStrPrefix<'a> {
+        CStrPrefix(c_str_bytes(self))
+    }
     #[inline(always)]
     fn size(&self) -> usize {
         c_str_bytes(self).len() + 1
@@ -191,6 +240,7 @@ const MAX_SEQUENCE: usize = u32::MAX as usize;
 
 impl<T: Integer> FieldKind for &[T] {
     const TYPE: FieldTypeStatic = FieldTypeStatic::Sequence { elem: T::INT };
+    crate::__records_itself!();
     #[inline(always)]
     fn size(&self) -> usize {
         4 + self.len().min(MAX_SEQUENCE) * T::SIZE
@@ -208,6 +258,7 @@ impl<T: Integer, const N: usize> FieldKind for [T; N] {
         elem: T::INT,
         len: N as u32,
     };
+    crate::__records_itself!();
     #[inline(always)]
     fn size(&self) -> usize {
         N * T::SIZE
@@ -248,5 +299,9 @@ mod tests {
         assert_eq!(c_str_bytes(&long), "x".repeat(37).as_bytes());
         assert_eq!(FieldKind::size(&"ab\0cd"), 3);
         assert_eq!(FieldKind::size(&long.as_str()), 38);
+        // What an event records: searched once, the same bytes.
+        assert_eq!(FieldKind::recorded("ab\0cd").size(), 3);
+        assert_eq!(FieldKind::recorded(long.as_str()).size(), 38);
+        assert_eq!(FieldKind::recorded("").size(), 1);
     }
 }

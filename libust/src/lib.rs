@@ -156,6 +156,7 @@ macro_rules! tracepoint {
             #[inline(never)]
             #[allow(clippy::too_many_arguments)]
             pub fn emit($($field: $ty),*) {
+                $(let $field = $crate::FieldKind::recorded($field);)*
                 let len = 0 $(+ $crate::FieldKind::size(&$field))*;
                 $crate::__private::record(&TP, len, |w: &mut $crate::__private::RecordWriter<'_>| {
                     $($crate::FieldKind::write(&$field, w);)*
@@ -213,6 +214,7 @@ macro_rules! tracepoint_enum {
             const TYPE: $crate::FieldTypeStatic = $crate::field::enum_type::<$repr>(&[
                 $((::core::stringify!($variant), $value as i64)),+
             ]);
+            $crate::__records_itself!();
             #[inline(always)]
             fn size(&self) -> usize {
                 <$repr as $crate::Integer>::SIZE
