@@ -225,12 +225,11 @@ impl<'a> FieldKind for &'a str {
     }
     #[inline(always)]
     fn size(&self) -> usize {
-        c_str_bytes(self).len() + 1
+        self.recorded().size()
     }
     #[inline(always)]
     fn write(&self, w: &mut RecordWriter<'_>) {
-        w.put(c_str_bytes(self));
-        w.put_u8(0);
+        self.recorded().write(w);
     }
 }
 
