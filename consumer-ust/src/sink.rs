@@ -14,13 +14,13 @@
 //! `LTTNG_CONSUMER_DIRECT_IO=0` turns direct I/O off.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{IoSlice, Seek, SeekFrom, Write};
+use std::io::{IoSlice, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use proto::ring::reader::{InPlace, RingReader};
-use proto::ring::stream_file::whole_packets;
+use proto::ring::stream_file::{whole_packets, write_all_vectored};
 
 /// Why packets could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -220,23 +220,10 @@ impl PacketSink for LocalFile {
     fn close(self: Box<Self>) {}
 }
 
-/// Writes all of `packets`, however the kernel splits the write.
-fn write_all_vectored(f: &mut File, packets: &[IoSlice<'_>]) -> std::io::Result<()> {
-    let mut owned: Vec<IoSlice<'_>> = packets.to_vec();
-    let mut bufs = &mut owned[..];
-    while !bufs.is_empty() {
-        match f.write_vectored(bufs) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use proto::ring::layout::{self, packet};
 
     use super::*;

@@ -46,6 +46,7 @@ use std::time::Duration;
 use ctf::metadata::{self, ClockDesc, Contexts, EnvValue, EventClass, StreamDesc, TraceDesc};
 use proto::ring::layout::StreamIdentity;
 use proto::ring::reader::{PageBuf, RingReader, Taken};
+use proto::ring::stream_file::write_all_vectored;
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
 
@@ -568,20 +569,6 @@ fn direct_io() -> bool {
     *DIRECT.get_or_init(|| std::env::var("LIBUST_DIRECT_IO").map_or(true, |v| v != "0"))
 }
 
-/// Writes all of `slices`, however the kernel splits the write.
-fn write_all_vectored(f: &mut File, mut slices: Vec<IoSlice<'_>>) -> std::io::Result<()> {
-    let mut bufs = &mut slices[..];
-    while !bufs.is_empty() {
-        match f.write_vectored(bufs) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Appends packets to a stream file, creating it on first use.
 ///
 /// Stream files are written with direct I/O (`O_DIRECT`) where the file system allows
@@ -612,14 +599,14 @@ fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSl
     // Where this batch starts: on a failed write (a full disk) the file is cut back
     // here, so that it never ends with half a packet and stays readable.
     let start = f.stream_position().ok();
-    let mut res = write_all_vectored(f, data.clone());
+    let mut res = write_all_vectored(f, &data);
     if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
         // Direct I/O refused for this file or buffer: continue buffered. (A refused
         // direct write writes nothing, so the whole batch is written again.)
         match fs::OpenOptions::new().append(true).open(&path) {
             Ok(buffered) => {
                 *f = buffered;
-                res = write_all_vectored(f, data.clone());
+                res = write_all_vectored(f, &data);
             }
             Err(e) => res = Err(e),
         }

@@ -6,11 +6,30 @@
 //!
 //! The file belongs to the user whose trace it is, and may have been damaged in any
 //! way: every header is bounds-checked, nothing read is followed beyond the file.
+//!
+//! Consumers append packets with [`write_all_vectored`].
 
 use std::fs::File;
+use std::io::{IoSlice, Write};
 use std::os::unix::fs::FileExt;
 
 use super::layout::{self, packet};
+
+/// Writes all of `packets` to `f` in vectored writes, however the kernel splits them
+/// (a direct-I/O write may stop at any request boundary).
+pub fn write_all_vectored(f: &mut File, packets: &[IoSlice<'_>]) -> std::io::Result<()> {
+    let mut owned = packets.to_vec();
+    let mut bufs = &mut owned[..];
+    while !bufs.is_empty() {
+        match f.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// The last whole packet of a stream file, from its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
