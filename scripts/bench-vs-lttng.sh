@@ -17,9 +17,11 @@
 #   RESULTS_DIR=<repo>/bench-results   where the run's directory of TSV files goes
 #   N_EV N_MIN N_DIS N_LOOP N_CLOCK N_VIEW N_SCALE   events (iterations) per thread,
 #                        overriding the defaults below
-#   SCALE_CASES="ev min snap_ev snap_min null_ev null_min"   phase 3 (libust's scaling,
-#                        T=1 and T=2 back to back, N_SCALE events per thread; null_*: the
-#                        stream files are links to /dev/null); empty: skip it
+#   SCALE_CASES="loop ev min snap_ev snap_min null_ev null_min"   phase 3 (libust's
+#                        scaling, T=1 and T=2 back to back, N_SCALE events per thread; null_*:
+#                        the stream files are links to /dev/null; loop: the empty loop, N_LOOP
+#                        iterations, what the machine itself gives a second thread in the
+#                        same pairs); empty: skip it
 #   BT2_WARN=auto        auto: sum babeltrace2's "Tracer discarded" warnings only when a
 #                        trace lost events or our viewer reported discards; always: for
 #                        every trace (one extra babeltrace2 text pass each, slow)
@@ -416,8 +418,10 @@ rm -rf -- "$vdir"
 # (in alternating order) so that both see the same machine. Losses are the writers' own count
 # (LIBUST_DEBUG's "ring discards"), exact for discard mode; phase 1 counts the trace.
 # null_ev and null_min are ev and min with every stream file a link to /dev/null: the
-# tracer and its consumer at work, the disk left out.
-SCALE_CASES=${SCALE_CASES-"ev min snap_ev snap_min null_ev null_min"}
+# tracer and its consumer at work, the disk left out. `loop` is the control: an empty loop
+# scales only as far as the machine gives the second thread a CPU of its own (a 2-vCPU
+# VM on a busy host often gives less), and no tracer can scale beyond it.
+SCALE_CASES=${SCALE_CASES-"loop ev min snap_ev snap_min null_ev null_min"}
 last_cpu=$(sed 's/.*[-,]//' /sys/devices/system/cpu/possible) # as libust counts its rings
 SCALETSV=$RES/scale.tsv
 if [ -n "$SCALE_CASES" ]; then
@@ -425,7 +429,8 @@ if [ -n "$SCALE_CASES" ]; then
 	printf 'rep\tcase\tthreads\tn_per_thread\tns_per_ev_median\tevents_per_s\tdiscarded\tstream_bytes\n' >"$SCALETSV"
 	for rep in $(seq "$SCALE_REPS"); do
 		for c in $SCALE_CASES; do
-			read -r mode _ enabled <<<"$(case_def "${c#null_}")"
+			read -r mode n enabled <<<"$(case_def "${c#null_}")"
+			[ "$c" = loop ] || n=$N_SCALE
 			# Alternate which of the pair goes first, so that a drift of the machine
 			# does not always favour one.
 			if [ $((rep % 2)) = 1 ]; then order="1 2"; else order="2 1"; fi
@@ -439,20 +444,23 @@ if [ -n "$SCALE_CASES" ]; then
 					mkdir -p "$sdir"
 					for cpu in $(seq 0 "$last_cpu"); do ln -s /dev/null "$sdir/channel0_$cpu"; done
 				fi
-				if [ "$enabled" = snap ]; then
-					out=$(LIBUST_DEBUG=1 LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$N_SCALE" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
+				if [ "$c" = loop ]; then
+					out=$("$OURS" "$n" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
+				elif [ "$enabled" = snap ]; then
+					out=$(LIBUST_DEBUG=1 LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$n" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
 				else
-					out=$(LIBUST_DEBUG=1 LIBUST_TRACE_DIR=$dir "$OURS" "$N_SCALE" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
+					out=$(LIBUST_DEBUG=1 LIBUST_TRACE_DIR=$dir "$OURS" "$n" "$T" "$mode" 2>"$WORK/scale.err") || rc=$?
 				fi
 				cat "$WORK/scale.err" >>"$BLOG"
 				[ "$rc" = 0 ] || die "ours bench failed (exit $rc) in phase 3, case $c T=$T; see $BLOG"
 				disc=$(sed -n 's/^libust: .*ring discards \[\(.*\)\]$/\1/p' "$WORK/scale.err" | tr -d ' ' | tr ',' '+')
 				disc=$([ -n "$disc" ] && echo $((disc)) || echo NA)
 				[ "$enabled" = snap ] && disc=NA # overwriting is the point
-				sb=$(stream_bytes "$dir")
+				[ "$c" = loop ] && disc=NA
+				if [ "$c" = loop ]; then sb=NA; else sb=$(stream_bytes "$dir"); fi
 				rm -rf -- "$dir"
 				sync
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$c" "$T" "$N_SCALE" \
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$c" "$T" "$n" \
 					"$(field ns_per_ev_thread_median "$out")" "$(field events_per_s "$out")" "$disc" "$sb" >>"$SCALETSV"
 				log "scale rep $rep/$SCALE_REPS $c T=$T: ev/s $(field events_per_s "$out"), discarded $disc"
 			done
