@@ -404,7 +404,7 @@ fn claim_output_dir(dir: &Path, uid: u32) -> Result<(PathBuf, bool), StandaloneE
         "ust/pid/{}-{}-{}",
         program_name(),
         std::process::id(),
-        sys::iso8601_now().replace('+', "-")
+        clock::iso8601_now().replace('+', "-")
     ));
     mkdir(&per_pid)?;
     Ok((per_pid, true))
@@ -426,7 +426,7 @@ fn env_block(uid: u32, per_process: bool) -> Vec<(String, EnvValue)> {
         ),
         ("architecture_bit_width".into(), EnvValue::Int(64)),
         ("trace_name".into(), s(&name)),
-        ("trace_creation_datetime".into(), s(&sys::iso8601_now())),
+        ("trace_creation_datetime".into(), s(&clock::iso8601_now())),
         ("libust_mode".into(), s("standalone")),
     ];
     if per_process {
