@@ -57,7 +57,7 @@ fn a_channel_that_never_waits_drops_and_counts_every_drop() {
     let (discarded, timeout) = listed(&list, "c");
     assert_eq!(timeout, "0 µs");
     let (discarded0, timeout0) = listed(&list, "channel0");
-    assert_eq!(timeout0, "20000 µs", "the default");
+    assert_eq!(timeout0, "100000 µs", "the default");
     assert!(
         discarded > 0,
         "{N} events into 8 KiB that never waits must drop some"

@@ -15,8 +15,8 @@
 //!   4 × 512 KiB per CPU); `LIBUST_OVERWRITE=1` — flight-recorder mode (the buffers
 //!   are written out only at exit);
 //! - `LIBUST_BLOCKING_TIMEOUT_US` — in discard mode, how long a thread that finds its
-//!   ring full waits for the consumer before dropping the event (default 20000, at
-//!   most 100000; 0 drops at once, as LTTng's default discard mode does);
+//!   ring full waits for the consumer before dropping the event (default and at most
+//!   100000; 0 drops at once, as LTTng's default discard mode does);
 //! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name);
 //! - `LIBUST_QUEUE_SIZE` — most bytes of complete packets held between the drain thread
 //!   and the file writer (default 64 MiB, allocated only while the disk lags);

@@ -116,7 +116,7 @@ enum Command {
         switch_timer: Option<u64>,
         /// In discard mode, how long a thread whose buffer is full waits for the
         /// consumer before dropping its event, in microseconds: 0 drops at once (LTTng's
-        /// default), `inf` waits the longest an app allows (100000). Default 20000.
+        /// default), `inf` waits the longest an app allows (100000), the default.
         #[arg(long = "blocking-timeout", value_name = "US", value_parser = parse_blocking_timeout)]
         blocking_timeout: Option<u64>,
         /// One set of buffers per process.

@@ -439,16 +439,20 @@ fn waiter_is_stale(token: u64, full_wait: std::time::Duration) -> bool {
 
 /// How long a writer waits for room in a full ring before dropping its event, unless
 /// told otherwise (standalone `LIBUST_BLOCKING_TIMEOUT_US`, `lttng enable-channel
-/// --blocking-timeout`). A full ring means the consumer lags for a moment: a disk stall,
-/// or busy threads leaving it no CPU. Waiting turns that moment into a short delay of
-/// the writing thread instead of lost events; the bound keeps what tracing can cost a
-/// thread predictable. Measured here (2 threads x 10 M `bench:ev`, 4 x 512 KiB per
-/// CPU): no wait lost 4.6-5.9 M events per run, 1 ms lost 0-19, 5 ms lost 0-1 in the
-/// standalone mode and 0-3 through the daemons, whose consumer also serves other
-/// streams; 20 ms lost none in 5 of 5 two-thread runs through the daemons (a disk that
-/// stalls for longer still makes writers drop, counted: 9 events in one of the 5
-/// one-thread runs, when LTTng-UST lost 77 in another). See BENCHMARKS.md.
-pub const DEFAULT_BLOCKING_TIMEOUT_US: u64 = 20_000;
+/// --blocking-timeout`): the longest wait an app accepts.
+///
+/// A full ring means the consumer lags: a disk stall, or busy threads leaving it no
+/// CPU. The bound applies to each event, so a thread is held up for as long as the
+/// stall lasts whatever the bound is; a bound shorter than the stall only turns part of
+/// that time into dropped events (the event after a drop waits again). A stall shorter
+/// than the default therefore costs no event, and one that never ends costs every
+/// event the bound either way. Measured here (2 threads x 10 M `bench:ev`, 4 x 512 KiB
+/// per CPU, standalone): no wait lost 4.6-5.9 M events per run, 1 ms 0-19, 5 ms 0-1;
+/// 20 ms lost none in most benchmark runs, but on an evening when single 4 MiB writes
+/// stalled for 29-57 ms it lost 87 events in 3 of 30 runs; with every stream file a pipe whose
+/// reader pauses 60 ms in every 160, 20 ms lost 21 and 181 events in two runs, 100 ms
+/// 1 and 0. See BENCHMARKS.md.
+pub const DEFAULT_BLOCKING_TIMEOUT_US: u64 = MAX_BLOCKING_TIMEOUT_US;
 
 /// The longest wait libust accepts, whatever a session daemon asks: a consumer that
 /// died or stalls for good costs a traced thread at most this per event.
