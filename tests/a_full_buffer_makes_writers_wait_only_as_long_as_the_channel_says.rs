@@ -6,7 +6,6 @@
 
 mod support;
 
-use ctf::reader::DiscardedKind;
 use support::user::User;
 use support::*;
 
@@ -76,14 +75,7 @@ fn a_channel_that_never_waits_drops_and_counts_every_drop() {
         N,
         "read back + dropped = emitted"
     );
-    let reported: u64 = read
-        .discarded
-        .iter()
-        .map(|d| match d.kind {
-            DiscardedKind::Events(n) => n,
-            ref k => panic!("unexpected discard report {k:?}"),
-        })
-        .sum();
+    let reported = read.discarded_events();
     assert_eq!(
         reported,
         discarded + discarded0,

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ctf::reader::DiscardedKind;
 use support::*;
 
 const THREADS: u64 = 2;
@@ -118,14 +117,7 @@ fn trace_through_stalls(timeout_us: Option<&str>) -> (u64, u64) {
     let trace = read_trace(dir.path());
     assert!(trace.errors.is_empty(), "{:?}", trace.errors);
     let recorded = trace.events.len() as u64;
-    let discarded: u64 = trace
-        .discarded
-        .iter()
-        .map(|d| match d.kind {
-            DiscardedKind::Events(n) => n,
-            ref k => panic!("unexpected loss report {k:?}"),
-        })
-        .sum();
+    let discarded = trace.discarded_events();
     assert_eq!(
         recorded + discarded,
         THREADS * PER_THREAD,

@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use ctf::reader::{DiscardedKind, Value};
+use ctf::reader::Value;
 use support::*;
 
 const THREADS: u64 = 4;
@@ -53,13 +53,7 @@ fn stress(per_thread: u64, subbuf: &str, nsub: &str, wait_us: &str) -> (u64, u64
         );
         *expected = seq + 1;
     }
-    let mut discarded = 0;
-    for d in &read.discarded {
-        match d.kind {
-            DiscardedKind::Events(n) => discarded += n,
-            other => panic!("unexpected loss report {other:?}"),
-        }
-    }
+    let discarded = read.discarded_events();
     let recorded = read.events.len() as u64;
     assert_eq!(
         recorded + discarded,

@@ -88,6 +88,18 @@ impl Read {
             .map(seq_of)
             .collect()
     }
+
+    /// The events the trace reports as discarded, summed; any other kind of loss
+    /// report (lost packets) fails the test.
+    pub fn discarded_events(&self) -> u64 {
+        self.discarded
+            .iter()
+            .map(|d| match d.kind {
+                ctf::reader::DiscardedKind::Events(n) => n,
+                ref k => panic!("unexpected loss report {k:?}"),
+            })
+            .sum()
+    }
 }
 
 fn seq_of(e: &Event) -> u64 {
