@@ -382,6 +382,8 @@ def main():
     # Phase 3: libust alone, loops of >= 1 s, T=1 and T=2 back to back.
     st = res / "scale.tsv"
     scale = {}
+    # The control: the empty loop's T=2 / T=1 in the same pairs, the most any case can reach.
+    control = None
     if st.exists():
         srows = list(csv.DictReader(open(st), delimiter="\t"))
         sg = defaultdict(dict)
@@ -402,13 +404,10 @@ def main():
         o.append("| case | T=1 ev/s | T=2 ev/s | T=2 / T=1 (medians) | pair ratios | ÷ loop's | discarded at T=2 |")
         o.append("|---|---|---|---|---|---|---|")
 
-        def medians(runs):
-            one = [num(runs[k]["events_per_s"]) for k in runs if k[1] == 1]
-            two = [num(runs[k]["events_per_s"]) for k in runs if k[1] == 2]
-            return med(two), med(one)
-
-        control = medians(sg["loop"]) if "loop" in sg else (None, None)
-        control = control[0] / control[1] if control[0] and control[1] else None
+        if "loop" in sg:
+            one = med([num(r["events_per_s"]) for k, r in sg["loop"].items() if k[1] == 1])
+            two = med([num(r["events_per_s"]) for k, r in sg["loop"].items() if k[1] == 2])
+            control = two / one if one and two else None
         for case, runs in sg.items():
             reps = sorted({k[0] for k in runs}, key=int)
             one = [num(runs[(r, 1)]["events_per_s"]) for r in reps if (r, 1) in runs]
@@ -467,9 +466,6 @@ def main():
     # The disk's direct-write bandwidth, measured at the start and the end of the run.
     disk = [num(env.get(k)) for k in ("disk_direct_MBps_start", "disk_direct_MBps_end")]
     disk = [d * 1e6 for d in disk if d]
-    # The control: the empty loop's T=2 / T=1 in the same pairs, the most any case can reach.
-    ceiling = scale.get("loop")
-    ceiling = ceiling[0] / ceiling[1] if ceiling and ceiling[0] and ceiling[1] else None
     for case in ("ev", "min", "snap_ev", "snap_min"):
         # From phase 3 (loops of >= 1 s) when it ran, else from phase 1.
         a, b = scale.get(case) or (med(epsv("ours", case, 2)), med(epsv("ours", case, 1)))
@@ -488,9 +484,9 @@ def main():
         if f"null_{case}" in scale:
             na, nb = scale[f"null_{case}"]
             note += f"; with the stream files linked to /dev/null: {ratio(na, nb)}"
-        if ceiling is not None and case in scale:
-            note += f"; the empty loop in the same pairs: {ceiling:.2f}"
-            if r is not None and r < 1.8 and ceiling < 1.8:
+        if control is not None and case in scale:
+            note += f"; the empty loop in the same pairs: {control:.2f}"
+            if r is not None and r < 1.8 and control < 1.8:
                 v += " (the machine gave a second thread less than 1.8)"
         src = " (phase 3)" if case in scale else ""
         o.append(f"| {case}: T=2 throughput >= 1.8 x T=1{src} | {ratio(a, b)}{note} | {v} |")
