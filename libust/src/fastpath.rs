@@ -4,8 +4,9 @@
 //! A tracepoint carries a *binding list*: the channels its events go to, each with the
 //! event id that channel's metadata gives it (one channel per tracing session; several
 //! sessions may record one event at once). Once a tracepoint's flag is set, [`record`]
-//! loads the list (one acquire load), reads the CPU number (`sched_getcpu`, served from
-//! the rseq area by glibc) once, and hands the event to each channel's ring buffer
+//! loads the list (one acquire load), reads the CPU number once (the `cpu_id` of the
+//! thread's rseq area, read in place; `sched_getcpu` where there is none), and hands
+//! the event to each channel's ring buffer
 //! writer, which reads the clock, reserves with one CAS, writes the header, the
 //! contexts and the payload in place, and commits with one atomic add. No lock, no
 //! allocation, no syscall (except the consumer wakeup when a sub-buffer completes).
@@ -26,8 +27,9 @@
 //!
 //! The `unsafe` blocks here call `sched_getcpu`, `gettid` and `prctl(PR_GET_NAME)`,
 //! which have no memory-safety preconditions beyond a valid 16-byte buffer for the
-//! name; and dereference binding-list pointers, which are either null or come from
-//! `Box::into_raw` and are never freed nor mutated after publication.
+//! name; dereference binding-list pointers, which are either null or come from
+//! `Box::into_raw` and are never freed nor mutated after publication; and read glibc's
+//! rseq variables and each thread's rseq area (see [`rseq`]).
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
@@ -89,6 +91,7 @@ static RESTART_AFTER_FORK: AtomicBool = AtomicBool::new(false);
 /// daemon connection) to be renewed in children of `fork`. Called once, before any
 /// tracepoint is enabled.
 pub(crate) fn init_process() {
+    rseq::init();
     VPID.store(std::process::id() as i32, Ordering::Relaxed);
     crate::sys::at_fork_child(after_fork_in_child);
 }
@@ -228,12 +231,90 @@ fn after_fork_in_child() {
 
 #[inline(always)]
 fn current_cpu() -> usize {
+    if let Some(c) = rseq::cpu() {
+        return c as usize;
+    }
     // SAFETY: sched_getcpu has no preconditions.
     let c = unsafe { libc::sched_getcpu() };
     if c < 0 {
         0
     } else {
         c as usize
+    }
+}
+
+/// The CPU number from the thread's rseq area, read in place.
+///
+/// glibc (2.35 and later) registers an rseq area for every thread, in which the kernel
+/// keeps `cpu_id` up to date, and `sched_getcpu` reads it; but as a call into libc that
+/// costs about 3 ns here, against 0.3–0.5 ns for reading the field inline. The area's
+/// place, an offset from the thread pointer, is published by glibc as `__rseq_offset`;
+/// it is looked up once with `dlsym` (so that libust still loads with an older glibc)
+/// and used only if `__rseq_size` says the area is registered and holds `cpu_id`. A
+/// thread whose registration failed has a negative `cpu_id`: the caller then falls
+/// back to `sched_getcpu`, as glibc does.
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+mod rseq {
+    use std::sync::atomic::{AtomicIsize, Ordering};
+
+    /// `__rseq_offset`, or [`NONE`] while unknown or unusable.
+    static OFFSET: AtomicIsize = AtomicIsize::new(NONE);
+    const NONE: isize = isize::MIN;
+    /// Offset of `cpu_id` in `struct rseq` (after `u32 cpu_id_start`).
+    const CPU_ID: isize = 4;
+
+    /// Looks up glibc's rseq area; without it, [`cpu`] returns `None`.
+    pub(super) fn init() {
+        // SAFETY: dlsym with RTLD_DEFAULT and NUL-terminated names has no other
+        // precondition; a non-null result is the address of the named glibc variable
+        // (`unsigned int __rseq_size`, `ptrdiff_t __rseq_offset`), set once by glibc
+        // before `main` and never changed after.
+        let (size, offset) = unsafe {
+            let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
+            let offset = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr());
+            if size.is_null() || offset.is_null() {
+                return;
+            }
+            (*(size as *const u32), *(offset as *const isize))
+        };
+        if size as isize >= CPU_ID + 4 && offset != NONE {
+            OFFSET.store(offset, Ordering::Relaxed);
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn cpu() -> Option<u32> {
+        let offset = OFFSET.load(Ordering::Relaxed);
+        if offset == NONE {
+            return None;
+        }
+        let tp: *const u8;
+        // SAFETY: on x86-64 Linux the first word of the thread control block, at
+        // %fs:0, is the thread pointer itself; reading it has no side effect.
+        unsafe {
+            std::arch::asm!(
+                "mov {}, qword ptr fs:[0]",
+                out(reg) tp,
+                options(nostack, readonly, preserves_flags, pure)
+            );
+        }
+        // SAFETY: glibc registered the area at `tp + offset` for this thread (it
+        // does so for every thread it starts, `__rseq_size` said so); `cpu_id` is an
+        // aligned u32 inside it that the kernel rewrites at any time, hence the
+        // volatile read.
+        let cpu = unsafe { tp.offset(offset + CPU_ID).cast::<u32>().read_volatile() } as i32;
+        u32::try_from(cpu).ok()
+    }
+}
+
+/// Elsewhere, always `sched_getcpu`.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+mod rseq {
+    pub(super) fn init() {}
+
+    #[inline(always)]
+    pub(super) fn cpu() -> Option<u32> {
+        None
     }
 }
 
@@ -277,5 +358,62 @@ fn write_contexts(ctx: Contexts, b: &mut RecordWriter<'_>) {
     if ctx.procname {
         let name = PROCNAME.with(Cell::get).unwrap_or_else(load_procname);
         b.put(&name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `f` on a thread pinned to `cpu`.
+    fn on_cpu<T: Send>(cpu: usize, f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays inside
+                // it for any cpu below CPU_SETSIZE, and sched_setaffinity reads it.
+                unsafe {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(cpu, &mut set);
+                    assert_eq!(
+                        libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set),
+                        0,
+                        "pin to cpu {cpu}"
+                    );
+                }
+                f()
+            })
+            .join()
+            .expect("pinned thread")
+        })
+    }
+
+    #[test]
+    fn the_cpu_number_is_the_one_sched_getcpu_gives() {
+        rseq::init();
+        // SAFETY: a zeroed cpu_set_t is a valid set for sched_getaffinity to fill, and
+        // CPU_ISSET reads inside it for any cpu below CPU_SETSIZE.
+        let allowed: Vec<usize> = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set),
+                0
+            );
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect()
+        };
+        for cpu in allowed {
+            // SAFETY: sched_getcpu has no preconditions.
+            let (ours, libc_says) =
+                on_cpu(cpu, || (current_cpu(), unsafe { libc::sched_getcpu() }));
+            assert_eq!(libc_says, cpu as i32, "pinned thread on cpu {cpu}");
+            assert_eq!(ours, cpu, "current_cpu on cpu {cpu}");
+        }
+        if cfg!(all(target_arch = "x86_64", target_env = "gnu")) {
+            assert!(
+                rseq::cpu().is_some(),
+                "glibc registers an rseq area for each thread: read in place"
+            );
+        }
     }
 }
