@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ctf::metadata::{self, ClockDesc, EnvValue, EventClass, StreamDesc, TraceDesc};
+use ctf::metadata::{self, ClockDesc, EnvValue, EventClass, EventHeader, StreamDesc, TraceDesc};
 use proto::clock::Source;
 use proto::event::{Contexts, EventDesc};
 use proto::ring::layout::StreamIdentity;
@@ -253,6 +253,7 @@ fn an_app_registers_with_a_fake_daemon() {
         env: vec![("domain".into(), EnvValue::Str("ust".into()))],
         streams: vec![StreamDesc {
             id: 0,
+            header: EventHeader::Compact,
             contexts: Contexts::default(),
         }],
         events: vec![EventClass {

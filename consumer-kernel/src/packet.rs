@@ -1,8 +1,8 @@
-//! CTF packets of a kernel stream, in the layout the metadata declares (the same
-//! packet header, context and large event header as the userspace streams:
-//! `proto::ring::layout`).
+//! CTF packets of a kernel stream, in the layout the metadata declares: the same
+//! packet header and context as the userspace streams (`proto::ring::layout`), and
+//! LTTng's large event header, whose 16-bit id fits every syscall's event class.
 
-use proto::ring::layout::{self, event_header, packet, PACKET_ALIGN};
+use proto::ring::layout::{self, event_header::large, packet, PACKET_ALIGN};
 
 /// Packets are cut at about this many bytes of events.
 pub const TARGET_PACKET: usize = 64 * 1024;
@@ -48,12 +48,12 @@ impl PacketBuilder {
     /// it is earlier) with its encoded payload.
     pub fn event(&mut self, id: u32, ts: u64, payload: &[u8]) {
         let ts = ts.max(self.last);
-        if id < u32::from(event_header::EXTENDED_ID) && ts - self.last < 1 << 32 {
+        if id < u32::from(large::EXTENDED_ID) && ts - self.last < 1 << 32 {
             self.buf.extend_from_slice(&(id as u16).to_le_bytes());
             self.buf.extend_from_slice(&(ts as u32).to_le_bytes());
         } else {
             self.buf
-                .extend_from_slice(&event_header::EXTENDED_ID.to_le_bytes());
+                .extend_from_slice(&large::EXTENDED_ID.to_le_bytes());
             self.buf.extend_from_slice(&id.to_le_bytes());
             self.buf.extend_from_slice(&ts.to_le_bytes());
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use proto::clock::Source;
-use proto::ring::layout::{self, event_header, packet, StreamIdentity};
+use proto::ring::layout::{self, event_header::compact as event_header, packet, StreamIdentity};
 use proto::ring::shm::Mapping;
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -201,12 +201,12 @@ fn check_packets(file: &[u8], spec: &StreamSpec, seqs: &[u64], first: u32) -> u3
         let content = (u64_at(p, packet::CONTENT_SIZE) / 8) as usize;
         let mut at = packet::HEADER_SIZE;
         while at < content {
-            let id = u16::from_le_bytes([p[at], p[at + 1]]);
+            let id = u32_at(p, at) & ((1 << event_header::ID_BITS) - 1);
             at += if id == event_header::EXTENDED_ID {
-                assert_eq!(u32_at(p, at + 2), EVENT_ID);
+                assert_eq!(u32_at(p, at + 1), EVENT_ID);
                 event_header::EXTENDED_SIZE
             } else {
-                assert_eq!(u32::from(id), EVENT_ID);
+                assert_eq!(id, EVENT_ID);
                 event_header::COMPACT_SIZE
             };
             assert_eq!(u32_at(p, at), next, "event order in packet {seq}");

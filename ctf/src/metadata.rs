@@ -1,10 +1,10 @@
 //! TSDL metadata generation for the traces this project writes.
 //!
 //! The text follows what LTTng-UST 2.13 writes (see `reference/ctf-ftrace.md` §1.8–1.9):
-//! byte-aligned little-endian integers, the LTTng packet header and context, the
-//! "large" event header (16-bit id, 32-bit compact timestamp, extended form with a
-//! 32-bit id and a 64-bit timestamp), payload and context field names prefixed with
-//! `_`, and the `env` keys that make babeltrace2 and Trace Compass see an LTTng trace.
+//! byte-aligned little-endian integers, the LTTng packet header and context, LTTng's
+//! compact or large event header (declared with LTTng's exact text, which Trace Compass
+//! recognizes), payload and context field names prefixed with `_`, and the `env` keys
+//! that make babeltrace2 and Trace Compass see an LTTng trace.
 //!
 //! Inputs are checked: event descriptions must pass [`EventDesc::validate`] and every
 //! string value is escaped, so nothing supplied by an application can change the
@@ -42,7 +42,18 @@ pub use proto::event::{Contexts, PROCNAME_LEN};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamDesc {
     pub id: u32,
+    pub header: EventHeader,
     pub contexts: Contexts,
+}
+
+/// The event header of a stream class: the layouts of
+/// [`proto::ring::layout::event_header`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventHeader {
+    /// `event_header_compact`: 5-bit id, 27-bit timestamp (the ring buffers).
+    Compact,
+    /// `event_header_large`: 16-bit id, 32-bit timestamp (kernel streams).
+    Large,
 }
 
 /// One event class and where it is recorded.
@@ -51,6 +62,15 @@ pub struct EventClass {
     pub id: u32,
     pub stream_id: u32,
     pub desc: EventDesc,
+}
+
+impl EventHeader {
+    fn name(self) -> &'static str {
+        match self {
+            EventHeader::Compact => "compact",
+            EventHeader::Large => "large",
+        }
+    }
 }
 
 /// Everything the metadata of one trace says.
@@ -264,21 +284,31 @@ pub fn generate(t: &TraceDesc) -> Result<String, MetadataError> {
          \tuint64_t packet_size;\n\tuint64_t packet_seq_num;\n\tuint64_t events_discarded;\n\
          \tuint32_t cpu_id;\n}};\n\n"
     );
-    let _ = write!(
-        m,
-        "struct event_header_large {{\n\
-         \tenum : uint16_t {{ compact = 0 ... 65534, extended = 65535 }} id;\n\
-         \tvariant <id> {{\n\
-         \t\tstruct {{\n\t\t\tuint32_clock_{clock}_t timestamp;\n\t\t}} compact;\n\
-         \t\tstruct {{\n\t\t\tuint32_t id;\n\t\t\tuint64_clock_{clock}_t timestamp;\n\t\t}} extended;\n\
-         \t}} v;\n}} align(8);\n\n"
-    );
+    for (name, tag, last, ts_bits) in [
+        ("compact", "uint5_t", 30, 27),
+        ("large", "uint16_t", 65534, 32),
+    ] {
+        if !t.streams.iter().any(|s| s.header.name() == name) {
+            continue;
+        }
+        let _ = write!(
+            m,
+            "struct event_header_{name} {{\n\
+             \tenum : {tag} {{ compact = 0 ... {last}, extended = {} }} id;\n\
+             \tvariant <id> {{\n\
+             \t\tstruct {{\n\t\t\tuint{ts_bits}_clock_{clock}_t timestamp;\n\t\t}} compact;\n\
+             \t\tstruct {{\n\t\t\tuint32_t id;\n\t\t\tuint64_clock_{clock}_t timestamp;\n\t\t}} extended;\n\
+             \t}} v;\n}} align(8);\n\n",
+            last + 1
+        );
+    }
     for s in &t.streams {
         let _ = write!(
             m,
-            "stream {{\n\tid = {};\n\tevent.header := struct event_header_large;\n\
+            "stream {{\n\tid = {};\n\tevent.header := struct event_header_{};\n\
              \tpacket.context := struct packet_context;\n",
-            s.id
+            s.id,
+            s.header.name()
         );
         if !s.contexts.is_empty() {
             m.push_str("\tevent.context := struct {\n");
@@ -349,6 +379,7 @@ mod tests {
             env: vec![("domain".into(), EnvValue::Str("ust".into()))],
             streams: vec![StreamDesc {
                 id: 0,
+                header: EventHeader::Compact,
                 contexts: Contexts::default(),
             }],
             events: vec![EventClass {

@@ -43,7 +43,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use ctf::metadata::{self, ClockDesc, Contexts, EnvValue, EventClass, StreamDesc, TraceDesc};
+use ctf::metadata::{
+    self, ClockDesc, Contexts, EnvValue, EventClass, EventHeader, StreamDesc, TraceDesc,
+};
 use proto::ring::layout::StreamIdentity;
 use proto::ring::reader::{PageBuf, RingReader, Taken};
 use proto::ring::stream_file::write_all_vectored;
@@ -277,7 +279,10 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         writers.push(w);
     }
 
-    let tracepoints = tracepoint::registered();
+    // Event ids are positions in this list, the recorded events first: ids below 31
+    // get the 4-byte compact event header.
+    let mut tracepoints = tracepoint::registered();
+    tracepoints.sort_by_key(|tp| !matches_any(&patterns, tp));
     let mut events = Vec::with_capacity(tracepoints.len());
     for (i, tp) in tracepoints.iter().enumerate() {
         events.push(EventClass {
@@ -300,7 +305,11 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
             offset: 0,
         },
         env: env_block(uid, per_process),
-        streams: vec![StreamDesc { id: 0, contexts }],
+        streams: vec![StreamDesc {
+            id: 0,
+            header: EventHeader::Compact,
+            contexts,
+        }],
         events,
     };
     // Refuse bad descriptions now rather than at exit.
@@ -361,13 +370,17 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     Ok(())
 }
 
+/// Whether `tp`'s full name matches one of `patterns`.
+fn matches_any(patterns: &[String], tp: &Tracepoint) -> bool {
+    let name = tp.full_name();
+    patterns.iter().any(|p| tracepoint::glob_match(p, &name))
+}
+
 /// Binds every tracepoint whose name matches one of `patterns` to the channel, with
 /// its position in `tps` as event id.
 fn enable_matching(tps: &[&'static Tracepoint], patterns: &[String], channel: &'static Channel) {
     for (i, tp) in tps.iter().enumerate() {
-        let name = tp.full_name();
-        let on = patterns.iter().any(|p| tracepoint::glob_match(p, &name));
-        let list = if on {
+        let list = if matches_any(patterns, tp) {
             vec![Bound {
                 channel,
                 event_id: i as u32,

@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use proto::ring::layout::{packet, StreamIdentity};
+use proto::ring::layout::{event_header, packet, StreamIdentity};
 use proto::ring::reader::{Next, RingReader};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -23,8 +23,8 @@ const CFG: BufferConfig = BufferConfig {
     num_subbuf: 4,
     mode: Mode::Discard,
 };
-/// Event header (6, compact) + 8-byte payload.
-const EVENT: usize = 14;
+/// Event header (compact) + 8-byte payload.
+const EVENT: usize = event_header::compact::COMPACT_SIZE + 8;
 
 fn clock() -> u64 {
     static T: AtomicU64 = AtomicU64::new(1_000);
@@ -49,7 +49,7 @@ fn seqs(p: &[u8]) -> Vec<u64> {
     let mut at = packet::HEADER_SIZE;
     let mut out = Vec::new();
     while at < content {
-        at += 6;
+        at += event_header::compact::COMPACT_SIZE;
         out.push(u64::from_le_bytes(p[at..at + 8].try_into().unwrap()));
         at += 8;
     }

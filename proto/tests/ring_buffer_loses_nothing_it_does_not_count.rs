@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use proto::ring::layout::{event_header, packet, StreamIdentity};
+use proto::ring::layout::{event_header::compact as event_header, packet, StreamIdentity};
 use proto::ring::reader::{Next, RingReader};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -36,18 +36,20 @@ fn events(p: &[u8], out: &mut Vec<(u32, u64, u64)>, trace_discarded: &mut u64) {
     let mut last = begin;
     let mut at = packet::HEADER_SIZE;
     while at < content {
-        let id = u16::from_le_bytes([p[at], p[at + 1]]);
+        let word = u32::from_le_bytes(p[at..at + 4].try_into().unwrap());
+        let id = word & ((1 << event_header::ID_BITS) - 1);
         let ts = if id == event_header::EXTENDED_ID {
-            assert_eq!(u32::from_le_bytes(p[at + 2..at + 6].try_into().unwrap()), 5);
-            let ts = u64::from_le_bytes(p[at + 6..at + 14].try_into().unwrap());
+            assert_eq!(u32::from_le_bytes(p[at + 1..at + 5].try_into().unwrap()), 5);
+            let ts = u64::from_le_bytes(p[at + 5..at + 13].try_into().unwrap());
             at += event_header::EXTENDED_SIZE;
             ts
         } else {
             assert_eq!(id, 5);
-            let low = u32::from_le_bytes(p[at + 2..at + 6].try_into().unwrap());
-            let mut ts = (last & !0xFFFF_FFFF) | u64::from(low);
+            let bits = event_header::COMPACT_TS_BITS;
+            let low = u64::from(word >> event_header::ID_BITS);
+            let mut ts = (last & !((1 << bits) - 1)) | low;
             if ts < last {
-                ts += 1 << 32;
+                ts += 1 << bits;
             }
             at += event_header::COMPACT_SIZE;
             ts
@@ -190,7 +192,7 @@ fn overwrite_mode_keeps_the_newest_events() {
         "kept events are contiguous"
     );
     // At most N packets survive.
-    assert!(got.len() <= 4 * (4096 - packet::HEADER_SIZE) / 18 + 1);
+    assert!(got.len() <= 4 * (4096 - packet::HEADER_SIZE) / (event_header::COMPACT_SIZE + 12) + 1);
 }
 
 #[test]

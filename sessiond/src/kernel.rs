@@ -10,7 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use ctf::kernel::KernelSchema;
-use ctf::metadata::{self, ClockDesc, EnvValue, StreamDesc, TraceDesc};
+use ctf::metadata::{self, ClockDesc, EnvValue, EventHeader, StreamDesc, TraceDesc};
 use proto::clock::Source;
 use proto::event::glob_match;
 use proto::wire::consumer::{
@@ -575,6 +575,7 @@ impl KernelSide {
             ],
             streams: vec![StreamDesc {
                 id: 0,
+                header: EventHeader::Large,
                 contexts: KernelSchema::CONTEXTS,
             }],
             events: schema.classes.clone(),

@@ -13,7 +13,9 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use crate::consumer::Consumer;
-use ctf::metadata::{self, ClockDesc, EnvValue, EventClass, MetadataError, StreamDesc, TraceDesc};
+use ctf::metadata::{
+    self, ClockDesc, EnvValue, EventClass, EventHeader, MetadataError, StreamDesc, TraceDesc,
+};
 use proto::clock::{self, Sample, Source};
 use proto::event::{glob_match, Contexts, EventDesc};
 use proto::ring::layout::StreamIdentity;
@@ -200,6 +202,7 @@ impl Trace {
                 .enumerate()
                 .map(|(i, c)| StreamDesc {
                     id: i as u32,
+                    header: EventHeader::Compact,
                     contexts: c.contexts,
                 })
                 .collect(),

@@ -36,7 +36,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::layout::{self, event_header, packet, BufferConfig, Mode, StreamIdentity};
+use super::layout::{
+    self, event_header::compact as event_header, packet, BufferConfig, Mode, StreamIdentity,
+};
 use super::shm::{self, Mapping, RecordWriter, ShmError};
 
 /// Why a buffer could not be set up for writing.
@@ -197,11 +199,11 @@ impl RingWriter {
         }
         let mut w = self.map.record(self.map_offset(r.begin), len);
         if r.compact {
-            // event_id < 0xFFFF was checked when choosing the compact form.
-            w.put_u16(event_id as u16);
-            w.put_u32(r.ts as u32);
+            // event_id < EXTENDED_ID (5 bits) was checked when choosing the compact form;
+            // the shift keeps the timestamp's low 27 bits.
+            w.put_u32(event_id | (r.ts as u32) << event_header::ID_BITS);
         } else {
-            w.put_u16(event_header::EXTENDED_ID);
+            w.put_u8(event_header::EXTENDED_ID as u8);
             w.put_u32(event_id);
             w.put_u64(r.ts);
         }
@@ -300,7 +302,7 @@ impl RingWriter {
             let (old, last) = cur;
             // Never earlier than the previous reservation: see the layout docs.
             let ts = now().max(last);
-            let mut compact = event_id < u32::from(event_header::EXTENDED_ID)
+            let mut compact = event_id < event_header::EXTENDED_ID
                 && (ts ^ last) >> event_header::COMPACT_TS_BITS == 0;
             let size = |compact: bool| {
                 body_len
@@ -326,7 +328,7 @@ impl RingWriter {
             } else {
                 // Switch: close the open packet (if any), open the next one.
                 let next = if off == 0 { old } else { old - off + s };
-                compact = event_id < u32::from(event_header::EXTENDED_ID);
+                compact = event_id < event_header::EXTENDED_ID;
                 let len = packet::HEADER_SIZE as u64 + size(compact);
                 if len >= s {
                     return Err(Refused::TooBig);
