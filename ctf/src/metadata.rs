@@ -284,22 +284,34 @@ pub fn generate(t: &TraceDesc) -> Result<String, MetadataError> {
          \tuint64_t packet_size;\n\tuint64_t packet_seq_num;\n\tuint64_t events_discarded;\n\
          \tuint32_t cpu_id;\n}};\n\n"
     );
-    for (name, tag, last, ts_bits) in [
-        ("compact", "uint5_t", 30, 27),
-        ("large", "uint16_t", 65534, 32),
+    use proto::ring::layout::event_header::{compact, large};
+    for (header, tag, extended, ts_bits) in [
+        (
+            EventHeader::Compact,
+            "uint5_t",
+            compact::EXTENDED_ID,
+            compact::COMPACT_TS_BITS,
+        ),
+        (
+            EventHeader::Large,
+            "uint16_t",
+            u32::from(large::EXTENDED_ID),
+            large::COMPACT_TS_BITS,
+        ),
     ] {
-        if !t.streams.iter().any(|s| s.header.name() == name) {
+        if !t.streams.iter().any(|s| s.header == header) {
             continue;
         }
         let _ = write!(
             m,
-            "struct event_header_{name} {{\n\
-             \tenum : {tag} {{ compact = 0 ... {last}, extended = {} }} id;\n\
+            "struct event_header_{} {{\n\
+             \tenum : {tag} {{ compact = 0 ... {}, extended = {extended} }} id;\n\
              \tvariant <id> {{\n\
              \t\tstruct {{\n\t\t\tuint{ts_bits}_clock_{clock}_t timestamp;\n\t\t}} compact;\n\
              \t\tstruct {{\n\t\t\tuint32_t id;\n\t\t\tuint64_clock_{clock}_t timestamp;\n\t\t}} extended;\n\
              \t}} v;\n}} align(8);\n\n",
-            last + 1
+            header.name(),
+            extended - 1
         );
     }
     for s in &t.streams {
