@@ -231,6 +231,11 @@ impl RingReader {
         self.s as usize
     }
 
+    /// Number of sub-buffers in the ring.
+    pub fn num_subbufs(&self) -> u64 {
+        self.n
+    }
+
     /// Packets lost because the writer overwrote them before they were read
     /// (overwrite mode) or because they failed their check.
     pub fn lost_packets(&self) -> u64 {
