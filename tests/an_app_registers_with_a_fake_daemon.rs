@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ctf::metadata::{self, ClockDesc, EnvValue, EventClass, EventHeader, StreamDesc, TraceDesc};
+use ctf::metadata::{self, EventClass};
 use proto::clock::Source;
 use proto::event::{Contexts, EventDesc};
 use proto::ring::layout::StreamIdentity;
@@ -240,28 +240,14 @@ fn an_app_registers_with_a_fake_daemon() {
         }
         std::fs::write(trace_dir.join(format!("channel0_{cpu}")), stream).unwrap();
     }
-    let trace = TraceDesc {
-        uuid: UUID,
-        clock: ClockDesc {
-            name: "monotonic".into(),
-            uuid: proto::clock::boot_id(),
-            description: "Monotonic Clock".into(),
-            freq: 1_000_000_000,
-            offset_s: 0,
-            offset: 0,
-        },
-        env: vec![("domain".into(), EnvValue::Str("ust".into()))],
-        streams: vec![StreamDesc {
-            id: 0,
-            header: EventHeader::Compact,
-            contexts: Contexts::default(),
-        }],
-        events: vec![EventClass {
+    let trace = support::ust_trace_desc(
+        UUID,
+        vec![EventClass {
             id: EVENT_ID,
             stream_id: 0,
             desc: descs[first].clone(),
         }],
-    };
+    );
     std::fs::write(
         trace_dir.join("metadata"),
         metadata::generate(&trace).unwrap(),

@@ -8,13 +8,13 @@ mod support;
 
 use std::os::fd::AsFd;
 
-use ctf::metadata::{self, ClockDesc, EnvValue, EventClass, EventHeader, StreamDesc, TraceDesc};
-use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
+use ctf::metadata::{self, EventClass};
+use proto::event::{Base, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
 use proto::ring::layout::{event_header::compact, packet, StreamIdentity};
 use proto::ring::reader::{Next, RingReader};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
-use support::{babeltrace2, read_trace, TempDir};
+use support::{babeltrace2_clock_cycles, clock_cycles, read_trace, TempDir};
 
 const IDS: [u32; 9] = [0, 1, 2, 3, 5, 30, 31, 33, 45];
 const WRAP: u64 = 1 << compact::COMPACT_TS_BITS;
@@ -110,24 +110,7 @@ fn every_mix_of_compact_and_extended_headers_reads_back_exactly() {
     let trace_dir = dir.path().join("trace");
     std::fs::create_dir_all(&trace_dir).unwrap();
     std::fs::write(trace_dir.join("channel0_0"), &stream).unwrap();
-    let trace = TraceDesc {
-        uuid: [3; 16],
-        clock: ClockDesc {
-            name: "monotonic".into(),
-            uuid: proto::clock::boot_id(),
-            description: "Monotonic Clock".into(),
-            freq: 1_000_000_000,
-            offset_s: 0,
-            offset: 0,
-        },
-        env: vec![("domain".into(), EnvValue::Str("ust".into()))],
-        streams: vec![StreamDesc {
-            id: 0,
-            header: EventHeader::Compact,
-            contexts: Contexts::default(),
-        }],
-        events: IDS.iter().map(|&i| event_class(i)).collect(),
-    };
+    let trace = support::ust_trace_desc([3; 16], IDS.iter().map(|&i| event_class(i)).collect());
     let text = metadata::generate(&trace).unwrap();
     assert!(text.contains("event.header := struct event_header_compact;"));
     std::fs::write(trace_dir.join("metadata"), text).unwrap();
@@ -160,21 +143,12 @@ fn every_mix_of_compact_and_extended_headers_reads_back_exactly() {
     );
 
     // babeltrace2: silent, the same names and raw timestamps.
-    let Some(bt) = babeltrace2(&["--clock-cycles".as_ref(), trace_dir.as_os_str()]) else {
+    let Some(lines) = babeltrace2_clock_cycles(&trace_dir) else {
         return;
     };
-    let stderr = String::from_utf8_lossy(&bt.stderr);
-    assert!(
-        bt.status.success() && stderr.is_empty(),
-        "babeltrace2: {:?} {stderr}",
-        bt.status
-    );
-    let out = String::from_utf8(bt.stdout).unwrap();
-    let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), expected.len(), "babeltrace2 event count");
     for (line, (name, ts, seq)) in lines.iter().zip(&expected) {
-        let cycles: u64 = line[1..line.find(']').unwrap()].parse().unwrap();
-        assert_eq!(cycles, *ts, "timestamp of {line}");
+        assert_eq!(clock_cycles(line), *ts, "timestamp of {line}");
         assert!(line.contains(&format!(" {name}: ")), "{line}");
         assert!(line.ends_with(&format!("{{ seq = {seq} }}")), "{line}");
     }

@@ -144,6 +144,56 @@ pub fn babeltrace2(args: &[&std::ffi::OsStr]) -> Option<Output> {
     }
 }
 
+/// `babeltrace2 --clock-cycles DIR`, which must exit 0 with nothing on stderr: its
+/// lines, each starting with the raw timestamp (see [`clock_cycles`]). `None` as for
+/// [`babeltrace2`].
+pub fn babeltrace2_clock_cycles(dir: &Path) -> Option<Vec<String>> {
+    let bt = babeltrace2(&["--clock-cycles".as_ref(), dir.as_os_str()])?;
+    let stderr = String::from_utf8_lossy(&bt.stderr);
+    assert!(
+        bt.status.success() && stderr.is_empty(),
+        "babeltrace2: {:?} {stderr}",
+        bt.status
+    );
+    let text = String::from_utf8(bt.stdout).expect("babeltrace2 prints utf-8");
+    Some(text.lines().map(str::to_string).collect())
+}
+
+/// The raw timestamp of a `babeltrace2 --clock-cycles` line: `[00000000000000001234] …`.
+pub fn clock_cycles(line: &str) -> u64 {
+    line.strip_prefix('[')
+        .and_then(|l| l.split_once(']'))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no clock value in {line:?}"))
+}
+
+/// The metadata of a userspace trace with one stream class (compact event headers, a
+/// nanosecond `monotonic` clock), for tests that write the stream files themselves.
+pub fn ust_trace_desc(
+    uuid: [u8; 16],
+    events: Vec<ctf::metadata::EventClass>,
+) -> ctf::metadata::TraceDesc {
+    use ctf::metadata::{ClockDesc, EnvValue, EventHeader, StreamDesc, TraceDesc};
+    TraceDesc {
+        uuid,
+        clock: ClockDesc {
+            name: "monotonic".into(),
+            uuid: proto::clock::boot_id(),
+            description: "Monotonic Clock".into(),
+            freq: 1_000_000_000,
+            offset_s: 0,
+            offset: 0,
+        },
+        env: vec![("domain".into(), EnvValue::Str("ust".into()))],
+        streams: vec![StreamDesc {
+            id: 0,
+            header: EventHeader::Compact,
+            contexts: proto::event::Contexts::default(),
+        }],
+        events,
+    }
+}
+
 /// The `lttng` binary built beside the test binaries.
 pub fn lttng_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
