@@ -48,7 +48,7 @@ impl PacketBuilder {
     /// it is earlier) with its encoded payload.
     pub fn event(&mut self, id: u32, ts: u64, payload: &[u8]) {
         let ts = ts.max(self.last);
-        if id < u32::from(large::EXTENDED_ID) && ts - self.last < 1 << 32 {
+        if id < u32::from(large::EXTENDED_ID) && ts - self.last < 1 << large::COMPACT_TS_BITS {
             self.buf.extend_from_slice(&(id as u16).to_le_bytes());
             self.buf.extend_from_slice(&(ts as u32).to_le_bytes());
         } else {

@@ -282,7 +282,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     // Event ids are positions in this list, the recorded events first: ids below 31
     // get the 4-byte compact event header.
     let mut tracepoints = tracepoint::registered();
-    tracepoints.sort_by_key(|tp| !matches_any(&patterns, tp));
+    tracepoints.sort_by_cached_key(|tp| !matches_any(&patterns, tp));
     let mut events = Vec::with_capacity(tracepoints.len());
     for (i, tp) in tracepoints.iter().enumerate() {
         events.push(EventClass {
