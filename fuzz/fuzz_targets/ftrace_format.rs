@@ -11,7 +11,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert!(f.fields.len() <= MAX_FIELDS);
         for field in &f.fields {
             assert!(field.offset <= MAX_FIELD_BYTES && field.size <= MAX_FIELD_BYTES);
-            assert!(field.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            assert!(field
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         }
     }
     if let Ok(p) = parse_header_page(&text) {

@@ -19,16 +19,22 @@
 //!   100000; 0 drops at once, as LTTng's default discard mode does);
 //! - `LIBUST_TRACE_NAME` — the `trace_name` in the metadata (default: the program name);
 //! - `LIBUST_QUEUE_SIZE` — most bytes of complete packets held between the drain thread
-//!   and the file writer (default 64 MiB, allocated only while the disk lags);
+//!   and the file writer (default 64 MiB), shared out among the CPUs' rings as spare
+//!   sub-buffers (at least 2 per ring); memory is touched only as far as the disk lags;
 //! - `LIBUST_DIRECT_IO=0` — write stream files through the page cache instead of with
 //!   direct I/O;
 //! - `LIBUST_DEBUG=1` — print the consumer's statistics at exit.
 //!
-//! Two threads do the work. The drain thread wakes when a sub-buffer completes, copies
-//! each complete packet out of the ring (freeing the sub-buffer at once) and queues
-//! it; the writer thread writes queued packets to the stream files. A write that
-//! stalls for milliseconds (page-cache allocation, a busy disk) then costs queue space
-//! instead of ring space: at 30 M events/s a 2 MiB ring lasts 2 ms. Both threads ask
+//! Two threads do the work. The drain thread wakes when a sub-buffer completes, takes
+//! each complete packet out of the ring and queues it; the writer thread writes queued
+//! packets to the stream files. A packet leaves the ring without a copy: each ring's
+//! memfd holds spare sub-buffers beside the ring, and the drain thread exchanges the
+//! packet's sub-buffer for a spare one (the ring's slot now shows the spare, see
+//! `proto::ring::layout`), frees the slot at once, and hands the sub-buffer to the
+//! writer thread, which writes it with direct I/O straight from the memfd and then
+//! returns it as a spare. A write that stalls for milliseconds (page-cache
+//! allocation, a busy disk) then costs spares instead of ring space: at 30 M events/s
+//! a 2 MiB ring lasts 2 ms. (Overwrite mode, written out at exit, copies.) Both threads ask
 //! the scheduler for a short time slice, so that they run soon after they wake even
 //! when the traced program keeps every CPU busy, and stream files are written with
 //! direct I/O in batches (see [`write_packets`]).
@@ -47,7 +53,7 @@ use ctf::metadata::{
     self, ClockDesc, Contexts, EnvValue, EventClass, EventHeader, StreamDesc, TraceDesc,
 };
 use proto::ring::layout::StreamIdentity;
-use proto::ring::reader::{PageBuf, RingReader, Taken};
+use proto::ring::reader::{Exchanged, Held, PageBuf, RingReader, Taken};
 use proto::ring::stream_file::write_all_vectored;
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -92,6 +98,10 @@ pub enum StandaloneError {
 /// See [`proto::ring::writer::DEFAULT_BLOCKING_TIMEOUT_US`] for the measurements.
 const DEFAULT_FULL_WAIT_US: u64 = proto::ring::writer::DEFAULT_BLOCKING_TIMEOUT_US;
 
+/// Most spare sub-buffers per ring (`LIBUST_QUEUE_SIZE` is shared out among the rings
+/// as spares; at least 2 each).
+const MAX_SPARES: u64 = 4096;
+
 /// Everything the consumer side needs.
 struct Session {
     readers: Vec<RingReader>,
@@ -115,11 +125,27 @@ struct Meta {
 enum ToWriter {
     Packet {
         cpu: usize,
-        data: PageBuf,
-        len: usize,
+        data: Out,
     },
     /// Acknowledge once everything sent before has been written.
     Sync(mpsc::Sender<()>),
+}
+
+/// A packet on its way to its stream file.
+enum Out {
+    /// Still in the ring's memfd, in a sub-buffer exchanged for a spare (discard mode).
+    Held(Held),
+    /// Copied out of the ring: the first `len` bytes (overwrite mode, at exit).
+    Copied(PageBuf, usize),
+}
+
+impl Out {
+    fn len(&self) -> usize {
+        match self {
+            Out::Held(h) => h.len(),
+            Out::Copied(_, len) => *len,
+        }
+    }
 }
 
 /// Packet buffers, recycled between the drain and writer threads, bounded in bytes.
@@ -261,6 +287,11 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     let uuid = random_uuid();
     let wakeup = Arc::new(sys::eventfd().map_err(StandaloneError::Eventfd)?);
     let ncpu = sys::possible_cpus();
+    let queue_size = env_u64("LIBUST_QUEUE_SIZE", 64 << 20)?;
+    let spares = match cfg.mode {
+        Mode::Discard => (queue_size / cfg.subbuf_size / ncpu as u64).clamp(2, MAX_SPARES),
+        Mode::Overwrite => 0,
+    };
     let mut writers = Vec::with_capacity(ncpu);
     let mut readers = Vec::with_capacity(ncpu);
     for cpu in 0..ncpu {
@@ -271,11 +302,12 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
             cpu_id: cpu as u32,
         };
         let name = CString::new(format!("libust-channel0-{cpu}")).unwrap_or_default();
-        let (mut w, fd) = RingWriter::create(&name, cfg, id, Some(wakeup.clone()))?;
+        let (mut w, fd) =
+            RingWriter::create_with_spares(&name, cfg, id, Some(wakeup.clone()), spares)?;
         if cfg.mode == Mode::Discard {
             w.set_full_wait(full_wait);
         }
-        readers.push(RingReader::open(fd.as_fd(), cfg, id)?);
+        readers.push(RingReader::open_with_spares(fd.as_fd(), cfg, id, spares)?);
         writers.push(w);
     }
 
@@ -315,6 +347,10 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     // Refuse bad descriptions now rather than at exit.
     metadata::generate(&trace)?;
 
+    let channel = fastpath::leak_channel(Channel {
+        writers: writers.into_boxed_slice(),
+        contexts,
+    });
     let (queue, from_drain) = mpsc::channel();
     let session = Session {
         readers,
@@ -337,7 +373,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
             pool: Pool {
                 free: Mutex::new(Vec::new()),
                 allocated: AtomicUsize::new(0),
-                cap: env_u64("LIBUST_QUEUE_SIZE", 64 << 20)? as usize,
+                cap: queue_size as usize,
                 starved: AtomicBool::new(false),
                 longest_write_ns: AtomicU64::new(0),
             },
@@ -352,10 +388,6 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         sys::set_signal_fd(state.wakeup.as_fd());
     }
     fastpath::init_process();
-    let channel = fastpath::leak_channel(Channel {
-        writers: writers.into_boxed_slice(),
-        contexts,
-    });
     enable_matching(&tracepoints, &patterns, channel);
     sys::at_exit(finish);
     sys::install_stop_handlers();
@@ -504,7 +536,7 @@ fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>
     // the trace readable if the process is killed with SIGKILL.
     let first_metadata_at = clock::monotonic_ns() + 20_000_000;
     let mut metadata_written = false;
-    let mut batch: Vec<(usize, PageBuf, usize)> = Vec::new();
+    let mut batch: Vec<(usize, Out)> = Vec::new();
     loop {
         let msg = if metadata_written {
             match from_drain.recv() {
@@ -531,7 +563,7 @@ fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>
         let mut next = Some(msg);
         while let Some(m) = next.take() {
             match m {
-                ToWriter::Packet { cpu, data, len } => batch.push((cpu, data, len)),
+                ToWriter::Packet { cpu, data } => batch.push((cpu, data)),
                 ToWriter::Sync(ack) => {
                     sync = Some(ack);
                     break;
@@ -563,49 +595,49 @@ const WRITE_BATCH: usize = 32;
 const WRITE_BYTES: usize = 4 << 20;
 
 /// Writes a batch of packets, each stream's in order, in vectored writes of at most
-/// [`WRITE_BYTES`] (or one packet), and returns each write's buffers to the pool as
-/// soon as it is done.
-fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, PageBuf, usize)>) {
+/// [`WRITE_BYTES`] (or one packet), and frees each write's packets (spare sub-buffers,
+/// queue buffers) as soon as it is done.
+fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, Out)>) {
+    let Some(state) = STATE.get() else { return };
     // A stable sort: each stream's packets stay in their order.
-    batch.sort_by_key(|&(cpu, _, _)| cpu);
+    batch.sort_by_key(|&(cpu, _)| cpu);
     let mut packets = batch.drain(..).peekable();
-    while let Some((cpu, data, len)) = packets.next() {
-        let mut bytes = len;
-        let mut write = vec![(data, len)];
-        while let Some((_, data, len)) =
-            packets.next_if(|&(c, _, l)| c == cpu && bytes + l <= WRITE_BYTES)
-        {
-            bytes += len;
-            write.push((data, len));
+    while let Some((cpu, first)) = packets.next() {
+        let held = matches!(first, Out::Held(_));
+        let mut bytes = first.len();
+        let mut write = vec![first];
+        while let Some((_, out)) = packets.next_if(|(c, o)| {
+            *c == cpu && matches!(o, Out::Held(_)) == held && bytes + o.len() <= WRITE_BYTES
+        }) {
+            bytes += out.len();
+            write.push(out);
         }
-        let slices = write
-            .iter()
-            .map(|(data, len)| IoSlice::new(data.bytes(*len)))
-            .collect();
         if let Some(file) = files.get_mut(cpu) {
             let start = clock::monotonic_ns();
-            write_packets(dir, file, cpu, slices);
-            if let Some(state) = STATE.get() {
-                let took = clock::monotonic_ns().saturating_sub(start);
-                state
-                    .pool
-                    .longest_write_ns
-                    .fetch_max(took, Ordering::Relaxed);
-            }
+            write_packets(dir, file, cpu, &write);
+            let took = clock::monotonic_ns().saturating_sub(start);
+            state
+                .pool
+                .longest_write_ns
+                .fetch_max(took, Ordering::Relaxed);
         }
-        give_back(write.into_iter().map(|(data, _)| data));
+        give_back(&state.pool, write);
     }
 }
 
-/// Returns written packets' buffers to the pool, waking the drain thread if it waits
-/// for one.
-fn give_back(buffers: impl Iterator<Item = PageBuf>) {
-    let Some(state) = STATE.get() else { return };
-    for data in buffers {
-        state.pool.give(data);
+/// Frees written packets: spare sub-buffers go back to their ring's reader, queue
+/// buffers to the pool; wakes the drain thread if it waits for either.
+fn give_back(pool: &Pool, packets: impl IntoIterator<Item = Out>) {
+    for out in packets {
+        match out {
+            Out::Held(held) => drop(held),
+            Out::Copied(data, _) => pool.give(data),
+        }
     }
-    if state.pool.starved.swap(false, Ordering::AcqRel) {
-        sys::wake(state.wakeup.as_fd());
+    if pool.starved.swap(false, Ordering::SeqCst) {
+        if let Some(state) = STATE.get() {
+            sys::wake(state.wakeup.as_fd());
+        }
     }
 }
 
@@ -623,7 +655,7 @@ fn direct_io() -> bool {
 /// (about 0.2 ns per byte, 2.5 ns on memory never touched before) is what limits how
 /// fast a consumer can drain. Where direct I/O is refused (EINVAL), the file is reopened
 /// for ordinary buffered appends.
-fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSlice<'_>>) {
+fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, packets: &[Out]) {
     let path = dir.join(format!("channel0_{cpu}"));
     if file.is_none() {
         let flags = if direct_io() { libc::O_DIRECT } else { 0 };
@@ -645,20 +677,20 @@ fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSl
     // Where this batch starts: on a failed write (a full disk) the file is cut back
     // here, so that it never ends with half a packet and stays readable.
     let start = f.stream_position().ok();
-    let mut res = write_all_vectored(f, &data);
+    let mut res = write_out(f, packets);
     if matches!(&res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
         // Direct I/O refused for this file or buffer: continue buffered. (A refused
         // direct write writes nothing, so the whole batch is written again.)
         match fs::OpenOptions::new().append(true).open(&path) {
             Ok(buffered) => {
                 *f = buffered;
-                res = write_all_vectored(f, &data);
+                res = write_out(f, packets);
             }
             Err(e) => res = Err(e),
         }
     }
     if let Err(e) = res {
-        let count = data.len();
+        let count = packets.len();
         if let Some(start) = start {
             let _ = f
                 .set_len(start)
@@ -668,6 +700,23 @@ fn write_packets(dir: &Path, file: &mut Option<File>, cpu: usize, data: Vec<IoSl
             "libust: cannot write {}: {e} ({count} packets lost; the file keeps the packets before them)",
             path.display()
         );
+    }
+}
+
+/// Writes `packets`, all held or all copied, at the file's position.
+fn write_out(f: &mut File, packets: &[Out]) -> std::io::Result<()> {
+    let mut held = Vec::new();
+    let mut copied = Vec::new();
+    for out in packets {
+        match out {
+            Out::Held(h) => held.push(h),
+            Out::Copied(data, len) => copied.push(IoSlice::new(data.bytes(*len))),
+        }
+    }
+    if copied.is_empty() {
+        Held::write_all(f.as_fd(), &held)
+    } else {
+        write_all_vectored(f, &copied)
     }
 }
 
@@ -739,35 +788,68 @@ impl Session {
     fn drain(&mut self, pool: &Pool) -> Drained {
         for cpu in 0..self.readers.len() {
             loop {
-                let Some(mut buf) = pool.take(self.readers[cpu].packet_size()) else {
-                    return Drained::QueueFull;
-                };
-                match self.readers[cpu].take(buf.as_mut_slice()) {
-                    Taken::Packet(len) => {
-                        let msg = ToWriter::Packet {
-                            cpu,
-                            data: buf,
-                            len,
-                        };
-                        if let Err(mpsc::SendError(ToWriter::Packet { data, .. })) =
-                            self.queue.send(msg)
-                        {
-                            pool.give(data);
-                        }
-                    }
-                    Taken::Corrupt(e) => {
-                        pool.give(buf);
+                let out = match self.take(cpu, pool) {
+                    Took::Packet(out) => out,
+                    Took::Corrupt(e) => {
                         eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
+                        continue;
                     }
-                    Taken::Empty => {
-                        pool.give(buf);
-                        break;
-                    }
+                    Took::Empty => break,
+                    Took::Full => return Drained::QueueFull,
+                };
+                if let Err(mpsc::SendError(ToWriter::Packet { data, .. })) =
+                    self.queue.send(ToWriter::Packet { cpu, data: out })
+                {
+                    give_back(pool, [data]);
                 }
             }
         }
         Drained::All
     }
+
+    /// Takes the next packet of `cpu`'s ring: in discard mode by exchanging its
+    /// sub-buffer for a spare one, in overwrite mode by copying it.
+    fn take(&mut self, cpu: usize, pool: &Pool) -> Took {
+        let reader = &mut self.readers[cpu];
+        if !self.overwrite {
+            let mut taken = reader.take_exchanging();
+            if matches!(taken, Exchanged::NoSpare) {
+                // Announce the shortage, then look again: a spare freed in between
+                // would otherwise wake nobody (see `give_back`).
+                pool.starved.store(true, Ordering::SeqCst);
+                taken = reader.take_exchanging();
+            }
+            return match taken {
+                Exchanged::Packet(held) => Took::Packet(Out::Held(held)),
+                Exchanged::Corrupt(e) => Took::Corrupt(e),
+                Exchanged::Empty => Took::Empty,
+                Exchanged::NoSpare => Took::Full,
+            };
+        }
+        let Some(mut buf) = pool.take(reader.packet_size()) else {
+            return Took::Full;
+        };
+        match reader.take(buf.as_mut_slice()) {
+            Taken::Packet(len) => Took::Packet(Out::Copied(buf, len)),
+            Taken::Corrupt(e) => {
+                pool.give(buf);
+                Took::Corrupt(e)
+            }
+            Taken::Empty => {
+                pool.give(buf);
+                Took::Empty
+            }
+        }
+    }
+}
+
+/// What [`Session::take`] found.
+enum Took {
+    Packet(Out),
+    Corrupt(proto::ring::reader::PacketError),
+    Empty,
+    /// Every spare sub-buffer (or queue buffer) is on its way to disk.
+    Full,
 }
 
 /// Writes the metadata file, with the clock calibrated from the start of tracing to now.

@@ -15,9 +15,22 @@
 //!   256        u64  waiter       (atomic; the writer waiting for room that gets the next
 //!                                 free sub-buffer first: `ms << 24 | tid`, or 0)
 //!   264        u64  waiters      (atomic; how many writers are waiting for room)
-//!   512 + 8*i  u64  commit[i]    (atomic; bytes committed into sub-buffer i, all laps)
-//! CONTROL_SIZE data: N sub-buffers of S bytes; packet k lives in sub-buffer k % N
+//!   512 + 8*i  u64  commit[i]    (atomic; bytes committed into ring slot i, all laps)
+//!   2560 + 4*i u32  subbuf_map[i] (atomic; ring slot i shows data sub-buffer
+//!                                  i ^ subbuf_map[i]: zero, the initial value, is the
+//!                                  sub-buffer of the same number)
+//! CONTROL_SIZE data: N + K sub-buffers of S bytes; packet k lives in ring slot k % N
 //! ```
+//!
+//! The writers see a ring of `N` slots. Each slot shows one data sub-buffer, named by
+//! `subbuf_map`; the `K` others are spares (`K` = 0 except in standalone mode, where
+//! the memfd is not shared with another process). A consumer that owns a complete
+//! packet can exchange its sub-buffer for a spare one instead of copying it out: it
+//! points the slot at the spare, releases the slot, and writes the packet from the
+//! sub-buffer it keeps, which no slot shows any more. A writer reads the map entry of
+//! its slot after reserving (the release of the slot orders the entry before the
+//! writers' use of it) and takes an entry that names no sub-buffer of the memfd as
+//! zero, so a bad map can only misplace events inside the memfd, never outside it.
 //!
 //! Positions are byte offsets in an unbounded stream: packet `k` covers
 //! `[k*S, (k+1)*S)`, its sequence number is `k`, and it is complete when
@@ -38,7 +51,7 @@
 /// `"LTTRS-RB"` as a little-endian u64: identifies a ring-buffer control page.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"LTTRS-RB");
 /// Bumped on every incompatible change of this module.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 /// Size of the control page; the data area starts here.
 pub const CONTROL_SIZE: usize = 4096;
 
@@ -54,9 +67,13 @@ pub const OFF_WAITER: usize = 256;
 pub const OFF_WAITERS: usize = 264;
 pub const OFF_LAST_TS: usize = 72;
 pub const OFF_COMMIT: usize = 512;
+pub const OFF_SUBBUF_MAP: usize = 2560;
 
-/// Most sub-buffers per buffer (commit counters must fit in the control page).
-pub const MAX_SUBBUFS: u64 = ((CONTROL_SIZE - OFF_COMMIT) / 8) as u64;
+/// Most sub-buffers per ring (a power of two; its commit counters and map entries
+/// must fit in the control page).
+pub const MAX_SUBBUFS: u64 = 256;
+const _: () = assert!(OFF_COMMIT + 8 * MAX_SUBBUFS as usize <= OFF_SUBBUF_MAP);
+const _: () = assert!(OFF_SUBBUF_MAP + 4 * MAX_SUBBUFS as usize <= CONTROL_SIZE);
 /// Smallest sub-buffer: one page.
 pub const MIN_SUBBUF_SIZE: u64 = 4096;
 /// Largest sub-buffer: 64 MiB.
@@ -177,6 +194,11 @@ impl BufferConfig {
     /// Total size of the memfd: control page plus data.
     pub fn shm_size(&self) -> usize {
         CONTROL_SIZE + (self.subbuf_size * self.num_subbuf) as usize
+    }
+
+    /// Size of a memfd that holds the ring and `spares` more sub-buffers after it.
+    pub fn file_size(&self, spares: u64) -> u64 {
+        (self.shm_size() as u64).saturating_add(spares.saturating_mul(self.subbuf_size))
     }
 }
 

@@ -10,9 +10,11 @@
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{fence, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::layout::{self, packet, BufferConfig, Mode, StreamIdentity};
 use super::shm::{Chunk, Mapping, ShmError};
+use super::writer::{data_offset, Slots};
 
 /// Why a packet taken from the ring was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -138,10 +140,76 @@ impl std::fmt::Debug for PageBuf {
     }
 }
 
+/// The result of [`RingReader::take_exchanging`].
+#[derive(Debug)]
+pub enum Exchanged {
+    /// A checked packet, out of the ring.
+    Packet(Held),
+    /// The packet at the read position failed its check and was skipped.
+    Corrupt(PacketError),
+    /// No complete packet is waiting.
+    Empty,
+    /// A packet is waiting but every spare sub-buffer is held: drop a [`Held`] first.
+    NoSpare,
+}
+
+/// A packet taken out of the ring by [`RingReader::take_exchanging`]: its checked first
+/// page here, the rest in a memfd sub-buffer that no ring slot shows, until the value is
+/// dropped (the sub-buffer then becomes a spare again).
+#[derive(Debug)]
+pub struct Held {
+    map: Arc<Mapping>,
+    free: Arc<Mutex<Vec<u64>>>,
+    sub: u64,
+    head: PageBuf,
+    rest: std::ops::Range<usize>,
+}
+
+impl Held {
+    /// Size in bytes (the packet's `packet_size`).
+    pub fn len(&self) -> usize {
+        HEAD_SIZE + (self.rest.end - self.rest.start)
+    }
+
+    /// Always false: a packet holds at least its first page.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Writes `packets`, all of one ring, in order, however the kernel splits the write:
+    /// the checked heads from this process, the rest straight from shared memory (with
+    /// direct I/O, the device reads it there).
+    pub fn write_all(fd: BorrowedFd<'_>, packets: &[&Held]) -> std::io::Result<()> {
+        let Some(first) = packets.first() else {
+            return Ok(());
+        };
+        let mut chunks = Vec::with_capacity(2 * packets.len());
+        for p in packets {
+            assert!(
+                Arc::ptr_eq(&p.map, &first.map),
+                "held packets of different rings in one write"
+            );
+            chunks.push(Chunk::Private(p.head.bytes(HEAD_SIZE)));
+            if !p.rest.is_empty() {
+                chunks.push(Chunk::Shared(p.rest.clone()));
+            }
+        }
+        first.map.write_all_chunks_to(fd, chunks)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(self.sub);
+        }
+    }
+}
+
 /// The consuming side of one ring buffer.
 #[derive(Debug)]
 pub struct RingReader {
-    map: Mapping,
+    map: Arc<Mapping>,
     s: u64,
     n: u64,
     mode: Mode,
@@ -157,6 +225,18 @@ pub struct RingReader {
     /// Publish only on [`RingReader::release`] (a consumer that must not free a
     /// sub-buffer before its copy is safely written).
     deferred: bool,
+    /// The spare sub-buffers of [`RingReader::open_with_spares`], if any.
+    spares: Option<Spares>,
+}
+
+/// Spare sub-buffers: the memfd holds `N + K` sub-buffers, the writers' ring shows `N`
+/// of them, and the reader exchanges a full one for a free one instead of copying it.
+#[derive(Debug)]
+struct Spares {
+    /// `shows[slot]`: the data sub-buffer that ring slot `slot` shows now.
+    shows: Vec<u64>,
+    /// Memfd sub-buffers in no slot and not held by a [`Held`] packet.
+    free: Arc<Mutex<Vec<u64>>>,
 }
 
 impl RingReader {
@@ -170,8 +250,37 @@ impl RingReader {
         cfg.validate()
             .map_err(|e| ShmError::Map(std::io::Error::other(e)))?;
         let map = Mapping::map(fd, cfg.shm_size())?;
-        Ok(RingReader {
-            map,
+        Ok(RingReader::open_mapped(map, cfg, id))
+    }
+
+    /// Opens a buffer of [`super::writer::RingWriter::create_with_spares`], ring and
+    /// `spares` more sub-buffers, for [`Self::take_exchanging`]. A fresh reader of a
+    /// fresh buffer: it starts at packet 0, with every slot showing its own sub-buffer.
+    pub fn open_with_spares(
+        fd: BorrowedFd<'_>,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        spares: u64,
+    ) -> Result<RingReader, ShmError> {
+        cfg.validate()
+            .map_err(|e| ShmError::Map(std::io::Error::other(e)))?;
+        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
+        let map = Mapping::map(fd, file_len)?;
+        let mut r = RingReader::open_mapped(map, cfg, id);
+        let n = cfg.num_subbuf;
+        r.spares = Some(Spares {
+            shows: (0..n).collect(),
+            // Popped from the end: the lowest spares are used first and most often, so
+            // that a run without stalls touches few of them.
+            free: Arc::new(Mutex::new((n..n + spares).rev().collect())),
+        });
+        Ok(r)
+    }
+
+    /// A reader of `map`, whose geometry `cfg` was validated.
+    fn open_mapped(map: Mapping, cfg: BufferConfig, id: StreamIdentity) -> RingReader {
+        RingReader {
+            map: Arc::new(map),
             s: cfg.subbuf_size,
             n: cfg.num_subbuf,
             mode: cfg.mode,
@@ -182,7 +291,14 @@ impl RingReader {
             lost_packets: 0,
             publish: true,
             deferred: false,
-        })
+            spares: None,
+        }
+    }
+
+    /// Where each ring slot's bytes are in this reader's mapping: its own record, never
+    /// the shared map (untrusted).
+    fn slots(&self) -> Slots<'_> {
+        Slots::Private(self.spares.as_ref().map_or(&[], |sp| &sp.shows))
     }
 
     /// Like [`Self::open`], but starts where the previous reader of this buffer left
@@ -251,7 +367,7 @@ impl RingReader {
 
     /// Closes the writer's open packet so the final events can be read.
     pub fn flush(&self, mut now: impl FnMut() -> u64) -> bool {
-        super::writer::flush(&self.map, self.s, self.n, &mut now)
+        super::writer::flush(&self.map, self.s, self.n, self.slots(), &mut now)
     }
 
     /// Completes the packets that dead writers left short of committed bytes, so that
@@ -259,7 +375,14 @@ impl RingReader {
     /// when every process that could write into the buffer has exited. Returns how many
     /// packets were completed.
     pub fn recover_abandoned(&self) -> u64 {
-        super::writer::recover_abandoned(&self.map, self.s, self.n, &self.id, self.consumed)
+        super::writer::recover_abandoned(
+            &self.map,
+            self.s,
+            self.n,
+            self.slots(),
+            &self.id,
+            self.consumed,
+        )
     }
 
     /// At the end of tracing, after every packet has been read: if the writer counted
@@ -269,7 +392,15 @@ impl RingReader {
         if self.discarded_hint() <= self.last_discarded {
             return false;
         }
-        super::writer::populate_empty(&self.map, self.s, self.n, self.mode, &self.id, &mut now)
+        super::writer::populate_empty(
+            &self.map,
+            self.s,
+            self.n,
+            self.slots(),
+            self.mode,
+            &self.id,
+            &mut now,
+        )
     }
 
     /// Copies the next complete packet into `buf` and checks it; `buf` is resized to
@@ -314,7 +445,7 @@ impl RingReader {
         if committed < lap_end || wp < self.consumed.saturating_add(s) {
             return None;
         }
-        Some((k, layout::CONTROL_SIZE + (slot * s) as usize))
+        Some((k, data_offset(&self.map, s, self.n, self.slots(), k * s)))
     }
 
     /// Takes the next complete packet without copying all of it, for a consumer that
@@ -379,6 +510,69 @@ impl RingReader {
             }
         }
         self.map.write_all_chunks_to(fd, chunks)
+    }
+
+    /// Takes the next complete packet by exchanging its sub-buffer for a spare one
+    /// (readers of [`Self::open_with_spares`] only): the slot now shows the spare and
+    /// is released to the writers at once, and the packet's sub-buffer belongs to the
+    /// returned [`Held`] until it is dropped. No copy, and a slow disk holds spares,
+    /// not the ring.
+    ///
+    /// The packet's first page is copied and checked as in [`Self::take_in_place`].
+    /// Discard mode only.
+    pub fn take_exchanging(&mut self) -> Exchanged {
+        assert!(
+            self.mode == Mode::Discard,
+            "take_exchanging needs a discard-mode ring"
+        );
+        let Some((k, _)) = self.next_complete() else {
+            return Exchanged::Empty;
+        };
+        let slot = k & (self.n - 1);
+        let sp = self
+            .spares
+            .as_mut()
+            .expect("take_exchanging needs a reader opened with spares");
+        let Some(spare) = sp.free.lock().ok().and_then(|mut f| f.pop()) else {
+            return Exchanged::NoSpare;
+        };
+        // The release of the slot below orders this before the writers' next use of it.
+        self.map
+            .atomic_u32(layout::OFF_SUBBUF_MAP + 4 * slot as usize)
+            .store((slot ^ spare) as u32, Ordering::Relaxed);
+        let taken = std::mem::replace(&mut sp.shows[slot as usize], spare);
+        let free = sp.free.clone();
+        let offset = layout::CONTROL_SIZE + (taken * self.s) as usize;
+        let mut head = PageBuf::new(HEAD_SIZE);
+        self.map.read_bytes(offset, head.as_mut_slice());
+        self.consumed = self.consumed.saturating_add(self.s);
+        let verdict = self.check(k, head.as_mut_slice());
+        self.publish_consumed();
+        let held = Held {
+            map: self.map.clone(),
+            free,
+            sub: taken,
+            head,
+            rest: 0..0,
+        };
+        match verdict {
+            Ok((content, size)) => {
+                let mut held = held;
+                if content < HEAD_SIZE {
+                    held.head.as_mut_slice()[content..].fill(0);
+                }
+                let from = content.max(HEAD_SIZE);
+                if size > from {
+                    self.map.zero(offset + from, size - from);
+                }
+                held.rest = offset + HEAD_SIZE..offset + size;
+                Exchanged::Packet(held)
+            }
+            Err(e) => {
+                self.lost_packets = self.lost_packets.saturating_add(1);
+                Exchanged::Corrupt(e)
+            }
+        }
     }
 
     /// Whether this ring is in discard mode (the only mode [`Self::take_in_place`]
@@ -539,8 +733,8 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::{
-        layout, BufferConfig, InPlace, Mode, PacketError, RingReader, StreamIdentity, Taken,
-        TakenInPlace, HEAD_SIZE,
+        layout, BufferConfig, Exchanged, Held, InPlace, Mode, PacketError, RingReader,
+        StreamIdentity, Taken, TakenInPlace, HEAD_SIZE,
     };
     use crate::ring::shm::Mapping;
     use crate::ring::writer::RingWriter;
@@ -564,8 +758,12 @@ mod tests {
 
     /// Records events until `packets` packets are complete.
     fn fill(w: &RingWriter, packets: u64) {
+        fill_at(w, packets, clock);
+    }
+
+    fn fill_at(w: &RingWriter, packets: u64, mut now: impl FnMut() -> u64) {
         for i in 0..(packets * 4096 / 1000) + 1 {
-            w.record(1, 994, clock, |b| b.put(&[i as u8; 994]));
+            assert!(w.record(1, 994, &mut now, |b| b.put(&[i as u8; 994])));
         }
     }
 
@@ -627,6 +825,89 @@ mod tests {
         assert_eq!(r.unread_closed_packets(), 1);
         assert!(matches!(r.take(&mut buf), Taken::Packet(_)));
         assert_eq!(seq_of(&buf), 1);
+    }
+
+    #[test]
+    fn exchanged_packets_are_written_whole_and_the_ring_runs_on_while_they_are_held() {
+        // Two rings filled alike: a plain one read by copies (the reference), and one
+        // with 3 spare sub-buffers read by exchange. Every data sub-buffer of the second,
+        // spares included, holds garbage first.
+        let (plain, plain_fd) = RingWriter::create(c"plain", CFG, ID, None).unwrap();
+        let (w, fd) = RingWriter::create_with_spares(c"spares", CFG, ID, None, 3).unwrap();
+        let file_len = CFG.file_size(3) as usize;
+        let map = Mapping::map(fd.as_fd(), file_len).unwrap();
+        map.write_bytes(layout::CONTROL_SIZE, &[0xAA; 7 * 4096]);
+        let mut copies = RingReader::open(plain_fd.as_fd(), CFG, ID).unwrap();
+        let mut expected = Vec::new();
+        let mut fill_both = |packets| {
+            fill_at(&plain, packets, || 7);
+            fill_at(&w, packets, || 7);
+            let mut buf = vec![0u8; 4096];
+            while let Taken::Packet(len) = copies.take(&mut buf) {
+                expected.extend_from_slice(&buf[..len]);
+            }
+        };
+        let mut r = RingReader::open_with_spares(fd.as_fd(), CFG, ID, 3).unwrap();
+        let take = |r: &mut RingReader| match r.take_exchanging() {
+            Exchanged::Packet(p) => Some(p),
+            Exchanged::Empty => None,
+            other => panic!("unexpected {other:?}"),
+        };
+
+        fill_both(3);
+        let held: Vec<Held> = std::iter::from_fn(|| take(&mut r)).collect();
+        assert_eq!(held.len(), 3);
+        assert_eq!(
+            map.atomic(layout::OFF_CONSUMED).load(Ordering::Relaxed),
+            3 * 4096,
+            "the slots are the writers' again while their packets are held"
+        );
+        // The writers fill the ring again while every spare is held...
+        fill_both(3);
+        assert!(matches!(r.take_exchanging(), Exchanged::NoSpare));
+        let file = out_file();
+        Held::write_all(file.as_fd(), &held.iter().collect::<Vec<_>>()).unwrap();
+        // ...and the spares, once written and dropped, take the next packets.
+        drop(held);
+        let held: Vec<Held> = std::iter::from_fn(|| take(&mut r)).collect();
+        assert_eq!(held.len(), 3);
+        Held::write_all(file.as_fd(), &held.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!((w.discarded(), plain.discarded()), (0, 0));
+        assert_eq!(expected.len(), 6 * 4096);
+        let out = written(&file);
+        assert_eq!(out, expected);
+        assert!(
+            !out.contains(&0xAA),
+            "garbage after content_size was zeroed"
+        );
+    }
+
+    #[test]
+    fn a_bad_subbuf_map_keeps_events_inside_the_memfd() {
+        let (w, fd) = RingWriter::create(c"bad-map", CFG, ID, None).unwrap();
+        let map = Mapping::map(fd.as_fd(), CFG.shm_size()).unwrap();
+        let entry = |slot: usize| map.atomic_u32(layout::OFF_SUBBUF_MAP + 4 * slot);
+        // Entries naming no sub-buffer of the memfd are taken as zero...
+        for slot in 0..4 {
+            entry(slot).store(u32::MAX - slot as u32, Ordering::Relaxed);
+        }
+        fill(&w, 2);
+        let mut r = RingReader::open(fd.as_fd(), CFG, ID).unwrap();
+        let mut buf = vec![0u8; 4096];
+        for seq in 0..2 {
+            assert!(matches!(r.take(&mut buf), Taken::Packet(_)));
+            assert_eq!(seq_of(&buf), seq);
+        }
+        // ...and one naming another sub-buffer of the ring misplaces the writers'
+        // packets, which the reader, trusting its own record, refuses.
+        entry(3).store(3, Ordering::Relaxed); // slot 3 shows sub-buffer 3 ^ 3 = 0
+        fill(&w, 2);
+        let mut outcomes = Vec::new();
+        for _ in 0..2 {
+            outcomes.push(r.take(&mut buf));
+        }
+        assert!(matches!(outcomes[0], Taken::Packet(_)));
+        assert!(matches!(outcomes[1], Taken::Corrupt(_)), "{outcomes:?}");
     }
 
     /// A ring whose data area held garbage before three packets were written.

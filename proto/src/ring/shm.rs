@@ -21,7 +21,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use memfd::{FileSeal, MemfdOptions};
 
@@ -180,6 +180,19 @@ impl Mapping {
         // the lifetime of `self`; AtomicU64 accepts any bit pattern and concurrent
         // access from other processes is atomic access to the same location.
         unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU64>() }
+    }
+
+    /// The atomic u32 at byte `offset` (4-aligned, in bounds).
+    #[inline(always)]
+    pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        assert!(
+            offset.is_multiple_of(4) && offset + 4 <= self.len,
+            "bad atomic offset {offset}"
+        );
+        // SAFETY: in bounds and 4-aligned (mmap returns page-aligned memory), valid for
+        // the lifetime of `self`; AtomicU32 accepts any bit pattern and concurrent
+        // access from other processes is atomic access to the same location.
+        unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU32>() }
     }
 
     /// Compares the 16 bytes at `offset` (16-aligned) with `current` and, if equal,

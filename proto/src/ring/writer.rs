@@ -57,7 +57,11 @@ pub enum WriterError {
 pub struct RingWriter {
     map: Mapping,
     s: u64,
+    /// log2 of `s`.
+    s_shift: u32,
     n: u64,
+    /// Data sub-buffers in the memfd: the ring's `n` and the spares.
+    subbufs: u64,
     mode: Mode,
     id: StreamIdentity,
     wakeup: Option<Arc<OwnedFd>>,
@@ -95,9 +99,24 @@ impl RingWriter {
         id: StreamIdentity,
         wakeup: Option<Arc<OwnedFd>>,
     ) -> Result<(RingWriter, OwnedFd), WriterError> {
+        RingWriter::create_with_spares(name, cfg, id, wakeup, 0)
+    }
+
+    /// Like [`Self::create`], with `spares` more sub-buffers at the end of the memfd,
+    /// which no ring slot shows at first: a consumer exchanges the sub-buffer of a full
+    /// packet for a spare one instead of copying the packet out
+    /// ([`super::reader::RingReader::take_exchanging`]; see the layout).
+    pub fn create_with_spares(
+        name: &CStr,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        wakeup: Option<Arc<OwnedFd>>,
+        spares: u64,
+    ) -> Result<(RingWriter, OwnedFd), WriterError> {
         cfg.validate()?;
-        let fd = shm::create_sealed_memfd(name, cfg.shm_size())?;
-        let map = Mapping::map_owned(&fd, cfg.shm_size())?;
+        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
+        let fd = shm::create_sealed_memfd(name, file_len)?;
+        let map = Mapping::map_owned(&fd, file_len)?;
         map.write_bytes(layout::OFF_MAGIC, &layout::MAGIC.to_le_bytes());
         map.write_bytes(layout::OFF_VERSION, &layout::LAYOUT_VERSION.to_le_bytes());
         map.write_bytes(layout::OFF_CPU, &id.cpu_id.to_le_bytes());
@@ -137,10 +156,13 @@ impl RingWriter {
         {
             return Err(WriterError::Layout);
         }
+        let subbufs = (map.len() - layout::CONTROL_SIZE) as u64 / cfg.subbuf_size;
         Ok(RingWriter {
             map,
             s: cfg.subbuf_size,
+            s_shift: cfg.subbuf_size.trailing_zeros(),
             n: cfg.num_subbuf,
+            subbufs,
             mode: cfg.mode,
             id,
             wakeup,
@@ -153,10 +175,18 @@ impl RingWriter {
         self.map.atomic(off)
     }
 
-    /// Offset in the mapping of stream position `pos`.
+    /// Offset in the mapping of stream position `pos`, in the sub-buffer its slot
+    /// shows.
     #[inline(always)]
     fn map_offset(&self, pos: u64) -> usize {
-        layout::CONTROL_SIZE + (pos & (self.s * self.n - 1)) as usize
+        let slot = (pos >> self.s_shift) & (self.n - 1);
+        let sub = shared_subbuf(&self.map, self.subbufs, slot);
+        layout::CONTROL_SIZE + ((sub << self.s_shift) | (pos & (self.s - 1))) as usize
+    }
+
+    /// Where this writer finds its slots' bytes.
+    fn slots(&self) -> Slots<'static> {
+        Slots::Shared(self.subbufs)
     }
 
     /// Events dropped so far (buffer full, record larger than a sub-buffer, or the
@@ -385,12 +415,12 @@ impl RingWriter {
 
     #[inline(always)]
     fn open_packet(&self, start: u64, ts: u64) {
-        open_packet(&self.map, self.s, self.n, &self.id, start, ts);
+        open_packet(&self.map, self.s, self.n, self.slots(), &self.id, start, ts);
     }
 
     #[inline(always)]
     fn close_packet(&self, end: u64, ts: u64, discarded: u64) {
-        if close_packet(&self.map, self.s, self.n, end, ts, discarded) {
+        if close_packet(&self.map, self.s, self.n, self.slots(), end, ts, discarded) {
             self.delivered();
         }
     }
@@ -420,7 +450,7 @@ impl RingWriter {
     /// Closes the open packet, if any, so that a reader can take it (stop, exit,
     /// snapshot). Returns whether a packet was closed.
     pub fn flush(&self, mut now: impl FnMut() -> u64) -> bool {
-        let closed = flush(&self.map, self.s, self.n, &mut now);
+        let closed = flush(&self.map, self.s, self.n, self.slots(), &mut now);
         if closed {
             self.delivered();
         }
@@ -526,10 +556,53 @@ fn can_enter(map: &Mapping, s: u64, n: u64, mode: Mode, pos: u64) -> bool {
     }
 }
 
+/// Where a ring slot's bytes are.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Slots<'a> {
+    /// Where the shared `subbuf_map` says, among this many data sub-buffers (writers).
+    Shared(u64),
+    /// Where the reader's own record says: `sub[slot]`, or the slot's own sub-buffer if
+    /// the record is empty (a reader that never exchanges).
+    Private(&'a [u64]),
+}
+
+/// The data sub-buffer that ring slot `slot` shows, as the shared map says; an entry
+/// that names none of the `subbufs` sub-buffers counts as zero (the slot's own).
+#[inline(always)]
+fn shared_subbuf(map: &Mapping, subbufs: u64, slot: u64) -> u64 {
+    let entry = map
+        .atomic_u32(layout::OFF_SUBBUF_MAP + 4 * slot as usize)
+        .load(Ordering::Relaxed);
+    let sub = slot ^ u64::from(entry);
+    if sub < subbufs {
+        sub
+    } else {
+        slot
+    }
+}
+
+/// Offset in `map` of the packet starting at stream position `start`.
+pub(super) fn data_offset(map: &Mapping, s: u64, n: u64, slots: Slots<'_>, start: u64) -> usize {
+    let slot = (start / s) & (n - 1);
+    let sub = match slots {
+        Slots::Shared(subbufs) => shared_subbuf(map, subbufs, slot),
+        Slots::Private(sub) => sub.get(slot as usize).copied().unwrap_or(slot),
+    };
+    layout::CONTROL_SIZE + (sub * s) as usize
+}
+
 /// Writes the fields of a packet known when it is opened.
 #[cold]
-fn open_packet(map: &Mapping, s: u64, n: u64, id: &StreamIdentity, start: u64, ts: u64) {
-    let base = layout::CONTROL_SIZE + (start & (s * n - 1)) as usize;
+fn open_packet(
+    map: &Mapping,
+    s: u64,
+    n: u64,
+    slots: Slots<'_>,
+    id: &StreamIdentity,
+    start: u64,
+    ts: u64,
+) {
+    let base = data_offset(map, s, n, slots, start);
     let put = |off: usize, b: &[u8]| map.write_bytes(base + off, b);
     put(packet::MAGIC, &layout::CTF_MAGIC.to_le_bytes());
     put(packet::UUID, &id.uuid);
@@ -550,6 +623,7 @@ pub(super) fn populate_empty(
     map: &Mapping,
     s: u64,
     n: u64,
+    slots: Slots<'_>,
     mode: Mode,
     id: &StreamIdentity,
     now: &mut dyn FnMut() -> u64,
@@ -572,12 +646,13 @@ pub(super) fn populate_empty(
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
         match cas_word(map, cur, (old.wrapping_add(s), ts)) {
             Ok(()) => {
-                open_packet(map, s, n, id, old, ts);
+                open_packet(map, s, n, slots, id, old, ts);
                 commit(map, s, n, old, packet::HEADER_SIZE as u64);
                 return close_packet(
                     map,
                     s,
                     n,
+                    slots,
                     old.wrapping_add(packet::HEADER_SIZE as u64),
                     ts,
                     disc,
@@ -603,10 +678,18 @@ fn commit(map: &Mapping, s: u64, n: u64, pos: u64, amount: u64) -> bool {
 /// Writes the fields known when a packet is closed at stream position `end`, then
 /// commits its padding; returns true if that completed the packet.
 #[cold]
-fn close_packet(map: &Mapping, s: u64, n: u64, end: u64, ts: u64, discarded: u64) -> bool {
+fn close_packet(
+    map: &Mapping,
+    s: u64,
+    n: u64,
+    slots: Slots<'_>,
+    end: u64,
+    ts: u64,
+    discarded: u64,
+) -> bool {
     let off = end & (s - 1);
     let start = end - off;
-    let base = layout::CONTROL_SIZE + (start & (s * n - 1)) as usize;
+    let base = data_offset(map, s, n, slots, start);
     map.write_bytes(base + packet::TIMESTAMP_END, &ts.to_le_bytes());
     map.write_bytes(base + packet::CONTENT_SIZE, &(off * 8).to_le_bytes());
     map.write_bytes(
@@ -621,7 +704,13 @@ fn close_packet(map: &Mapping, s: u64, n: u64, end: u64, ts: u64, discarded: u64
 /// position to the end of the sub-buffer with a CAS, then writes the packet end and
 /// commits the padding. Returns true if a packet was closed and completed by this call.
 /// Used by writers (exit, stop) and by readers (flush before the final drain).
-pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64) -> bool {
+pub(super) fn flush(
+    map: &Mapping,
+    s: u64,
+    n: u64,
+    slots: Slots<'_>,
+    now: &mut dyn FnMut() -> u64,
+) -> bool {
     let mut cur = load_word(map);
     loop {
         let (old, last) = cur;
@@ -632,7 +721,7 @@ pub(super) fn flush(map: &Mapping, s: u64, n: u64, now: &mut dyn FnMut() -> u64)
         let ts = now().max(last);
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
         match cas_word(map, cur, ((old - off).wrapping_add(s), ts)) {
-            Ok(()) => return close_packet(map, s, n, old, ts, disc),
+            Ok(()) => return close_packet(map, s, n, slots, old, ts, disc),
             Err(found) => cur = found,
         }
     }
@@ -656,6 +745,7 @@ pub(super) fn recover_abandoned(
     map: &Mapping,
     s: u64,
     n: u64,
+    slots: Slots<'_>,
     id: &StreamIdentity,
     from: u64,
 ) -> u64 {
@@ -688,7 +778,7 @@ pub(super) fn recover_abandoned(
         let abandoned = !open || c != wp - start;
         let header = packet::HEADER_SIZE as u64;
         let content = if c < header {
-            open_packet(map, s, n, id, start, last);
+            open_packet(map, s, n, slots, id, start, last);
             header
         } else {
             c
@@ -698,7 +788,7 @@ pub(super) fn recover_abandoned(
             commit(map, s, n, start, content - c);
         }
         let disc = map.atomic(layout::OFF_DISCARDED).load(Ordering::Acquire);
-        close_packet(map, s, n, start + content, last, disc);
+        close_packet(map, s, n, slots, start + content, last, disc);
         repaired += u64::from(abandoned);
     }
     repaired
