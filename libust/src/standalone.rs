@@ -158,6 +158,10 @@ struct Pool {
     /// The longest single write of packets so far, in ns (for `LIBUST_DEBUG`): while
     /// the queue is full, writers that wait for room wait for writes to return.
     longest_write_ns: AtomicU64,
+    /// Bytes of packets in spare sub-buffers on their way to disk, and the most at
+    /// once (for `LIBUST_DEBUG`).
+    held: AtomicUsize,
+    held_peak: AtomicUsize,
 }
 
 impl Pool {
@@ -376,6 +380,8 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
                 cap: queue_size as usize,
                 starved: AtomicBool::new(false),
                 longest_write_ns: AtomicU64::new(0),
+                held: AtomicUsize::new(0),
+                held_peak: AtomicUsize::new(0),
             },
             wakeup,
             stop: AtomicBool::new(false),
@@ -630,7 +636,10 @@ fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, O
 fn give_back(pool: &Pool, packets: impl IntoIterator<Item = Out>) {
     for out in packets {
         match out {
-            Out::Held(held) => drop(held),
+            Out::Held(held) => {
+                pool.held.fetch_sub(held.len(), Ordering::Relaxed);
+                drop(held); // the sub-buffer is a spare again
+            }
             Out::Copied(data, _) => pool.give(data),
         }
     }
@@ -756,7 +765,8 @@ pub(crate) fn finish() {
     s.finished = true;
     if std::env::var_os("LIBUST_DEBUG").is_some() {
         eprintln!(
-            "libust: queue memory used {} KiB, longest write {} us, ring discards {:?}",
+            "libust: packets held at most {} KiB in spare sub-buffers, {} KiB in copies, longest write {} us, ring discards {:?}",
+            state.pool.held_peak.load(Ordering::Relaxed) / 1024,
             state.pool.allocated.load(Ordering::Relaxed) / 1024,
             state.pool.longest_write_ns.load(Ordering::Relaxed) / 1000,
             s.readers
@@ -789,6 +799,12 @@ impl Session {
         for cpu in 0..self.readers.len() {
             loop {
                 let out = match self.take(cpu, pool) {
+                    Took::Packet(Out::Held(held)) => {
+                        let now = pool.held.fetch_add(held.len(), Ordering::Relaxed);
+                        pool.held_peak
+                            .fetch_max(now + held.len(), Ordering::Relaxed);
+                        Out::Held(held)
+                    }
                     Took::Packet(out) => out,
                     Took::Corrupt(e) => {
                         eprintln!("libust: channel0_{cpu}: skipped a corrupted packet: {e}");
