@@ -351,10 +351,6 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     // Refuse bad descriptions now rather than at exit.
     metadata::generate(&trace)?;
 
-    let channel = fastpath::leak_channel(Channel {
-        writers: writers.into_boxed_slice(),
-        contexts,
-    });
     let (queue, from_drain) = mpsc::channel();
     let session = Session {
         readers,
@@ -394,6 +390,10 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         sys::set_signal_fd(state.wakeup.as_fd());
     }
     fastpath::init_process();
+    let channel = fastpath::leak_channel(Channel {
+        writers: writers.into_boxed_slice(),
+        contexts,
+    });
     enable_matching(&tracepoints, &patterns, channel);
     sys::at_exit(finish);
     sys::install_stop_handlers();
