@@ -729,6 +729,10 @@ fn write_out(f: &mut File, packets: &[Out]) -> std::io::Result<()> {
     }
 }
 
+/// How long [`finish`] waits for threads still inside an event in a closed packet: a
+/// commit takes nanoseconds, unless the thread is stopped (a debugger) or gone.
+const FINAL_COMMIT_WAIT_NS: u64 = 100_000_000;
+
 /// Flushes the buffers, writes every remaining packet and the final metadata. Runs
 /// once, at exit or on a stop signal.
 pub(crate) fn finish() {
@@ -751,6 +755,16 @@ pub(crate) fn finish() {
     // Drain until every ring is empty, waiting for the writer to free buffers; then
     // make sure the trace reports every discarded event, and drain that too.
     s.drain_all(&state.pool, state.wakeup.as_fd());
+    // A thread that was inside an event when its packet was closed above (or that the
+    // stop signal interrupted there) commits it a moment later: until then the packet
+    // is not complete and the drain skips it, with every event in it.
+    let deadline = clock::monotonic_ns() + FINAL_COMMIT_WAIT_NS;
+    while s.readers.iter().any(|r| r.unread_closed_packets() > 0)
+        && clock::monotonic_ns() < deadline
+    {
+        std::thread::sleep(Duration::from_micros(200));
+        s.drain_all(&state.pool, state.wakeup.as_fd());
+    }
     if s.readers
         .iter()
         .any(|r| r.report_final_discards(clock::now))
