@@ -24,7 +24,7 @@
 //!
 //! The writers see a ring of `N` slots. Each slot shows one data sub-buffer, named by
 //! `subbuf_map`; the `K` others are spares (`K` = 0 except in standalone mode, where
-//! the memfd is not shared with another process). A consumer that owns a complete
+//! the consumer is a thread of the traced process). A consumer that owns a complete
 //! packet can exchange its sub-buffer for a spare one instead of copying it out: it
 //! points the slot at the spare, releases the slot, and writes the packet from the
 //! sub-buffer it keeps, which no slot shows any more. A writer reads the map entry of
