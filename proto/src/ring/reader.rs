@@ -471,27 +471,37 @@ impl RingReader {
         let Some((k, offset)) = self.next_complete() else {
             return TakenInPlace::Empty;
         };
-        self.map.read_bytes(offset, head);
         self.consumed = self.consumed.saturating_add(self.s);
-        match self.check(k, head) {
-            Ok((content, size)) => {
-                // `size` is whole pages, at least one: the head is all of the first.
-                if content < HEAD_SIZE {
-                    head[content..].fill(0);
-                }
-                let from = content.max(HEAD_SIZE);
-                if size > from {
-                    self.map.zero(offset + from, size - from);
-                }
-                TakenInPlace::Packet(InPlace {
-                    rest: offset + HEAD_SIZE..offset + size,
-                })
-            }
-            Err(e) => {
-                self.lost_packets = self.lost_packets.saturating_add(1);
-                TakenInPlace::Corrupt(e)
-            }
+        match self.check_in_place(k, offset, head) {
+            Ok(rest) => TakenInPlace::Packet(InPlace { rest }),
+            Err(e) => TakenInPlace::Corrupt(e),
         }
+    }
+
+    /// Copies the first page of packet `seq`, at `offset` in the mapping, into `head`
+    /// and checks it; for a good packet, zeroes what follows `content_size` (in `head`
+    /// and in the mapping) and returns the range of the rest of the packet in the
+    /// mapping. A bad packet is counted as lost.
+    fn check_in_place(
+        &mut self,
+        seq: u64,
+        offset: usize,
+        head: &mut [u8],
+    ) -> Result<std::ops::Range<usize>, PacketError> {
+        let head = &mut head[..HEAD_SIZE];
+        self.map.read_bytes(offset, head);
+        let (content, size) = self.check(seq, head).inspect_err(|_| {
+            self.lost_packets = self.lost_packets.saturating_add(1);
+        })?;
+        // `size` is whole pages, at least one: the head is all of the first.
+        if content < HEAD_SIZE {
+            head[content..].fill(0);
+        }
+        let from = content.max(HEAD_SIZE);
+        if size > from {
+            self.map.zero(offset + from, size - from);
+        }
+        Ok(offset + HEAD_SIZE..offset + size)
     }
 
     /// Writes packets taken with [`Self::take_in_place`], each with the head it was
@@ -541,37 +551,25 @@ impl RingReader {
             .atomic_u32(layout::OFF_SUBBUF_MAP + 4 * slot as usize)
             .store((slot ^ spare) as u32, Ordering::Relaxed);
         let taken = std::mem::replace(&mut sp.shows[slot as usize], spare);
-        let free = sp.free.clone();
-        let offset = layout::CONTROL_SIZE + (taken * self.s) as usize;
-        let mut head = PageBuf::new(HEAD_SIZE);
-        self.map.read_bytes(offset, head.as_mut_slice());
-        self.consumed = self.consumed.saturating_add(self.s);
-        let verdict = self.check(k, head.as_mut_slice());
-        self.publish_consumed();
-        let held = Held {
+        // From here the packet's sub-buffer is the `Held`'s, which returns it as a
+        // spare when dropped (at once for a corrupt packet).
+        let mut held = Held {
             map: self.map.clone(),
-            free,
+            free: sp.free.clone(),
             sub: taken,
-            head,
+            head: PageBuf::new(HEAD_SIZE),
             rest: 0..0,
         };
-        match verdict {
-            Ok((content, size)) => {
-                let mut held = held;
-                if content < HEAD_SIZE {
-                    held.head.as_mut_slice()[content..].fill(0);
-                }
-                let from = content.max(HEAD_SIZE);
-                if size > from {
-                    self.map.zero(offset + from, size - from);
-                }
-                held.rest = offset + HEAD_SIZE..offset + size;
+        self.consumed = self.consumed.saturating_add(self.s);
+        let offset = layout::CONTROL_SIZE + (taken * self.s) as usize;
+        let checked = self.check_in_place(k, offset, held.head.as_mut_slice());
+        self.publish_consumed();
+        match checked {
+            Ok(rest) => {
+                held.rest = rest;
                 Exchanged::Packet(held)
             }
-            Err(e) => {
-                self.lost_packets = self.lost_packets.saturating_add(1);
-                Exchanged::Corrupt(e)
-            }
+            Err(e) => Exchanged::Corrupt(e),
         }
     }
 
