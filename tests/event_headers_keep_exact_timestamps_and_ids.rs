@@ -27,6 +27,7 @@ fn event_class(id: u32) -> EventClass {
             provider: "hdr".into(),
             name: format!("e{id}"),
             loglevel: LogLevel::Info,
+            model_emf_uri: None,
             fields: vec![FieldDesc {
                 name: "seq".into(),
                 ty: FieldType::Integer(IntType::new(64, false, Base::Dec)),

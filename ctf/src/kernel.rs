@@ -160,11 +160,7 @@ impl PathHints {
 }
 
 fn int(bits: u32, signed: bool) -> IntType {
-    IntType {
-        bits: bits as u8,
-        signed,
-        base: Base::Dec,
-    }
+    IntType::new(bits as u8, signed, Base::Dec)
 }
 
 fn out_type(f: &Field) -> Option<FieldType> {
@@ -212,6 +208,7 @@ fn desc(name: String, fields: Vec<FieldDesc>) -> EventDesc {
         provider: String::new(),
         name,
         loglevel: LogLevel::Emerg,
+        model_emf_uri: None,
         fields,
     }
 }

@@ -142,12 +142,16 @@ pub fn quote(s: &str) -> String {
     q
 }
 
+/// An integer type as LTTng writes it: ` byte_order = be;` only for network-order
+/// fields (the trace is little-endian), `encoding = UTF8` only for text elements.
 fn int_decl(t: IntType) -> String {
     format!(
-        "integer {{ size = {}; align = 8; signed = {}; encoding = none; base = {}; }}",
+        "integer {{ size = {}; align = 8; signed = {}; encoding = {}; base = {};{} }}",
         t.bits,
         u8::from(t.signed),
-        t.base.radix()
+        if t.text { "UTF8" } else { "none" },
+        t.base.radix(),
+        if t.network { " byte_order = be;" } else { "" }
     )
 }
 
@@ -180,11 +184,8 @@ fn field_decl(out: &mut String, indent: &str, name: &str, ty: &FieldType) {
         FieldType::Array { elem, len } => {
             let _ = writeln!(out, "{indent}{} _{name}[{len}];", int_decl(*elem));
         }
-        FieldType::Sequence { elem } => {
-            let _ = writeln!(
-                out,
-                "{indent}integer {{ size = 32; align = 8; signed = 0; encoding = none; base = 10; }} __{name}_length;"
-            );
+        FieldType::Sequence { elem, length } => {
+            let _ = writeln!(out, "{indent}{} __{name}_length;", int_decl(*length));
             let _ = writeln!(out, "{indent}{} _{name}[__{name}_length];", int_decl(*elem));
         }
         FieldType::Enum { container, labels } => {
@@ -343,12 +344,16 @@ pub fn generate(t: &TraceDesc) -> Result<String, MetadataError> {
     for e in &t.events {
         let _ = write!(
             m,
-            "event {{\n\tname = {};\n\tid = {};\n\tstream_id = {};\n\tloglevel = {};\n\tfields := struct {{\n",
+            "event {{\n\tname = {};\n\tid = {};\n\tstream_id = {};\n\tloglevel = {};\n",
             quote(&e.desc.full_name()),
             e.id,
             e.stream_id,
             e.desc.loglevel as u8
         );
+        if let Some(uri) = &e.desc.model_emf_uri {
+            let _ = writeln!(m, "\tmodel.emf.uri = {};", quote(uri));
+        }
+        m.push_str("\tfields := struct {\n");
         for f in &e.desc.fields {
             field_decl(&mut m, "\t\t", &f.name, &f.ty);
         }
@@ -401,6 +406,7 @@ mod tests {
                     provider: "p".into(),
                     name: "e".into(),
                     loglevel: LogLevel::Info,
+                    model_emf_uri: None,
                     fields: vec![FieldDesc {
                         name: "v".into(),
                         ty: FieldType::Integer(IntType::new(32, true, Base::Hex)),

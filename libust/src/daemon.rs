@@ -22,6 +22,15 @@
 //! most `LIBUST_REGISTER_TIMEOUT_MS` (default 200 ms; LTTng waits up to 3 s), and not at
 //! all when no daemon listens (no socket, connection refused, run directory refused).
 //!
+//! **Tracepoints registered later** (a C provider in a library loaded with `dlopen`,
+//! or in the program itself, whose constructors run after this library's): once the
+//! daemon has sent `Ready`, the registering thread sends their descriptions on a
+//! connection of its own (`MoreTracepoints`, with the index of the first), and waits,
+//! at most `LIBUST_REGISTER_TIMEOUT_MS`, for the daemon to set them up: events fired
+//! right after the registration returns are recorded when a session selects them.
+//! Registrations before `Ready` are sent with the listener's first batch or, if they
+//! arrive after it, right after `Ready`.
+//!
 //! **No daemon, or a daemon that goes away.** Without a daemon the thread tries again
 //! every 500 ms (a `connect` that fails on a missing path: a few microseconds), so a
 //! program started before its daemon registers when the daemon appears. When the
@@ -150,6 +159,138 @@ static RUNDIR: OnceLock<Option<PathBuf>> = OnceLock::new();
 /// `LIBUST_DEBUG=1`.
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
+/// The connection's registered tracepoints by index, shared by the listener and the
+/// threads that register more (see the module docs). `None` until `Ready`.
+static READY: Mutex<Option<Registered>> = Mutex::new(None);
+/// Tracepoints registered since the connection took its list, not yet sent.
+static QUEUED: Mutex<Vec<&'static Tracepoint>> = Mutex::new(Vec::new());
+/// One announcement of late tracepoints at a time.
+static ANNOUNCING: Mutex<()> = Mutex::new(());
+/// `LIBUST_REGISTER_TIMEOUT_MS`.
+static REGISTER_TIMEOUT: Mutex<Duration> =
+    Mutex::new(Duration::from_millis(DEFAULT_REGISTER_TIMEOUT_MS));
+
+/// What the daemon knows of this program's tracepoints.
+#[derive(Clone, Debug)]
+struct Registered {
+    dir: PathBuf,
+    tracepoints: Arc<Mutex<Vec<&'static Tracepoint>>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The registry's watcher in daemon mode: queues tracepoints registered after the
+/// connection took its list (sent by [`announce_late`]).
+fn queue_late(tps: &[&'static Tracepoint]) {
+    locked(&QUEUED).extend_from_slice(tps);
+}
+
+/// Sends the queued tracepoints to the daemon, if it is ready for them, and waits for
+/// it to set them up (bounded). Called by a thread that registered tracepoints, after
+/// the registry is unlocked; does nothing outside daemon mode.
+pub(crate) fn announce_late() {
+    if !ACTIVE.load(Ordering::Acquire) {
+        return;
+    }
+    let _one = locked(&ANNOUNCING);
+    let Some(reg) = locked(&READY).clone() else {
+        return;
+    };
+    let (first, descs) = {
+        let mut known = locked(&reg.tracepoints);
+        let first = known.len();
+        for tp in std::mem::take(&mut *locked(&QUEUED)) {
+            if !known.iter().any(|k| std::ptr::eq(*k, tp)) {
+                known.push(tp);
+            }
+        }
+        let descs: Vec<EventDesc> = known[first..].iter().map(|tp| tp.to_desc()).collect();
+        (first, descs)
+    };
+    if descs.is_empty() {
+        return;
+    }
+    let timeout = *locked(&REGISTER_TIMEOUT);
+    if let Err(e) = send_more(&reg.dir, first, descs, timeout) {
+        debug(format_args!(
+            "the session daemon did not take the tracepoints registered late: {e}"
+        ));
+    }
+}
+
+/// One `MoreTracepoints` exchange on a connection of its own.
+fn send_more(
+    dir: &Path,
+    first: usize,
+    descs: Vec<EventDesc>,
+    timeout: Duration,
+) -> Result<(), SessionError> {
+    let uid = rundir::current_uid();
+    rundir::check(dir, uid)?;
+    let sock = socket::connect(&dir.join(rundir::APP_SOCKET))?;
+    let peer = socket::peer_cred(sock.as_fd())?;
+    if peer.uid != uid {
+        return Err(SessionError::PeerUid {
+            peer: peer.uid,
+            own: uid,
+        });
+    }
+    socket::set_timeout(sock.as_fd(), Some(timeout.max(Duration::from_millis(1))))?;
+    let mut first = first;
+    for chunk in chunks(&descs)? {
+        let n = chunk.len();
+        let msg = AppMessage::MoreTracepoints {
+            first: first as u32,
+            descs: chunk,
+        };
+        socket::send(sock.as_fd(), &msg, &[])?;
+        first += n;
+    }
+    socket::send(
+        sock.as_fd(),
+        &AppMessage::MoreTracepoints {
+            first: first as u32,
+            descs: Vec::new(),
+        },
+        &[],
+    )?;
+    match socket::recv::<DaemonMessage>(sock.as_fd())?.msg {
+        DaemonMessage::Ready => Ok(()),
+        DaemonMessage::Refused(why) => {
+            debug(format_args!("late tracepoints refused: {why}"));
+            Ok(())
+        }
+        _ => Err(SessionError::Unexpected("message")),
+    }
+}
+
+/// Splits descriptions into messages of about [`CHUNK_BYTES`].
+fn chunks(descs: &[EventDesc]) -> Result<Vec<Vec<EventDesc>>, SessionError> {
+    let mut out = Vec::new();
+    let mut chunk: Vec<EventDesc> = Vec::new();
+    let mut size = 0;
+    for desc in descs {
+        let len = postcard::to_allocvec(desc)
+            .map_err(|source| SessionError::Encode {
+                name: desc.full_name(),
+                source,
+            })?
+            .len();
+        if !chunk.is_empty() && size + len > CHUNK_BYTES {
+            out.push(std::mem::take(&mut chunk));
+            size = 0;
+        }
+        chunk.push(desc.clone());
+        size += len;
+    }
+    if !chunk.is_empty() {
+        out.push(chunk);
+    }
+    Ok(out)
+}
+
 /// Prints a diagnostic on stderr when `LIBUST_DEBUG=1`.
 fn debug(msg: std::fmt::Arguments<'_>) {
     if DEBUG.load(Ordering::Relaxed) {
@@ -197,6 +338,7 @@ pub(crate) fn init_from_env() {
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(DEFAULT_REGISTER_TIMEOUT_MS);
+    *locked(&REGISTER_TIMEOUT) = Duration::from_millis(timeout_ms);
     let dir = RUNDIR.get_or_init(|| rundir::resolve().ok()).clone();
     fastpath::init_process();
     ACTIVE.store(true, Ordering::Release);
@@ -294,7 +436,7 @@ fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
     CONN_FD.store(sock.as_raw_fd(), Ordering::Relaxed);
     let _published = Published;
 
-    let tracepoints = tracepoint::registered();
+    let tracepoints = tracepoint::registered_and_watch(queue_late);
     register(sock.as_fd(), &tracepoints)?;
     match socket::recv::<DaemonMessage>(sock.as_fd())?.msg {
         DaemonMessage::Accepted { version, clock } => {
@@ -312,8 +454,9 @@ fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
         _ => return Err(SessionError::Unexpected("message")),
     }
     debug(format_args!("registered with the session daemon"));
-    let mut conn = Conn::new(tracepoints);
+    let mut conn = Conn::new(dir, tracepoints);
     let end = serve(sock.as_fd(), &mut conn, startup);
+    *locked(&READY) = None;
     // The daemon is gone (or broke the protocol): stop recording at once. The channels
     // stay mapped, as writers may be in the middle of an event.
     fastpath::unbind_all();
@@ -329,28 +472,8 @@ fn register(sock: BorrowedFd<'_>, tracepoints: &[&'static Tracepoint]) -> Result
         tracepoints: u32::try_from(tracepoints.len()).unwrap_or(MAX_TRACEPOINTS + 1),
     };
     socket::send(sock, &hello, &[])?;
-    let mut chunk: Vec<EventDesc> = Vec::new();
-    let mut size = 0;
-    for tp in tracepoints {
-        let desc = tp.desc().to_desc();
-        let len = postcard::to_allocvec(&desc)
-            .map_err(|source| SessionError::Encode {
-                name: tp.full_name(),
-                source,
-            })?
-            .len();
-        if !chunk.is_empty() && size + len > CHUNK_BYTES {
-            socket::send(
-                sock,
-                &AppMessage::Tracepoints(std::mem::take(&mut chunk)),
-                &[],
-            )?;
-            size = 0;
-        }
-        chunk.push(desc);
-        size += len;
-    }
-    if !chunk.is_empty() {
+    let descs: Vec<EventDesc> = tracepoints.iter().map(|tp| tp.to_desc()).collect();
+    for chunk in chunks(&descs)? {
         socket::send(sock, &AppMessage::Tracepoints(chunk), &[])?;
     }
     Ok(())
@@ -406,8 +529,9 @@ struct PendingChannel {
 /// What one connection has set up.
 #[derive(Debug)]
 struct Conn {
-    /// The registered tracepoints, by index.
-    tracepoints: Vec<&'static Tracepoint>,
+    dir: PathBuf,
+    /// The registered tracepoints, by index (more arrive through [`announce_late`]).
+    tracepoints: Arc<Mutex<Vec<&'static Tracepoint>>>,
     pending: HashMap<u64, PendingChannel>,
     channels: HashMap<u64, &'static Channel>,
     /// `SetEvents` bindings received since the last complete set.
@@ -415,9 +539,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(tracepoints: Vec<&'static Tracepoint>) -> Conn {
+    fn new(dir: &Path, tracepoints: Vec<&'static Tracepoint>) -> Conn {
         Conn {
-            tracepoints,
+            dir: dir.to_path_buf(),
+            tracepoints: Arc::new(Mutex::new(tracepoints)),
             pending: HashMap::new(),
             channels: HashMap::new(),
             next_set: Vec::new(),
@@ -448,7 +573,19 @@ impl Conn {
             DaemonMessage::SetEvents { bindings, last } => self.set_events(bindings, last),
             DaemonMessage::RemoveChannel { key } => self.remove_channel(key),
             DaemonMessage::Ready => {
+                *locked(&READY) = Some(Registered {
+                    dir: self.dir.clone(),
+                    tracepoints: self.tracepoints.clone(),
+                });
                 startup.release();
+                // Tracepoints registered while this connection was being set up go
+                // out now, from a thread of their own: the daemon sets them up by
+                // talking to this one.
+                if !locked(&QUEUED).is_empty() {
+                    let _ = std::thread::Builder::new()
+                        .name("libust-register".into())
+                        .spawn(announce_late);
+                }
                 Ok(())
             }
         }
@@ -535,11 +672,12 @@ impl Conn {
 
     fn set_events(&mut self, bindings: Vec<Binding>, last: bool) -> Result<(), MessageError> {
         let mut first_error = None;
+        let count = locked(&self.tracepoints).len();
         for b in bindings {
-            let problem = if b.tracepoint as usize >= self.tracepoints.len() {
+            let problem = if b.tracepoint as usize >= count {
                 Some(MessageError::UnknownTracepoint {
                     index: b.tracepoint,
-                    count: self.tracepoints.len(),
+                    count,
                 })
             } else if self.pending.contains_key(&b.channel) {
                 Some(MessageError::Incomplete(b.channel))
@@ -557,7 +695,8 @@ impl Conn {
         }
         if last {
             let set = std::mem::take(&mut self.next_set);
-            install(&self.tracepoints, &self.channels, &set);
+            let tracepoints = locked(&self.tracepoints).clone();
+            install(&tracepoints, &self.channels, &set);
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -571,7 +710,8 @@ impl Conn {
             return Err(MessageError::UnknownChannel(key));
         };
         self.next_set.retain(|b| b.channel != key);
-        for tp in &self.tracepoints {
+        let tracepoints = locked(&self.tracepoints).clone();
+        for tp in &tracepoints {
             let now = fastpath::bound(tp);
             if now.iter().any(|b| std::ptr::eq(b.channel, gone)) {
                 let kept = now
@@ -722,7 +862,7 @@ mod tests {
     #[test]
     fn bad_bindings_are_reported_and_the_rest_installed() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let mut conn = Conn::new(vec![&tp_a::TP, &tp_b::TP]);
+        let mut conn = Conn::new(Path::new("/nonexistent"), vec![&tp_a::TP, &tp_b::TP]);
         let startup = Startup::default();
         conn.channels.insert(9, test_channel(9));
         conn.pending.insert(

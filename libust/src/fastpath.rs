@@ -40,7 +40,7 @@ use proto::ring::shm::RecordWriter;
 use proto::ring::writer::RingWriter;
 
 use crate::clock;
-use crate::tracepoint::{Tracepoint, TRACEPOINTS};
+use crate::tracepoint::{self, Tracepoint};
 
 /// A channel's per-CPU writers and the contexts its events carry.
 #[derive(Debug)]
@@ -113,7 +113,7 @@ pub(crate) fn bind(tp: &Tracepoint, mut list: Vec<Bound>) -> bool {
         }
     }
     if unique.is_empty() {
-        let was = tp.enabled.swap(false, Ordering::Relaxed);
+        let was = tp.set_enabled(false, Ordering::Relaxed);
         let old = tp.bindings.swap(std::ptr::null_mut(), Ordering::AcqRel);
         return was || !old.is_null();
     }
@@ -127,17 +127,17 @@ pub(crate) fn bind(tp: &Tracepoint, mut list: Vec<Bound>) -> bool {
     }));
     // The old list is leaked on purpose: a writer may still be reading it.
     tp.bindings.swap(new, Ordering::AcqRel);
-    tp.enabled.store(true, Ordering::Release);
+    tp.set_enabled(true, Ordering::Release);
     true
 }
 
 /// Disables every tracepoint: flags cleared, binding lists removed (leaked). Only
 /// atomic loads and stores: safe in a `fork` child handler.
 pub(crate) fn unbind_all() {
-    for tp in TRACEPOINTS.iter() {
-        tp.enabled.store(false, Ordering::Relaxed);
+    tracepoint::for_each(|tp| {
+        tp.set_enabled(false, Ordering::Relaxed);
         tp.bindings.store(std::ptr::null_mut(), Ordering::Release);
-    }
+    });
 }
 
 /// The channels `tp` records into now, with their event ids (for tests and checks).
@@ -195,6 +195,111 @@ fn record_one(b: &Bound, cpu: usize, payload_len: usize, write: &impl Fn(&mut Re
     });
 }
 
+/// An event being recorded by code outside Rust (the C interface), one bound channel
+/// after another: [`begin_slot`] reserves the record in the first channel that has
+/// room and gives the place of its payload; once the caller wrote `payload_len` bytes
+/// there, [`next_slot`] commits it and reserves the same record in the next channel.
+#[derive(Debug)]
+pub struct Slot {
+    /// Where the payload goes: `payload_len` bytes to write.
+    pub dst: *mut u8,
+    list: *const Bindings,
+    /// Index of the binding `pending` belongs to.
+    index: usize,
+    cpu: usize,
+    payload_len: usize,
+    pending: Option<(&'static RingWriter, proto::ring::writer::PendingCommit)>,
+}
+
+impl Slot {
+    /// An empty slot, to be filled by [`begin_slot`].
+    pub const fn new() -> Slot {
+        Slot {
+            dst: std::ptr::null_mut(),
+            list: std::ptr::null(),
+            index: 0,
+            cpu: 0,
+            payload_len: 0,
+            pending: None,
+        }
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot::new()
+    }
+}
+
+/// Starts recording one event of `tp` with a payload of `payload_len` bytes: true if
+/// a record is reserved (write the payload at `slot.dst`, then call [`next_slot`]).
+#[inline]
+pub fn begin_slot(tp: &Tracepoint, payload_len: usize, slot: &mut Slot) -> bool {
+    let p = tp.bindings.load(Ordering::Acquire);
+    if p.is_null() {
+        no_bindings();
+        return false;
+    }
+    slot.list = p;
+    slot.index = 0;
+    slot.cpu = current_cpu();
+    slot.payload_len = payload_len;
+    slot.pending = None;
+    reserve_from(slot, 0)
+}
+
+/// Commits the record reserved in `slot` and reserves the same event in the next
+/// bound channel: true if there is one with room (write the payload again).
+#[inline]
+pub fn next_slot(slot: &mut Slot) -> bool {
+    if let Some((w, pending)) = slot.pending.take() {
+        w.end_record(pending);
+    }
+    let from = slot.index + 1;
+    reserve_from(slot, from)
+}
+
+#[inline(always)]
+fn reserve_from(slot: &mut Slot, from: usize) -> bool {
+    if slot.list.is_null() {
+        return false;
+    }
+    // SAFETY: `slot.list` was loaded from `Tracepoint::bindings` by `begin_slot`:
+    // lists come from Box::into_raw in `bind` and are never freed nor mutated.
+    let list: &'static Bindings = unsafe { &*slot.list };
+    let count = 1 + list.rest.len();
+    for i in from..count {
+        let b = if i == 0 {
+            &list.first
+        } else {
+            &list.rest[i - 1]
+        };
+        let ch = b.channel;
+        let w = match ch.writers.get(slot.cpu) {
+            Some(w) => w,
+            None => &ch.writers[slot.cpu % ch.writers.len()],
+        };
+        let ctx = ch.contexts;
+        let len = ctx.record_size() + slot.payload_len;
+        let now = if proto::ring::writer::NEEDS_ORDERED_CLOCK {
+            clock::now
+        } else {
+            clock::now_unordered
+        };
+        if let Some((mut r, pending)) = w.begin_record(b.event_id, len, now) {
+            if !ctx.is_empty() {
+                write_contexts(ctx, &mut r);
+            }
+            slot.dst = r.into_raw().0;
+            slot.index = i;
+            slot.pending = Some((w, pending));
+            return true;
+        }
+    }
+    slot.list = std::ptr::null();
+    false
+}
+
 /// An enabled tracepoint without a list: it was just disabled (a harmless race), or
 /// this is the first event of a forked child in daemon mode, which starts the child's
 /// own listener thread here rather than in the `fork` handler (see `crate::daemon`).
@@ -222,10 +327,10 @@ fn after_fork_in_child() {
     VTID.with(|c| c.set(0));
     if crate::daemon::forget_connection_after_fork() {
         RESTART_AFTER_FORK.store(true, Ordering::Relaxed);
-        for tp in TRACEPOINTS.iter() {
+        tracepoint::for_each(|tp| {
             tp.bindings.store(std::ptr::null_mut(), Ordering::Release);
-            tp.enabled.store(true, Ordering::Relaxed);
-        }
+            tp.set_enabled(true, Ordering::Relaxed);
+        });
     }
 }
 

@@ -57,7 +57,10 @@ impl FieldTypeStatic {
             FieldTypeStatic::F64 => FieldType::F64,
             FieldTypeStatic::String => FieldType::String,
             FieldTypeStatic::Array { elem, len } => FieldType::Array { elem, len },
-            FieldTypeStatic::Sequence { elem } => FieldType::Sequence { elem },
+            FieldTypeStatic::Sequence { elem } => FieldType::Sequence {
+                elem,
+                length: IntType::new(32, false, Base::Dec),
+            },
             FieldTypeStatic::Enum { container, labels } => FieldType::Enum {
                 container,
                 labels: labels

@@ -44,9 +44,13 @@ pub mod standalone;
 mod sys;
 pub mod tracepoint;
 
+pub use fastpath::{begin_slot, next_slot, Slot};
 pub use field::{FieldKind, FieldTypeStatic, Integer};
 pub use proto::event::{Base, LogLevel};
-pub use tracepoint::{registered, EventDescStatic, FieldDescStatic, Tracepoint, TRACEPOINTS};
+pub use tracepoint::{
+    register_dynamic, registered, EventDescStatic, FieldDescStatic, RegisterError, Tracepoint,
+    TRACEPOINTS,
+};
 
 /// Flushes and writes out everything recorded so far (standalone mode). Also runs
 /// automatically at exit; call it before `std::process::abort` or `_exit`.

@@ -114,7 +114,8 @@ struct Session {
 /// What the metadata file is made of; fixed once tracing starts.
 struct Meta {
     dir: PathBuf,
-    trace: TraceDesc,
+    /// Grows when tracepoints are registered while tracing (see [`add_late`]).
+    trace: Mutex<TraceDesc>,
     start: Sample,
     source: clock::Source,
     /// Serializes writers of the metadata file (the writer thread and `finish`).
@@ -317,14 +318,14 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
 
     // Event ids are positions in this list, the recorded events first: ids below 31
     // get the 4-byte compact event header.
-    let mut tracepoints = tracepoint::registered();
+    let mut tracepoints = tracepoint::registered_and_watch(queue_late);
     tracepoints.sort_by_cached_key(|tp| !matches_any(&patterns, tp));
     let mut events = Vec::with_capacity(tracepoints.len());
     for (i, tp) in tracepoints.iter().enumerate() {
         events.push(EventClass {
             id: i as u32,
             stream_id: 0,
-            desc: tp.desc().to_desc(),
+            desc: tp.to_desc(),
         });
     }
     let trace = TraceDesc {
@@ -360,7 +361,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
     };
     let meta = Meta {
         dir: out.clone(),
-        trace,
+        trace: Mutex::new(trace),
         start,
         source,
         write_lock: Mutex::new(()),
@@ -395,6 +396,10 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         contexts,
     });
     enable_matching(&tracepoints, &patterns, channel);
+    if let Ok(mut late) = LATE.lock() {
+        late.ready = Some((channel, patterns));
+    }
+    add_late();
     sys::at_exit(finish);
     sys::install_stop_handlers();
     std::thread::Builder::new()
@@ -406,6 +411,60 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
         .spawn(drain_thread)
         .map_err(StandaloneError::Thread)?;
     Ok(())
+}
+
+/// Tracepoints registered after tracing started, waiting for [`add_late`].
+struct Late {
+    queued: Vec<&'static Tracepoint>,
+    /// The channel and the event patterns, once tracing runs.
+    ready: Option<(&'static Channel, Vec<String>)>,
+}
+
+static LATE: Mutex<Late> = Mutex::new(Late {
+    queued: Vec::new(),
+    ready: None,
+});
+
+/// The registry's watcher: queues tracepoints registered after start-up and adds them
+/// at once when tracing already runs.
+fn queue_late(tps: &[&'static Tracepoint]) {
+    if let Ok(mut late) = LATE.lock() {
+        late.queued.extend_from_slice(tps);
+    }
+    add_late();
+}
+
+/// Gives each queued tracepoint the next event id, records it if it matches the
+/// patterns, and adds its class to the metadata (written at the end).
+fn add_late() {
+    let Some(state) = STATE.get() else { return };
+    let Ok(mut late) = LATE.lock() else { return };
+    let Some((channel, patterns)) = late.ready.clone() else {
+        return;
+    };
+    let queued = std::mem::take(&mut late.queued);
+    let Ok(mut trace) = state.meta.trace.lock() else {
+        return;
+    };
+    for tp in queued {
+        let id = trace.events.len() as u32;
+        let class = EventClass {
+            id,
+            stream_id: 0,
+            desc: tp.to_desc(),
+        };
+        // The description was validated at registration.
+        trace.events.push(class);
+        if matches_any(&patterns, tp) {
+            fastpath::bind(
+                tp,
+                vec![Bound {
+                    channel,
+                    event_id: id,
+                }],
+            );
+        }
+    }
 }
 
 /// Whether `tp`'s full name matches one of `patterns`.
@@ -892,7 +951,10 @@ fn write_metadata(meta: &Meta) {
     }
     let now = Sample::take();
     let cal = clock::calibrate(meta.source, meta.start, now);
-    let mut trace = meta.trace.clone();
+    let Ok(trace) = meta.trace.lock() else {
+        return;
+    };
+    let mut trace = trace.clone();
     trace.clock.freq = cal.freq;
     trace.clock.offset_s = cal.offset_s;
     trace.clock.offset = cal.offset;

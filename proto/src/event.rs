@@ -101,17 +101,43 @@ impl Base {
     }
 }
 
-/// A byte-aligned integer type of 8, 16, 32 or 64 bits, stored little-endian.
+/// A byte-aligned integer type of 8, 16, 32 or 64 bits, stored little-endian unless
+/// `network` says big-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IntType {
     pub bits: u8,
     pub signed: bool,
     pub base: Base,
+    /// Stored big-endian (LTTng's `_network` fields: the program passes the value in
+    /// network order and its bytes are recorded as they are).
+    pub network: bool,
+    /// UTF-8 text (8-bit elements of LTTng's `_text` arrays and sequences, which
+    /// viewers show as a string).
+    pub text: bool,
 }
 
 impl IntType {
     pub const fn new(bits: u8, signed: bool, base: Base) -> IntType {
-        IntType { bits, signed, base }
+        IntType {
+            bits,
+            signed,
+            base,
+            network: false,
+            text: false,
+        }
+    }
+
+    /// The same type stored in network byte order.
+    pub const fn network(self) -> IntType {
+        IntType {
+            network: true,
+            ..self
+        }
+    }
+
+    /// The same type as UTF-8 text elements.
+    pub const fn text(self) -> IntType {
+        IntType { text: true, ..self }
     }
 
     /// Size in bytes.
@@ -143,8 +169,9 @@ pub enum FieldType {
     String,
     /// `len` integers, no length prefix.
     Array { elem: IntType, len: u32 },
-    /// A `u32` element count, then that many integers.
-    Sequence { elem: IntType },
+    /// An element count (an unsigned integer of type `length`, the field
+    /// `_<name>_length` for viewers, as LTTng names it), then that many integers.
+    Sequence { elem: IntType, length: IntType },
     /// An integer shown with the label of the range it falls in.
     Enum {
         container: IntType,
@@ -165,6 +192,8 @@ pub struct EventDesc {
     pub provider: String,
     pub name: String,
     pub loglevel: LogLevel,
+    /// LTTng's `model.emf.uri` attribute of the event class, when declared.
+    pub model_emf_uri: Option<String>,
     pub fields: Vec<FieldDesc>,
 }
 
@@ -172,8 +201,12 @@ pub struct EventDesc {
 pub mod limits {
     /// Longest provider or event name, in bytes (LTTng: 256 for the full name).
     pub const NAME_LEN: usize = 127;
-    /// Longest field or enum label, in bytes.
+    /// Longest field name, in bytes.
     pub const FIELD_NAME_LEN: usize = 127;
+    /// Longest enumeration label, in bytes (any text but control characters).
+    pub const LABEL_LEN: usize = 255;
+    /// Longest `model.emf.uri`, in bytes.
+    pub const URI_LEN: usize = 1024;
     /// Most fields per event.
     pub const FIELDS: usize = 128;
     /// Most labels per enumeration.
@@ -201,6 +234,20 @@ pub enum DescError {
     BadArrayLen(String),
     #[error("field '{0}': an enumeration needs 1 to {max} labels, each with start <= end", max = limits::ENUM_LABELS)]
     BadEnum(String),
+    #[error("field '{0}': enumeration labels are 1 to {max} bytes of text without control characters", max = limits::LABEL_LEN)]
+    BadLabel(String),
+    #[error("field '{0}': a sequence's length must be an unsigned integer in decimal, native byte order")]
+    BadSequenceLength(String),
+    #[error("field '{0}': only 8-bit elements of arrays and sequences can be text")]
+    BadText(String),
+    #[error("event '{0}': its model.emf.uri must be 1 to {max} bytes of text without control characters", max = limits::URI_LEN)]
+    BadUri(String),
+}
+
+/// True if `s` is 1 to `max` bytes with no control character: what a quoted TSDL
+/// string may hold (quotes and backslashes are escaped when written).
+pub fn is_plain_text(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
 
 /// True if `s` is a safe TSDL identifier fragment: ASCII letters, digits and `_`,
@@ -240,6 +287,11 @@ impl EventDesc {
             ident("provider", &self.provider, limits::NAME_LEN)?;
         }
         ident("event name", &self.name, limits::NAME_LEN)?;
+        if let Some(uri) = &self.model_emf_uri {
+            if !is_plain_text(uri, limits::URI_LEN) {
+                return Err(DescError::BadUri(self.full_name()));
+            }
+        }
         if self.fields.len() > limits::FIELDS {
             return Err(DescError::TooManyFields(self.full_name()));
         }
@@ -248,15 +300,32 @@ impl EventDesc {
             if self.fields[..i].iter().any(|g| g.name == f.name) {
                 return Err(DescError::DuplicateField(f.name.clone(), self.full_name()));
             }
-            let int_ok = |t: &IntType| matches!(t.bits, 8 | 16 | 32 | 64);
+            let int_ok = |t: &IntType| matches!(t.bits, 8 | 16 | 32 | 64) && !t.text;
+            let elem_ok = |t: &IntType| {
+                if !matches!(t.bits, 8 | 16 | 32 | 64) {
+                    Err(DescError::BadIntWidth(f.name.clone()))
+                } else if t.text && t.bits != 8 {
+                    Err(DescError::BadText(f.name.clone()))
+                } else {
+                    Ok(())
+                }
+            };
             match &f.ty {
-                FieldType::Integer(t) | FieldType::Sequence { elem: t } if !int_ok(t) => {
+                FieldType::Integer(t) if !int_ok(t) => {
                     return Err(DescError::BadIntWidth(f.name.clone()))
                 }
-                FieldType::Array { elem, len } => {
-                    if !int_ok(elem) {
-                        return Err(DescError::BadIntWidth(f.name.clone()));
+                FieldType::Sequence { elem, length } => {
+                    elem_ok(elem)?;
+                    if !int_ok(length)
+                        || length.signed
+                        || length.network
+                        || length.base != Base::Dec
+                    {
+                        return Err(DescError::BadSequenceLength(f.name.clone()));
                     }
+                }
+                FieldType::Array { elem, len } => {
+                    elem_ok(elem)?;
                     if *len == 0 || *len > limits::ARRAY_LEN {
                         return Err(DescError::BadArrayLen(f.name.clone()));
                     }
@@ -271,8 +340,11 @@ impl EventDesc {
                     {
                         return Err(DescError::BadEnum(f.name.clone()));
                     }
-                    for l in labels {
-                        ident("enum label", &l.label, limits::FIELD_NAME_LEN)?;
+                    if labels
+                        .iter()
+                        .any(|l| !is_plain_text(&l.label, limits::LABEL_LEN))
+                    {
+                        return Err(DescError::BadLabel(f.name.clone()));
                     }
                 }
                 _ => {}
@@ -359,6 +431,7 @@ mod tests {
             provider: "app".into(),
             name: name.into(),
             loglevel: LogLevel::Info,
+            model_emf_uri: None,
             fields,
         }
     }

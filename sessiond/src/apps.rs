@@ -63,12 +63,26 @@ pub struct Hello {
     pub tracepoints: Vec<Option<EventDesc>>,
 }
 
+/// What a new connection on `app.sock` brings.
+#[derive(Debug)]
+pub enum Arrival {
+    /// A new application.
+    Hello(Hello),
+    /// More tracepoints of the registered application with this pid, to append from
+    /// index `first`; `None` where a description failed validation.
+    More {
+        pid: u32,
+        first: u32,
+        tracepoints: Vec<Option<EventDesc>>,
+    },
+}
+
 /// Reads an application's registration from `sock`, checking its credentials.
 pub fn read_registration(
     sock: BorrowedFd<'_>,
     cred: PeerCred,
     uid: u32,
-) -> Result<Hello, AppError> {
+) -> Result<Arrival, AppError> {
     if cred.uid != uid {
         return Err(AppError::Uid {
             peer: cred.uid,
@@ -83,6 +97,13 @@ pub fn read_registration(
             tracepoints,
             ..
         } => (version, procname, tracepoints),
+        AppMessage::MoreTracepoints { first, descs } => {
+            return read_more(sock, cred, first, descs).map(|(first, tracepoints)| Arrival::More {
+                pid: cred.pid as u32,
+                first,
+                tracepoints,
+            })
+        }
         AppMessage::Tracepoints(_) => return Err(AppError::NoHello("tracepoints")),
         AppMessage::Reply(_) => return Err(AppError::NoHello("a reply")),
     };
@@ -106,15 +127,7 @@ pub fn read_registration(
                 if tracepoints.len() + descs.len() > count as usize {
                     return Err(AppError::ExtraTracepoints);
                 }
-                for d in descs {
-                    match check_app_desc(&d) {
-                        Ok(()) => tracepoints.push(Some(d)),
-                        Err(e) => {
-                            eprintln!("lttng-sessiond: app {}: tracepoint refused: {e}", cred.pid);
-                            tracepoints.push(None);
-                        }
-                    }
-                }
+                checked_into(&mut tracepoints, descs, cred);
             }
             _ => return Err(AppError::NoHello("another hello")),
         }
@@ -125,11 +138,54 @@ pub fn read_registration(
         .filter(|c| !c.is_control())
         .take(16)
         .collect();
-    Ok(Hello {
+    Ok(Arrival::Hello(Hello {
         pid: cred.pid as u32,
         procname,
         tracepoints,
-    })
+    }))
+}
+
+/// Validates each description, keeping `None` in the place of a refused one.
+fn checked_into(out: &mut Vec<Option<EventDesc>>, descs: Vec<EventDesc>, cred: PeerCred) {
+    for d in descs {
+        match check_app_desc(&d) {
+            Ok(()) => out.push(Some(d)),
+            Err(e) => {
+                eprintln!("lttng-sessiond: app {}: tracepoint refused: {e}", cred.pid);
+                out.push(None);
+            }
+        }
+    }
+}
+
+/// Reads a `MoreTracepoints` batch (the first message is given), up to its empty
+/// closing message; the indexes must follow on from each other.
+fn read_more(
+    sock: BorrowedFd<'_>,
+    cred: PeerCred,
+    first: u32,
+    mut descs: Vec<EventDesc>,
+) -> Result<(u32, Vec<Option<EventDesc>>), AppError> {
+    let mut tracepoints = Vec::new();
+    loop {
+        if descs.is_empty() {
+            return Ok((first, tracepoints));
+        }
+        if tracepoints.len() + descs.len() > MAX_TRACEPOINTS as usize {
+            return Err(AppError::TooManyTracepoints(MAX_TRACEPOINTS + 1));
+        }
+        checked_into(&mut tracepoints, std::mem::take(&mut descs), cred);
+        match socket::recv::<AppMessage>(sock)?.msg {
+            AppMessage::MoreTracepoints {
+                first: next,
+                descs: more,
+            } if u64::from(next) == u64::from(first) + tracepoints.len() as u64 => {
+                descs = more;
+            }
+            AppMessage::MoreTracepoints { .. } => return Err(AppError::ExtraTracepoints),
+            _ => return Err(AppError::NoHello("another message")),
+        }
+    }
 }
 
 /// Checks a description an application registers: valid for the metadata, and with a
@@ -171,6 +227,7 @@ mod tests {
             provider: provider.into(),
             name: name.into(),
             loglevel: LogLevel::Info,
+            model_emf_uri: None,
             fields: vec![],
         };
         assert!(check_app_desc(&d("myapp", "x")).is_ok());

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use proto::clock::{self, Source};
-use proto::event::{glob_match, Contexts};
+use proto::event::{glob_match, Contexts, EventDesc};
 use proto::ring::layout::StreamIdentity;
 use proto::ring::writer::{self, RingWriter};
 use proto::ring::{BufferConfig, Mode};
-use proto::wire::app::{Binding, DaemonMessage};
+use proto::wire::app::{Binding, DaemonMessage, MAX_TRACEPOINTS};
 use proto::wire::consumer::{ConsumerReply, ConsumerRequest, StreamSpec, StreamStats};
 use proto::wire::control::{
     AppTracepoints, Buffers, ChannelDetail, ChannelSpec, ContextKind, CreateSession, DaemonStatus,
@@ -62,6 +62,8 @@ pub enum DaemonError {
     Invalid(String),
     #[error("too many {what} (at most {max})")]
     Limit { what: &'static str, max: usize },
+    #[error("late tracepoints refused: {0}")]
+    LateTracepoints(String),
     #[error("cannot create {path}: {source}")]
     Output {
         path: PathBuf,
@@ -865,6 +867,36 @@ impl Daemon {
         }
         self.push_bindings();
         Ok(id)
+    }
+
+    /// Appends tracepoints registered late by the application `pid` (their indexes
+    /// start at `first`), then sets up what the running sessions select of them.
+    pub fn add_app_tracepoints(
+        &mut self,
+        pid: u32,
+        first: u32,
+        tracepoints: Vec<Option<EventDesc>>,
+    ) -> Result<(), DaemonError> {
+        let Some(app) = self.apps.iter_mut().rev().find(|a| a.pid == pid) else {
+            return Err(DaemonError::LateTracepoints(format!(
+                "no registered application has pid {pid}"
+            )));
+        };
+        if first as usize != app.tracepoints.len() {
+            return Err(DaemonError::LateTracepoints(format!(
+                "they start at index {first}, the application has {} tracepoints",
+                app.tracepoints.len()
+            )));
+        }
+        if app.tracepoints.len() + tracepoints.len() > MAX_TRACEPOINTS as usize {
+            return Err(DaemonError::Limit {
+                what: "tracepoints of one application",
+                max: MAX_TRACEPOINTS as usize,
+            });
+        }
+        app.tracepoints.extend(tracepoints);
+        self.push_bindings();
+        Ok(())
     }
 
     /// An application's connection closed: forget it, and write out and release

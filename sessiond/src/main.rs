@@ -380,7 +380,22 @@ fn serve_app(daemon: Shared, sock: OwnedFd) {
         Err(_) => return,
     };
     let hello = match apps::read_registration(sock.as_fd(), cred, uid) {
-        Ok(h) => h,
+        Ok(apps::Arrival::Hello(h)) => h,
+        Ok(apps::Arrival::More {
+            pid,
+            first,
+            tracepoints,
+        }) => {
+            let answer = match lock(&daemon).add_app_tracepoints(pid, first, tracepoints) {
+                Ok(()) => DaemonMessage::Ready,
+                Err(e) => {
+                    eprintln!("lttng-sessiond: late tracepoints of pid {pid} refused: {e}");
+                    DaemonMessage::Refused(e.to_string())
+                }
+            };
+            let _ = socket::send(sock.as_fd(), &answer, &[]);
+            return;
+        }
         Err(e) => {
             eprintln!(
                 "lttng-sessiond: registration of pid {} refused: {e}",

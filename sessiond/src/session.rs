@@ -279,6 +279,7 @@ mod tests {
             provider: p.into(),
             name: n.into(),
             loglevel: l,
+            model_emf_uri: None,
             fields: vec![],
         }
     }

@@ -100,6 +100,7 @@ fn run() -> Result<(), String> {
         provider: "hostile".into(),
         name: "x".into(),
         loglevel: LogLevel::Info,
+        model_emf_uri: None,
         fields: vec![FieldDesc {
             name: "v".into(),
             ty: FieldType::Integer(IntType::new(64, false, Base::Dec)),

@@ -412,6 +412,9 @@ fn short(m: &AppMessage) -> String {
     match m {
         AppMessage::Hello { tracepoints, .. } => format!("Hello announcing {tracepoints}"),
         AppMessage::Tracepoints(v) => format!("{} descriptions", v.len()),
+        AppMessage::MoreTracepoints { first, descs } => {
+            format!("{} more descriptions from {first}", descs.len())
+        }
         AppMessage::Reply(r) => format!("Reply({r:?})"),
     }
 }
@@ -438,6 +441,7 @@ fn desc(provider: &str, name: &str) -> EventDesc {
         provider: provider.into(),
         name: name.into(),
         loglevel: LogLevel::Info,
+        model_emf_uri: None,
         fields: vec![FieldDesc {
             name: "v".into(),
             ty: FieldType::Integer(IntType::new(32, false, Base::Dec)),

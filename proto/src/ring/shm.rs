@@ -470,6 +470,13 @@ impl RecordWriter<'_> {
     pub fn remaining(&self) -> usize {
         self.remaining
     }
+
+    /// The rest of the reservation as a raw pointer and its length, for code outside
+    /// Rust (the C interface) that writes it. Writing more than the length, or
+    /// after the record is committed, is the caller's bug.
+    pub fn into_raw(self) -> (*mut u8, usize) {
+        (self.ptr, self.remaining)
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,14 @@ pub enum WriterError {
     Layout,
 }
 
+/// A record reserved by [`RingWriter::begin_record`], to commit once its body is written.
+#[derive(Debug)]
+#[must_use = "a reserved record that is never committed holds up its packet"]
+pub struct PendingCommit {
+    begin: u64,
+    amount: u64,
+}
+
 /// The producing side of one ring buffer.
 #[derive(Debug)]
 pub struct RingWriter {
@@ -202,18 +210,47 @@ impl RingWriter {
         &self,
         event_id: u32,
         body_len: usize,
-        mut now: impl FnMut() -> u64,
+        now: impl FnMut() -> u64,
         body: impl FnOnce(&mut RecordWriter<'_>),
     ) -> bool {
+        match self.begin_record(event_id, body_len, now) {
+            Some((mut w, pending)) => {
+                body(&mut w);
+                debug_assert_eq!(w.remaining(), 0, "record body shorter than announced");
+                self.end_record(pending);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first half of [`RingWriter::record`], for callers that write the body
+    /// themselves (the C interface): reserves the record, writes its event header and
+    /// returns a cursor over the `body_len` bytes of its body, which must all be
+    /// written before [`RingWriter::end_record`] commits them. None if the event was
+    /// dropped (and counted).
+    #[inline(always)]
+    pub fn begin_record(
+        &self,
+        event_id: u32,
+        body_len: usize,
+        mut now: impl FnMut() -> u64,
+    ) -> Option<(RecordWriter<'_>, PendingCommit)> {
         let r = match self.reserve(event_id, body_len, &mut now, 0) {
             Ok(r) => r,
             Err(Refused::Full) if !self.full_wait.is_zero() => {
                 match self.wait_for_room(event_id, body_len, &mut now) {
                     Some(r) => r,
-                    None => return self.drop_event(),
+                    None => {
+                        self.drop_event();
+                        return None;
+                    }
                 }
             }
-            Err(_) => return self.drop_event(),
+            Err(_) => {
+                self.drop_event();
+                return None;
+            }
         };
         let hdr = if r.compact {
             event_header::COMPACT_SIZE
@@ -237,16 +274,25 @@ impl RingWriter {
             w.put_u32(event_id);
             w.put_u64(r.ts);
         }
-        body(&mut w);
-        debug_assert_eq!(w.remaining(), 0, "record body shorter than announced");
         let amount = len as u64
             + if r.opened {
                 packet::HEADER_SIZE as u64
             } else {
                 0
             };
-        self.commit(r.begin, amount);
-        true
+        Some((
+            w,
+            PendingCommit {
+                begin: r.begin,
+                amount,
+            },
+        ))
+    }
+
+    /// Commits a record begun with [`RingWriter::begin_record`].
+    #[inline(always)]
+    pub fn end_record(&self, p: PendingCommit) {
+        self.commit(p.begin, p.amount);
     }
 
     #[cold]

@@ -34,6 +34,14 @@ pub enum AppMessage {
         tracepoints: u32,
     },
     Tracepoints(Vec<EventDesc>),
+    /// Tracepoints registered after `Ready`, sent on a connection of their own by a
+    /// registered application (the daemon finds it by the socket's pid): `first` is
+    /// the index of the first description. An empty list ends the batch; the daemon
+    /// answers it with `Ready` once they are set up, or `Refused`.
+    MoreTracepoints {
+        first: u32,
+        descs: Vec<EventDesc>,
+    },
     /// The answer to a daemon message: `None` on success, else why it failed.
     Reply(Option<String>),
 }
