@@ -200,6 +200,7 @@ fn record_one(b: &Bound, cpu: usize, payload_len: usize, write: &impl Fn(&mut Re
 /// room and gives the place of its payload; once the caller wrote `payload_len` bytes
 /// there, [`next_slot`] commits it and reserves the same record in the next channel.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Slot {
     /// Where the payload goes: `payload_len` bytes to write.
     pub dst: *mut u8,

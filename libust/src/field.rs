@@ -301,6 +301,28 @@ fn write_ints<T: Integer>(items: &[T], w: &mut RecordWriter<'_>) {
     }
 }
 
+/// Text recorded as LTTng-UST records `tracef` messages: a u32 length, then the bytes
+/// as a sequence of UTF-8 characters (viewers show it as a string).
+#[derive(Clone, Copy, Debug)]
+pub struct Text<'a>(pub &'a [u8]);
+
+impl FieldKind for Text<'_> {
+    const TYPE: FieldTypeStatic = FieldTypeStatic::Sequence {
+        elem: IntType::new(8, true, Base::Dec).text(),
+    };
+    crate::__records_itself!();
+    #[inline(always)]
+    fn size(&self) -> usize {
+        4 + self.0.len().min(MAX_SEQUENCE)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut RecordWriter<'_>) {
+        let b = &self.0[..self.0.len().min(MAX_SEQUENCE)];
+        w.put_u32(b.len() as u32);
+        w.put(b);
+    }
+}
+
 /// Builds an enumeration's field type from its labels.
 pub const fn enum_type<T: Integer>(labels: &'static [(&'static str, i64)]) -> FieldTypeStatic {
     FieldTypeStatic::Enum {

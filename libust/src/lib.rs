@@ -58,19 +58,30 @@ pub fn flush_and_finish() {
     standalone::finish();
 }
 
+/// Starts tracing as the environment says (standalone or daemon mode). Runs before
+/// `main` in Rust programs; the C library calls it too, in case the linker left this
+/// crate's constructor out of a static archive. Only the first call does anything.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // A setuid/setgid program (or one with file capabilities) runs with privileges
+        // its user does not have: it must neither follow the user's environment nor
+        // take orders and shared memory from the user's session daemon. It stays
+        // untraced.
+        if sys::is_privileged_exec() {
+            return;
+        }
+        if std::env::var_os("LIBUST_TRACE_DIR").is_some() {
+            standalone::init_from_env();
+        } else {
+            daemon::init_from_env();
+        }
+    });
+}
+
 #[ctor::ctor]
 fn libust_init() {
-    // A setuid/setgid program (or one with file capabilities) runs with privileges
-    // its user does not have: it must neither follow the user's environment nor take
-    // orders and shared memory from the user's session daemon. It stays untraced.
-    if sys::is_privileged_exec() {
-        return;
-    }
-    if std::env::var_os("LIBUST_TRACE_DIR").is_some() {
-        standalone::init_from_env();
-    } else {
-        daemon::init_from_env();
-    }
+    init();
 }
 
 #[doc(hidden)]
@@ -183,21 +194,24 @@ macro_rules! trace {
     };
 }
 
-/// Records a formatted message as the event `lttng_ust_tracef:event` (field `msg`),
-/// like LTTng-UST's `tracef()`. Formats only when the event is enabled.
+/// Records a formatted message as the event `lttng_ust_tracef:event` (fields
+/// `_msg_length` and `msg`, as LTTng-UST's `tracef()` records them). Formats only when
+/// the event is enabled.
 #[macro_export]
 macro_rules! tracef {
     ($($fmt:tt)*) => {
         if $crate::lttng_ust_tracef::TP.is_enabled() {
-            $crate::lttng_ust_tracef::emit(&::std::format!($($fmt)*));
+            $crate::lttng_ust_tracef::emit($crate::field::Text(
+                ::std::format!($($fmt)*).as_bytes(),
+            ));
         }
     };
 }
 
 tracepoint! {
-    /// The event [`tracef!`] records.
+    /// The event [`tracef!`] (and C's `lttng_ust_tracef()`) records.
     pub lttng_ust_tracef = lttng_ust_tracef:event [Debug] {
-        msg: &str,
+        msg: crate::field::Text<'_>,
     }
 }
 

@@ -1,0 +1,180 @@
+//! A C program instrumented for LTTng-UST 2.13 (`tests/c/refdoc_*`: every field kind,
+//! classes and instances, log levels, a model URI, tracef and tracelog), built with
+//! `cc` against our headers and liblttng_ust_rs, is traced in standalone mode and
+//! through the session daemon; babeltrace2 prints the payloads LTTng-UST's trace of
+//! the same program holds (`reference/lttng-ust-c-api.md` §11.2), line for line. The
+//! same sources build as C99 and as C++11 with `-Wall -Wextra -Werror`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::user::{bin_dir, User};
+use support::TempDir;
+
+/// What babeltrace2 prints for one round of `refdoc_app` (timestamps, host and
+/// `cpu_id` cut), as LTTng-UST 2.13 records it.
+const EXPECTED: &[&str] = &[
+    r#"refdoc:ints: { i8 = -1, u8 = 255, i16 = -1, u16 = 65535, i32 = -1, u32 = 4294967295, i64 = -1, u64 = 18446744073709551615, c = -1, b = 1, i32hex = 0xFFFFFFFF, u64hex = 0xFFFFFFFFFFFFFFFF, vptr = 0x1234, n16 = -1, n32hex = 0xFFFFFFFF }"#,
+    r#"refdoc:ints: { i8 = 44, u8 = 44, i16 = 300, u16 = 300, i32 = 300, u32 = 300, i64 = 300, u64 = 300, c = 44, b = 1, i32hex = 0x12C, u64hex = 0x12C, vptr = 0x0, n16 = 11265, n32hex = 0x2C010000 }"#,
+    r#"refdoc:arrays: { a_u8 = [ [0] = 65, [1] = 0, [2] = 66, [3] = 255 ], a_u8hex = [ [0] = 0x41, [1] = 0x0, [2] = 0x42, [3] = 0xFF ], a_i16 = [ [0] = 258, [1] = -2 ], a_net16 = [ [0] = 513, [1] = 65279 ], a_text = "abc" }"#,
+    r#"refdoc:seqs: { _s_u8_length = 0, s_u8 = [ ], _s_u8hex_length = 0, s_u8hex = [ ], _s_i16_length = 0, s_i16 = [ ], _s_net16_length = 0, s_net16 = [ ], _s_text_length = 0, s_text = "" }"#,
+    r#"refdoc:seqs: { _s_u8_length = 2, s_u8 = [ [0] = 65, [1] = 0 ], _s_u8hex_length = 2, s_u8hex = [ [0] = 0x41, [1] = 0x0 ], _s_i16_length = 2, s_i16 = [ [0] = 258, [1] = -2 ], _s_net16_length = 2, s_net16 = [ [0] = 513, [1] = 65279 ], _s_text_length = 2, s_text = "ab" }"#,
+    r#"refdoc:strings: { s1 = "hello", s2 = "(null)", _st_length = 4, st = "hell", f = 1.5, d = -2.5e-10 }"#,
+    r#"refdoc:strings: { s1 = "tab\there \"q\" back\\slash", s2 = "nl\nx", _st_length = 4, st = "tab\t", f = 1.5, d = -2.5e-10 }"#,
+    r#"refdoc:enums: { color = ( "WARM", "OVERLAP" : container = 3 ), color8 = ( "WARM", "OVERLAP" : container = 3 ) }"#,
+    r#"refdoc:enums: { color = ( "NEG" : container = -3 ), color8 = ( <unknown> : container = 253 ) }"#,
+    r#"refdoc:enums: { color = ( "q\"uote" : container = 100 ), color8 = ( "q\"uote" : container = 100 ) }"#,
+    r#"refdoc:empty: { }"#,
+    r#"refdoc:voidargs: { k = 7 }"#,
+    r#"refdoc:ten: { sum = 55 }"#,
+    r#"refdoc:inst_a: { x = 42, who = "a" }"#,
+    r#"refdoc:inst_b: { x = 9, who = "via do_tracepoint" }"#,
+    r#"lttng_ust_tracef:event: { _msg_length = 13, msg = "tracef 42 str" }"#,
+    r#"lttng_ust_tracelog:LTTNG_UST_TRACEPOINT_LOGLEVEL_WARNING: { line = 41, file = "FILE", func = "main", _msg_length = 10, msg = "tracelog 7" }"#,
+];
+
+fn sources() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("c")
+}
+
+/// Compiles the provider and the program with `compiler` in `lang` (`c` or `c++`)
+/// with every warning an error, and links them against liblttng_ust_rs.
+fn build(dir: &Path, compiler: &str, lang: &str, std: &str) -> PathBuf {
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../libust-c/include");
+    let lib = bin_dir();
+    assert!(
+        lib.join("liblttng_ust_rs.so").exists(),
+        "liblttng_ust_rs.so is not built in {}: cargo build -p libust-c",
+        lib.display()
+    );
+    let mut objects = Vec::new();
+    for name in ["refdoc_tp", "refdoc_app"] {
+        let obj = dir.join(format!("{name}-{lang}.o"));
+        let out = Command::new(compiler)
+            .args(["-x", lang, std, "-Wall", "-Wextra", "-Werror", "-O2", "-c"])
+            .arg("-I")
+            .arg(&include)
+            .arg("-I")
+            .arg(sources())
+            .arg(sources().join(format!("{name}.c")))
+            .arg("-o")
+            .arg(&obj)
+            .output()
+            .expect("run the C compiler");
+        assert!(
+            out.status.success(),
+            "{compiler} {lang} {std} {name}.c:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        objects.push(obj);
+    }
+    let exe = dir.join(format!("refdoc_app-{lang}"));
+    let out = Command::new(compiler)
+        .args(&objects)
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-llttng_ust_rs", "-ldl"])
+        .output()
+        .expect("link");
+    assert!(
+        out.status.success(),
+        "link: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// babeltrace2's lines for `trace`, without timestamp, host and packet context.
+fn payloads(trace: &Path) -> Option<Vec<String>> {
+    let out = support::babeltrace2(&[trace.as_os_str()])?;
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "babeltrace2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = sources().join("refdoc_app.c");
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                // "[time] (+delta) host NAME: { cpu_id = N }, { ... }"
+                let rest = l.splitn(4, ' ').nth(3).unwrap_or("");
+                let (name, tail) = rest.split_once(": { cpu_id = ").unwrap_or((rest, ""));
+                let payload = tail.split_once("}, ").map_or("", |(_, p)| p);
+                format!("{name}: {payload}").replace(&*file.to_string_lossy(), "FILE")
+            })
+            .collect(),
+    )
+}
+
+fn expected(rounds: usize) -> Vec<String> {
+    (0..rounds)
+        .flat_map(|_| EXPECTED.iter().map(|s| s.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_c_program_records_what_lttng_ust_records_in_standalone_mode() {
+    let tmp = TempDir::new("c-standalone");
+    for (compiler, lang, std) in [("cc", "c", "-std=c99"), ("c++", "c++", "-std=c++11")] {
+        let exe = build(tmp.path(), compiler, lang, std);
+        let trace = tmp.path().join(format!("trace-{lang}"));
+        let status = Command::new(&exe)
+            // One round: babeltrace2 2.0 prints an empty text sequence that follows a
+            // non-empty one of the same field as the previous text (the recorded
+            // length is 0, as in LTTng-UST's trace of the same calls).
+            .arg("1")
+            .env("LIBUST_TRACE_DIR", &trace)
+            .status()
+            .expect("run refdoc_app");
+        // The exit status counts evaluations of an argument of an enabled event.
+        assert_eq!(status.code(), Some(1), "{lang}: refdoc_app");
+        let Some(lines) = payloads(&trace) else {
+            return;
+        };
+        assert_eq!(lines, expected(1), "{lang}");
+    }
+}
+
+#[test]
+fn a_disabled_c_tracepoint_does_not_evaluate_its_arguments() {
+    let tmp = TempDir::new("c-disabled");
+    let exe = build(tmp.path(), "cc", "c", "-std=c99");
+    let status = Command::new(&exe)
+        .arg("3")
+        .env("LIBUST_DAEMON", "0")
+        .status()
+        .expect("run refdoc_app");
+    assert_eq!(status.code(), Some(0), "arguments evaluated while disabled");
+}
+
+#[test]
+fn a_c_program_records_what_lttng_ust_records_through_the_session_daemon() {
+    let u = User::new("c-daemon");
+    let exe = build(u.home(), "cc", "c", "-std=c99");
+    u.lttng_ok(&["create", "c"]);
+    u.lttng_ok(&[
+        "enable-event",
+        "-u",
+        "refdoc:*,lttng_ust_tracef:*,lttng_ust_tracelog:*",
+    ]);
+    u.lttng_ok(&["start"]);
+    let out = u.cmd(&exe).arg("1").output().expect("run refdoc_app");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    u.lttng_ok(&["stop"]);
+    let trace = u.session_output("c");
+    let Some(lines) = payloads(&trace) else {
+        return;
+    };
+    assert_eq!(lines, expected(1));
+    u.lttng_ok(&["destroy"]);
+}
