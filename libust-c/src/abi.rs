@@ -143,8 +143,8 @@ unsafe fn text(p: *const c_char) -> String {
 ///
 /// `e` points to a description as the headers generate it.
 unsafe fn read_event(e: &Event) -> RawEvent {
-    // SAFETY (whole function): pointers of a generated description are NULL or valid,
-    // arrays hold the counts they give.
+    // SAFETY: pointers of a generated description are NULL or valid, and its arrays
+    // hold the counts they give (the whole block reads only those).
     unsafe {
         let loglevel = (!e.loglevel.is_null()).then(|| *e.loglevel);
         let model_emf_uri = (!e.model_emf_uri.is_null()).then(|| text(*e.model_emf_uri));
