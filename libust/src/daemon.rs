@@ -227,16 +227,7 @@ fn send_more(
     descs: Vec<EventDesc>,
     timeout: Duration,
 ) -> Result<(), SessionError> {
-    let uid = rundir::current_uid();
-    rundir::check(dir, uid)?;
-    let sock = socket::connect(&dir.join(rundir::APP_SOCKET))?;
-    let peer = socket::peer_cred(sock.as_fd())?;
-    if peer.uid != uid {
-        return Err(SessionError::PeerUid {
-            peer: peer.uid,
-            own: uid,
-        });
-    }
+    let sock = connect(dir)?;
     socket::set_timeout(sock.as_fd(), Some(timeout.max(Duration::from_millis(1))))?;
     let mut first = first;
     for chunk in chunks(&descs)? {
@@ -420,8 +411,9 @@ impl Drop for Published {
     }
 }
 
-/// One conversation with the daemon, from connecting to the connection's end.
-fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
+/// Connects to the daemon's `app.sock` in `dir`, after checking the run directory,
+/// and only if the listening process runs under our uid.
+fn connect(dir: &Path) -> Result<OwnedFd, SessionError> {
     let uid = rundir::current_uid();
     rundir::check(dir, uid)?;
     let sock = socket::connect(&dir.join(rundir::APP_SOCKET))?;
@@ -432,6 +424,12 @@ fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
             own: uid,
         });
     }
+    Ok(sock)
+}
+
+/// One conversation with the daemon, from connecting to the connection's end.
+fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
+    let sock = connect(dir)?;
     socket::set_timeout(sock.as_fd(), Some(IO_TIMEOUT))?;
     CONN_FD.store(sock.as_raw_fd(), Ordering::Relaxed);
     let _published = Published;
