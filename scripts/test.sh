@@ -13,5 +13,5 @@ if ! command -v babeltrace2 >/dev/null; then
 	fi
 fi
 
-cargo build --workspace --bins --examples
+cargo build --workspace --lib --bins --examples
 cargo test --workspace
