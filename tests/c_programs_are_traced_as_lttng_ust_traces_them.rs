@@ -10,7 +10,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::user::{bin_dir, User};
+use support::c;
+use support::user::User;
 use support::TempDir;
 
 /// What babeltrace2 prints for one round of `refdoc_app` (timestamps, host and
@@ -35,78 +36,41 @@ const EXPECTED: &[&str] = &[
     r#"lttng_ust_tracelog:LTTNG_UST_TRACEPOINT_LOGLEVEL_WARNING: { line = 41, file = "FILE", func = "main", _msg_length = 10, msg = "tracelog 7" }"#,
 ];
 
-fn sources() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("c")
-}
-
 /// Compiles the provider and the program with `compiler` in `lang` (`c` or `c++`)
 /// with every warning an error, and links them against liblttng_ust_rs.
 fn build(dir: &Path, compiler: &str, lang: &str, std: &str) -> PathBuf {
-    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../libust-c/include");
-    let lib = bin_dir();
-    assert!(
-        lib.join("liblttng_ust_rs.so").exists(),
-        "liblttng_ust_rs.so is not built in {}: cargo build -p libust-c",
-        lib.display()
-    );
-    let mut objects = Vec::new();
-    for name in ["refdoc_tp", "refdoc_app"] {
-        let obj = dir.join(format!("{name}-{lang}.o"));
-        let out = Command::new(compiler)
-            .args(["-x", lang, std, "-Wall", "-Wextra", "-Werror", "-O2", "-c"])
-            .arg("-I")
-            .arg(&include)
-            .arg("-I")
-            .arg(sources())
-            .arg(sources().join(format!("{name}.c")))
-            .arg("-o")
-            .arg(&obj)
-            .output()
-            .expect("run the C compiler");
-        assert!(
-            out.status.success(),
-            "{compiler} {lang} {std} {name}.c:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        objects.push(obj);
-    }
+    let objects: Vec<String> = ["refdoc_tp", "refdoc_app"]
+        .iter()
+        .map(|name| {
+            let obj = c::compile(
+                dir,
+                compiler,
+                name,
+                &format!("{name}-{lang}"),
+                &["-x", lang, std],
+            );
+            obj.to_string_lossy().into_owned()
+        })
+        .collect();
     let exe = dir.join(format!("refdoc_app-{lang}"));
-    let out = Command::new(compiler)
-        .args(&objects)
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-llttng_ust_rs", "-ldl"])
-        .output()
-        .expect("link");
-    assert!(
-        out.status.success(),
-        "link: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut args: Vec<String> = objects;
+    args.extend(["-o".into(), exe.to_string_lossy().into_owned()]);
+    args.extend(c::lib_flags());
+    c::run(
+        dir,
+        compiler,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     exe
 }
 
-/// babeltrace2's lines for `trace`, without timestamp, host and packet context.
+/// The payloads of `trace`, the source file's path replaced by `FILE`.
 fn payloads(trace: &Path) -> Option<Vec<String>> {
-    let out = support::babeltrace2(&[trace.as_os_str()])?;
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "babeltrace2: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = sources().join("refdoc_app.c");
+    let file = c::sources().join("refdoc_app.c");
     Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                // "[time] (+delta) host NAME: { cpu_id = N }, { ... }"
-                let rest = l.splitn(4, ' ').nth(3).unwrap_or("");
-                let (name, tail) = rest.split_once(": { cpu_id = ").unwrap_or((rest, ""));
-                let payload = tail.split_once("}, ").map_or("", |(_, p)| p);
-                format!("{name}: {payload}").replace(&*file.to_string_lossy(), "FILE")
-            })
+        c::payloads(trace)?
+            .into_iter()
+            .map(|l| l.replace(&*file.to_string_lossy(), "FILE"))
             .collect(),
     )
 }

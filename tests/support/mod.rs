@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: run traced programs, read traces back.
 #![allow(dead_code)]
 
+pub mod c;
 pub mod sandbox;
 pub mod tracing_group;
 pub mod user;
