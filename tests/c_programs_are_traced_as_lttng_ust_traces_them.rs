@@ -3,7 +3,8 @@
 //! `cc` against our headers and liblttng_ust_rs, is traced in standalone mode and
 //! through the session daemon; babeltrace2 prints the payloads LTTng-UST's trace of
 //! the same program holds (`reference/lttng-ust-c-api.md` §11.2), line for line. The
-//! same sources build as C99 and as C++11 with `-Wall -Wextra -Werror`.
+//! same sources build with gcc and clang, as C99/C11 and as C++11/C++17, with
+//! `-Wall -Wextra -Werror` (clang is required under `CI=true`).
 
 mod support;
 
@@ -46,13 +47,13 @@ fn build(dir: &Path, compiler: &str, lang: &str, std: &str) -> PathBuf {
                 dir,
                 compiler,
                 name,
-                &format!("{name}-{lang}"),
+                &format!("{name}-{compiler}"),
                 &["-x", lang, std],
             );
             obj.to_string_lossy().into_owned()
         })
         .collect();
-    let exe = dir.join(format!("refdoc_app-{lang}"));
+    let exe = dir.join(format!("refdoc_app-{compiler}"));
     let mut args: Vec<String> = objects;
     args.extend(["-o".into(), exe.to_string_lossy().into_owned()]);
     args.extend(c::lib_flags());
@@ -84,9 +85,18 @@ fn expected(rounds: usize) -> Vec<String> {
 #[test]
 fn a_c_program_records_what_lttng_ust_records_in_standalone_mode() {
     let tmp = TempDir::new("c-standalone");
-    for (compiler, lang, std) in [("cc", "c", "-std=c99"), ("c++", "c++", "-std=c++11")] {
+    let builds = [
+        ("cc", "c", "-std=c99"),
+        ("c++", "c++", "-std=c++11"),
+        ("clang", "c", "-std=c11"),
+        ("clang++", "c++", "-std=c++17"),
+    ];
+    for (compiler, lang, std) in builds {
+        if !c::have_compiler(compiler) {
+            continue;
+        }
         let exe = build(tmp.path(), compiler, lang, std);
-        let trace = tmp.path().join(format!("trace-{lang}"));
+        let trace = tmp.path().join(format!("trace-{compiler}"));
         let status = Command::new(&exe)
             // One round: babeltrace2 2.0 prints an empty text sequence that follows a
             // non-empty one of the same field as the previous text (the recorded
@@ -96,11 +106,11 @@ fn a_c_program_records_what_lttng_ust_records_in_standalone_mode() {
             .status()
             .expect("run refdoc_app");
         // The exit status counts evaluations of an argument of an enabled event.
-        assert_eq!(status.code(), Some(1), "{lang}: refdoc_app");
+        assert_eq!(status.code(), Some(1), "{compiler}: refdoc_app");
         let Some(lines) = payloads(&trace) else {
             return;
         };
-        assert_eq!(lines, expected(1), "{lang}");
+        assert_eq!(lines, expected(1), "{compiler}");
     }
 }
 
