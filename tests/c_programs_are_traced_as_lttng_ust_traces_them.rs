@@ -130,13 +130,18 @@ fn a_disabled_c_tracepoint_does_not_evaluate_its_arguments() {
 fn a_c_program_records_what_lttng_ust_records_through_the_session_daemon() {
     let u = User::new("c-daemon");
     let exe = build(u.home(), "cc", "c", "-std=c99");
-    u.lttng_ok(&["create", "c"]);
-    u.lttng_ok(&[
-        "enable-event",
-        "-u",
-        "refdoc:*,lttng_ust_tracef:*,lttng_ust_tracelog:*",
-    ]);
-    u.lttng_ok(&["start"]);
+    // Two sessions select the same events: each event is recorded in both channels.
+    for s in ["c2", "c"] {
+        u.lttng_ok(&["create", s]);
+        u.lttng_ok(&[
+            "enable-event",
+            "-u",
+            "-s",
+            s,
+            "refdoc:*,lttng_ust_tracef:*,lttng_ust_tracelog:*",
+        ]);
+        u.lttng_ok(&["start", s]);
+    }
     let out = u.cmd(&exe).arg("1").output().expect("run refdoc_app");
     assert_eq!(
         out.status.code(),
@@ -144,11 +149,42 @@ fn a_c_program_records_what_lttng_ust_records_through_the_session_daemon() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    u.lttng_ok(&["stop"]);
-    let trace = u.session_output("c");
-    let Some(lines) = payloads(&trace) else {
-        return;
-    };
-    assert_eq!(lines, expected(1));
-    u.lttng_ok(&["destroy"]);
+    for s in ["c", "c2"] {
+        u.lttng_ok(&["stop", s]);
+        let Some(lines) = payloads(&u.session_output(s)) else {
+            return;
+        };
+        assert_eq!(lines, expected(1), "session {s}");
+        u.lttng_ok(&["destroy", s]);
+    }
+}
+
+#[test]
+fn the_probes_copy_a_string_that_shrank_as_lttng_ust_does() {
+    let tmp = TempDir::new("c-put-string");
+    for compiler in ["cc", "clang"] {
+        if !c::have_compiler(compiler) {
+            continue;
+        }
+        let obj = c::compile(tmp.path(), compiler, "put_string_check", compiler, &[]);
+        let exe = tmp.path().join(format!("put_string_check-{compiler}"));
+        let (o, e) = (obj.display().to_string(), exe.display().to_string());
+        let mut args = vec![o, "-o".into(), e];
+        args.extend(c::lib_flags());
+        c::run(
+            tmp.path(),
+            compiler,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        let out = Command::new(&exe).output().expect("run put_string_check");
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            ),
+            (Some(0), "ok\n".to_string()),
+            "{compiler}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

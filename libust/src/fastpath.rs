@@ -204,12 +204,12 @@ fn record_one(b: &Bound, cpu: usize, payload_len: usize, write: &impl Fn(&mut Re
 pub struct Slot {
     /// Where the payload goes: `payload_len` bytes to write.
     pub dst: *mut u8,
-    list: *const Bindings,
-    /// Index of the binding `pending` belongs to.
-    index: usize,
+    /// The record to commit.
+    pending: Option<(&'static RingWriter, proto::ring::writer::PendingCommit)>,
+    /// The channels still to try after this one: empty in the common case of one.
+    rest: &'static [Bound],
     cpu: usize,
     payload_len: usize,
-    pending: Option<(&'static RingWriter, proto::ring::writer::PendingCommit)>,
 }
 
 impl Slot {
@@ -217,11 +217,10 @@ impl Slot {
     pub const fn new() -> Slot {
         Slot {
             dst: std::ptr::null_mut(),
-            list: std::ptr::null(),
-            index: 0,
+            pending: None,
+            rest: &[],
             cpu: 0,
             payload_len: 0,
-            pending: None,
         }
     }
 }
@@ -234,71 +233,69 @@ impl Default for Slot {
 
 /// Starts recording one event of `tp` with a payload of `payload_len` bytes: true if
 /// a record is reserved (write the payload at `slot.dst`, then call [`next_slot`]).
-#[inline]
+#[inline(always)]
 pub fn begin_slot(tp: &Tracepoint, payload_len: usize, slot: &mut Slot) -> bool {
     let p = tp.bindings.load(Ordering::Acquire);
     if p.is_null() {
         no_bindings();
         return false;
     }
-    slot.list = p;
-    slot.index = 0;
+    // SAFETY: lists come from Box::into_raw in `bind` and are never freed nor mutated.
+    let list: &'static Bindings = unsafe { &*p };
     slot.cpu = current_cpu();
     slot.payload_len = payload_len;
-    slot.pending = None;
-    reserve_from(slot, 0)
+    slot.rest = &list.rest;
+    reserve_in(slot, &list.first) || reserve_rest(slot)
 }
 
 /// Commits the record reserved in `slot` and reserves the same event in the next
 /// bound channel: true if there is one with room (write the payload again).
-#[inline]
+#[inline(always)]
 pub fn next_slot(slot: &mut Slot) -> bool {
     if let Some((w, pending)) = slot.pending.take() {
         w.end_record(pending);
     }
-    let from = slot.index + 1;
-    reserve_from(slot, from)
+    !slot.rest.is_empty() && reserve_rest(slot)
+}
+
+/// Reserves the record in the first of `slot.rest` that has room, and takes the
+/// channels tried off the list.
+#[inline(never)]
+fn reserve_rest(slot: &mut Slot) -> bool {
+    while let Some((b, rest)) = slot.rest.split_first() {
+        slot.rest = rest;
+        if reserve_in(slot, b) {
+            return true;
+        }
+    }
+    false
 }
 
 #[inline(always)]
-fn reserve_from(slot: &mut Slot, from: usize) -> bool {
-    if slot.list.is_null() {
-        return false;
-    }
-    // SAFETY: `slot.list` was loaded from `Tracepoint::bindings` by `begin_slot`:
-    // lists come from Box::into_raw in `bind` and are never freed nor mutated.
-    let list: &'static Bindings = unsafe { &*slot.list };
-    let count = 1 + list.rest.len();
-    for i in from..count {
-        let b = if i == 0 {
-            &list.first
-        } else {
-            &list.rest[i - 1]
-        };
-        let ch = b.channel;
-        let w = match ch.writers.get(slot.cpu) {
-            Some(w) => w,
-            None => &ch.writers[slot.cpu % ch.writers.len()],
-        };
-        let ctx = ch.contexts;
-        let len = ctx.record_size() + slot.payload_len;
-        let now = if proto::ring::writer::NEEDS_ORDERED_CLOCK {
-            clock::now
-        } else {
-            clock::now_unordered
-        };
-        if let Some((mut r, pending)) = w.begin_record(b.event_id, len, now) {
+fn reserve_in(slot: &mut Slot, b: &Bound) -> bool {
+    let ch = b.channel;
+    let w = match ch.writers.get(slot.cpu) {
+        Some(w) => w,
+        None => &ch.writers[slot.cpu % ch.writers.len()],
+    };
+    let ctx = ch.contexts;
+    let len = ctx.record_size() + slot.payload_len;
+    let now = if proto::ring::writer::NEEDS_ORDERED_CLOCK {
+        clock::now
+    } else {
+        clock::now_unordered
+    };
+    match w.begin_record(b.event_id, len, now) {
+        Some((mut r, pending)) => {
             if !ctx.is_empty() {
                 write_contexts(ctx, &mut r);
             }
             slot.dst = r.into_raw().0;
-            slot.index = i;
             slot.pending = Some((w, pending));
-            return true;
+            true
         }
+        None => false,
     }
-    slot.list = std::ptr::null();
-    false
 }
 
 /// An enabled tracepoint without a list: it was just disabled (a harmless race), or

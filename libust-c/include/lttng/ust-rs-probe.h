@@ -16,6 +16,7 @@
  */
 #pragma GCC system_header
 
+#include <stdint.h>
 #include <string.h>
 
 #ifndef LTTNG_UST_TRACEPOINT_PROVIDER
@@ -31,17 +32,62 @@
 
 #ifndef __LR_PROBE_HELPERS
 #define __LR_PROBE_HELPERS
-/* A string of `n` bytes with its NUL; one that shrank since it was measured is
- * padded with '#', as LTTng-UST does. */
-static inline void __lr_put_string(char *dst, const char *src, size_t n)
+/* A word's zero bytes: exact as a test of whether there is one. */
+#define __LR_ZERO_BYTES(w) \
+	(((w) - UINT64_C(0x0101010101010101)) & ~(w) & UINT64_C(0x8080808080808080))
+
+/* Copies `n` bytes from `src` to `dst` (which do not overlap) and says whether they
+ * held a NUL: eight bytes at a time, the last eight overlapping the ones before (two
+ * words for up to 16 bytes), so that nothing outside the `n` bytes is read. */
+static inline int __lr_copy_has_nul(char *dst, const char *src, size_t n)
 {
+	uint64_t zeros = 0, w;
 	size_t i = 0;
 
-	for (; i + 1 < n && src[i]; i++)
-		dst[i] = src[i];
-	for (; i + 1 < n; i++)
-		dst[i] = '#';
+	if (n < 8) {
+		for (; i < n; i++) {
+			char ch = src[i];
+
+			dst[i] = ch;
+			zeros |= !ch;
+		}
+		return zeros != 0;
+	}
+	if (n <= 16) {
+		uint64_t w2;
+
+		memcpy(&w, src, 8);
+		memcpy(&w2, src + n - 8, 8);
+		memcpy(dst, &w, 8);
+		memcpy(dst + n - 8, &w2, 8);
+		return (__LR_ZERO_BYTES(w) | __LR_ZERO_BYTES(w2)) != 0;
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, src + i, 8);
+		memcpy(dst + i, &w, 8);
+		zeros |= __LR_ZERO_BYTES(w);
+	}
+	if (i < n) {
+		memcpy(&w, src + n - 8, 8);
+		memcpy(dst + n - 8, &w, 8);
+		zeros |= __LR_ZERO_BYTES(w);
+	}
+	return zeros != 0;
+}
+
+/* A string of `n` bytes with its NUL, `src` measured at `n - 1` bytes. One that
+ * shrank since it was measured is padded with '#', as LTTng-UST does, so that the
+ * record keeps the length it was reserved with. */
+static inline void __lr_put_string(char *dst, const char *src, size_t n)
+{
 	dst[n - 1] = '\0';
+	if (__builtin_expect(__lr_copy_has_nul(dst, src, n - 1), 0)) {
+		size_t i = 0;
+
+		while (dst[i])
+			i++;
+		memset(dst + i, '#', n - 1 - i);
+	}
 }
 
 /* `n` bytes of text: copied up to the first NUL, zeros after (LTTng-UST's _text). */
