@@ -702,3 +702,102 @@ fn tracepoint_names_that_inject_tsdl_never_reach_the_metadata() {
     assert!(declared, "probe:ok is declared in {metadata:?}");
     assert_serves(&u, pid, "TSDL injection");
 }
+
+#[test]
+fn late_tracepoints_with_bad_indexes_or_injecting_names_are_never_bound() {
+    let u = User::new("hostile-more");
+    u.lttng_ok(&["create", "more"]);
+    u.lttng_ok(&["enable-event", "-u", "*"]);
+    u.lttng_ok(&["start"]);
+    let pid = u.daemon_pid().expect("daemon pid");
+    let baseline = stable_fd_count(pid);
+
+    let lines = probe(&u, "more-unregistered");
+    assert!(
+        lines[0].starts_with("more: unregistered: Refused(")
+            && lines[0].contains("no registered application has pid"),
+        "{lines:#?}"
+    );
+    assert_fds_back(pid, baseline, "late tracepoints of no application");
+
+    let mut child = u
+        .cmd(env!("CARGO_BIN_EXE_wire_probe"))
+        .arg("app-more")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn wire_probe");
+    let stdin = child.stdin.take();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines: Vec<String> = Vec::new();
+    // Up to the last batch's answer and until probe:late (index 3) is bound.
+    let bound = |l: &String| bound_tracepoints(l).is_some_and(|t| t.contains(&3));
+    loop {
+        let mut l = String::new();
+        if stdout.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        lines.push(l.trim_end().to_string());
+        let done = lines.iter().any(|l| l == "more: done");
+        if l.starts_with("unexpected") || (done && lines.iter().any(bound)) {
+            break;
+        }
+    }
+    let answer = |batch: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("more: {batch}: ")))
+            .unwrap_or_else(|| panic!("no answer to {batch}: {lines:#?}"))
+            .to_string()
+    };
+    let wrong = answer("wrong-index");
+    assert!(
+        wrong.contains("they start at index 7, the application has 1 tracepoints"),
+        "{lines:#?}"
+    );
+    assert_eq!(answer("injecting"), "Ready", "{lines:#?}");
+    let order = answer("out-of-order");
+    assert!(
+        order.contains("a message starts at index 9, 5 expected"),
+        "{lines:#?}"
+    );
+    // Only probe:ok and probe:late are ever bound: never the refused indexes 1 and 2,
+    // nor anything of the batches refused whole.
+    assert!(lines.iter().any(bound), "{lines:#?}");
+    for tps in lines.iter().filter_map(|l| bound_tracepoints(l)) {
+        assert!(tps.iter().all(|&t| t == 0 || t == 3), "{lines:#?}");
+    }
+    let listed = u.lttng_ok(&["list", "-u"]);
+    assert!(listed.contains("probe:late"), "{listed}");
+    for bad in ["event {", "name = ", "probe:field", "seven", "four", "nine"] {
+        assert!(!listed.contains(bad), "{listed}");
+    }
+    u.lttng_ok(&["stop"]);
+    drop(stdin);
+    let rest = child.wait_with_output().unwrap();
+    assert!(rest.status.success(), "{}", text(&rest.stdout));
+
+    let mut metadata = Vec::new();
+    files_named(&u.home().join("lttng-traces"), "metadata", &mut metadata);
+    assert!(!metadata.is_empty(), "no metadata written");
+    for m in &metadata {
+        let tsdl = std::fs::read_to_string(m).unwrap();
+        for bad in [
+            "} event { name",
+            "name = \"y\"",
+            "probe:field",
+            "seven",
+            "nine",
+        ] {
+            assert!(!tsdl.contains(bad), "{} holds {bad:?}", m.display());
+        }
+    }
+    assert_serves(&u, pid, "hostile late tracepoints");
+}
+
+/// The tracepoint indexes of a `daemon: SetEvents tracepoints [..] ...` line.
+fn bound_tracepoints(line: &str) -> Option<Vec<u32>> {
+    let list = line.strip_prefix("daemon: SetEvents tracepoints [")?;
+    let list = list.split(']').next()?;
+    Some(list.split(", ").filter_map(|t| t.parse().ok()).collect())
+}

@@ -36,6 +36,8 @@ pub enum AppError {
     TooManyTracepoints(u32),
     #[error("application sent more tracepoint descriptions than it announced")]
     ExtraTracepoints,
+    #[error("late tracepoints out of order: a message starts at index {got}, {expected} expected")]
+    OutOfOrder { expected: u64, got: u32 },
     #[error("application failed a command: {0}")]
     Failed(String),
     #[error("application answered with something other than a reply")]
@@ -179,10 +181,16 @@ fn read_more(
             AppMessage::MoreTracepoints {
                 first: next,
                 descs: more,
-            } if u64::from(next) == u64::from(first) + tracepoints.len() as u64 => {
+            } => {
+                let expected = u64::from(first) + tracepoints.len() as u64;
+                if u64::from(next) != expected {
+                    return Err(AppError::OutOfOrder {
+                        expected,
+                        got: next,
+                    });
+                }
                 descs = more;
             }
-            AppMessage::MoreTracepoints { .. } => return Err(AppError::ExtraTracepoints),
             _ => return Err(AppError::NoHello("another message")),
         }
     }

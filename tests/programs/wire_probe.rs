@@ -76,6 +76,8 @@ fn main() -> ExitCode {
         "app-silent" => app_stall(None),
         "app-stall" => app_stall(Some(app_hello(2))),
         "app-inject" => app_inject(),
+        "app-more" => app_more(),
+        "more-unregistered" => more_unregistered(),
         other => Err(format!("no scenario named {other}")),
     };
     match r {
@@ -453,7 +455,6 @@ fn desc(provider: &str, name: &str) -> EventDesc {
 /// (indices 1 to 3), then behaves as an application until its stdin closes: answers
 /// every daemon message and prints the bindings it receives.
 fn app_inject() -> Res {
-    let s = connect(rundir::APP_SOCKET)?;
     let mut evil_field = desc("probe", "field");
     evil_field.fields[0].name = "v;\n} event { name = \"y\"".into();
     let descs = vec![
@@ -462,20 +463,125 @@ fn app_inject() -> Res {
         desc("x\"; } event { name = \"y", "z"),
         evil_field,
     ];
+    let s = register(descs)?;
+    serve(&s, &stdin_closer(), &AtomicBool::new(false))
+}
+
+/// Registers `probe:ok` (index 0), then, once the daemon is ready, sends late batches
+/// of tracepoints on connections of their own as libust does after a `dlopen`, each
+/// answer printed as `more: <batch>: <answer>`, and `more: done` after the last;
+/// meanwhile and until its stdin closes it serves the first connection as an
+/// application does, printing the bindings it receives. The batches: one that starts
+/// at the wrong index (7); one from index 1 whose first two descriptions would inject
+/// TSDL and whose third, `probe:late` (index 3), is valid; one whose second message
+/// does not follow on from its first.
+fn app_more() -> Res {
+    let s = register(vec![desc("probe", "ok")])?;
+    let closed = stdin_closer();
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (closed, ready) = (closed.clone(), ready.clone());
+        std::thread::spawn(move || serve(&s, &closed, &ready))
+    };
+    let t0 = Instant::now();
+    while !ready.load(Ordering::SeqCst) {
+        if server.is_finished() || t0.elapsed() > WAIT {
+            return Err("the registration never became ready".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut evil_field = desc("probe", "field");
+    evil_field.fields[0].name = "v;\n} event { name = \"y\"".into();
+    let batches: [(&str, Vec<LateMessage>); 3] = [
+        ("wrong-index", vec![(7, vec![desc("probe", "seven")])]),
+        (
+            "injecting",
+            vec![(
+                1,
+                vec![
+                    desc("x\"; } event { name = \"y", "z"),
+                    evil_field,
+                    desc("probe", "late"),
+                ],
+            )],
+        ),
+        (
+            "out-of-order",
+            vec![
+                (4, vec![desc("probe", "four")]),
+                (9, vec![desc("probe", "nine")]),
+            ],
+        ),
+    ];
+    for (name, messages) in batches {
+        println!("more: {name}: {}", more(&messages)?);
+    }
+    println!("more: done");
+    server.join().map_err(|_| "the serving thread panicked")?
+}
+
+/// One `MoreTracepoints` message: the index of its first description, and them.
+type LateMessage = (u32, Vec<EventDesc>);
+
+/// Sends late tracepoints from an application that never registered.
+fn more_unregistered() -> Res {
+    println!(
+        "more: unregistered: {}",
+        more(&[(0, vec![desc("probe", "x")])])?
+    );
+    Ok(())
+}
+
+/// One late batch on a connection of its own: its messages, the closing empty one
+/// (at the index after the last), and the daemon's answer, Debug-formatted.
+fn more(messages: &[LateMessage]) -> Result<String, String> {
+    let s = connect(rundir::APP_SOCKET)?;
+    let end = messages
+        .last()
+        .map_or(0, |(first, d)| first + d.len() as u32);
+    let close = (end, Vec::new());
+    for (first, descs) in messages.iter().chain([&close]) {
+        let m = AppMessage::MoreTracepoints {
+            first: *first,
+            descs: descs.clone(),
+        };
+        if socket::send(s.as_fd(), &m, &[]).is_err() {
+            break; // refused before the end: the answer says why
+        }
+    }
+    match socket::recv::<DaemonMessage>(s.as_fd()) {
+        Ok(m) => Ok(format!("{:?}", m.msg)),
+        Err(WireError::Closed) => Ok("closed".into()),
+        Err(e) => Err(format!("no answer to late tracepoints: {e}")),
+    }
+}
+
+/// Connects to `app.sock` and sends a registration with `descs`.
+fn register(descs: Vec<EventDesc>) -> Result<OwnedFd, String> {
+    let s = connect(rundir::APP_SOCKET)?;
     let hello = app_hello(descs.len() as u32);
     socket::send(s.as_fd(), &hello, &[]).map_err(|e| e.to_string())?;
     let tps = AppMessage::Tracepoints(descs);
     socket::send(s.as_fd(), &tps, &[]).map_err(|e| e.to_string())?;
     println!("sent: {}", short(&tps));
-    let stdin_closed = Arc::new(AtomicBool::new(false));
-    {
-        let flag = stdin_closed.clone();
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-            flag.store(true, Ordering::SeqCst);
-        });
-    }
+    Ok(s)
+}
+
+/// A flag raised when stdin closes (the test's signal to leave).
+fn stdin_closer() -> Arc<AtomicBool> {
+    let closed = Arc::new(AtomicBool::new(false));
+    let flag = closed.clone();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        flag.store(true, Ordering::SeqCst);
+    });
+    closed
+}
+
+/// Serves a registered application's connection until `closed` is raised: answers
+/// every daemon message and prints it; raises `ready` at the daemon's `Ready`.
+fn serve(s: &OwnedFd, closed: &AtomicBool, ready: &AtomicBool) -> Res {
     socket::set_timeout(s.as_fd(), Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut accepted = false;
@@ -505,9 +611,12 @@ fn app_inject() -> Res {
                 }
                 socket::send(s.as_fd(), &AppMessage::Reply(None), &[])
                     .map_err(|e| format!("reply: {e}"))?;
+                if matches!(m.msg, DaemonMessage::Ready) {
+                    ready.store(true, Ordering::SeqCst);
+                }
             }
             Err(WireError::Timeout) => {
-                if stdin_closed.load(Ordering::SeqCst) {
+                if closed.load(Ordering::SeqCst) {
                     return Ok(());
                 }
                 if !accepted && start.elapsed() > WAIT {
