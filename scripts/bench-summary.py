@@ -24,7 +24,7 @@ CASES = [
     ("snap_min", "bench:ev_min, flight recorder"),
     ("clock", "the trace clock alone (libust::clock::now)"),
 ]
-IMPLS = [("ours", "libust"), ("lttng", "LTTng-UST")]
+IMPLS = [("ours", "libust"), ("c", "libust, C API"), ("lttng", "LTTng-UST")]
 
 
 def num(s):
@@ -352,31 +352,32 @@ def main():
     o.append("## libust / LTTng-UST\n")
     o.append("Ratio of the medians; in parentheses the median [min, max] of the per-repetition ratios "
              "(both tracers ran the case back to back in each repetition). Below 1 means libust is faster.\n")
-    o.append("| case | T | ns/ev libust / LTTng-UST | aggregate ev/s libust / LTTng-UST |")
-    o.append("|---|---|---|---|")
-    for case in ("ev", "min", "dis_ev", "dis_min"):
-        for t in (1, 2):
-            ours = {r["rep"]: r for r in g.get(("ours", case, t), [])}
-            theirs = {r["rep"]: r for r in g.get(("lttng", case, t), [])}
-            if not ours or not theirs:
-                continue
-            per_ns = [num(ours[k]["ns_per_ev_median"]) / num(theirs[k]["ns_per_ev_median"])
-                      for k in ours if k in theirs and num(theirs[k]["ns_per_ev_median"])]
-            per_eps = [num(ours[k]["events_per_s"]) / num(theirs[k]["events_per_s"])
-                       for k in ours if k in theirs and num(theirs[k]["events_per_s"])]
-            f2 = lambda x: f"{x:.2f}"
-            o.append(f"| {case} | {t} | {ratio(med(nsv('ours', case, t)), med(nsv('lttng', case, t)))} "
-                     f"({mmm(per_ns, f2)}) | {ratio(med(epsv('ours', case, t)), med(epsv('lttng', case, t)))} "
-                     f"({mmm(per_eps, f2)}) |")
+    o.append("| ours | case | T | ns/ev ours / LTTng-UST | aggregate ev/s ours / LTTng-UST |")
+    o.append("|---|---|---|---|---|")
+    for impl, iname in IMPLS[:2]:
+        for case in ("ev", "min", "dis_ev", "dis_min"):
+            for t in (1, 2):
+                ours = {r["rep"]: r for r in g.get((impl, case, t), [])}
+                theirs = {r["rep"]: r for r in g.get(("lttng", case, t), [])}
+                if not ours or not theirs:
+                    continue
+                per_ns = [num(ours[k]["ns_per_ev_median"]) / num(theirs[k]["ns_per_ev_median"])
+                          for k in ours if k in theirs and num(theirs[k]["ns_per_ev_median"])]
+                per_eps = [num(ours[k]["events_per_s"]) / num(theirs[k]["events_per_s"])
+                           for k in ours if k in theirs and num(theirs[k]["events_per_s"])]
+                f2 = lambda x: f"{x:.2f}"
+                o.append(f"| {iname} | {case} | {t} | {ratio(med(nsv(impl, case, t)), med(nsv('lttng', case, t)))} "
+                         f"({mmm(per_ns, f2)}) | {ratio(med(epsv(impl, case, t)), med(epsv('lttng', case, t)))} "
+                         f"({mmm(per_eps, f2)}) |")
     o.append("")
 
     o.append("## Scaling: aggregate ev/s at T=2 / T=1 (medians)\n")
-    o.append("| case | libust | LTTng-UST |")
-    o.append("|---|---|---|")
+    o.append("| case | " + " | ".join(n for _, n in IMPLS) + " |")
+    o.append("|---" * (len(IMPLS) + 1) + "|")
     for case in ("ev", "min", "snap_ev", "snap_min", "clock"):
         cells = [ratio(med(epsv(impl, case, 2)), med(epsv(impl, case, 1))) for impl, _ in IMPLS]
         if any(c != "NA" for c in cells):
-            o.append(f"| {case} | {cells[0]} | {cells[1]} |")
+            o.append(f"| {case} | " + " | ".join(cells) + " |")
     o.append("")
 
     # Phase 3: libust alone, loops of >= 1 s, T=1 and T=2 back to back.
@@ -455,14 +456,15 @@ def main():
     def verdict(ok):
         return "NA" if ok is None else ("pass" if ok else "**FAIL**")
 
-    for t in (1, 2):
-        a, b = med(nsv("ours", "ev", t)), med(nsv("lttng", "ev", t))
-        r = a / b if a is not None and b else None
-        o.append(f"| bench:ev ns/ev <= 1/3 of LTTng-UST's (T={t}) | {ratio(a, b, 3)} | {verdict(None if r is None else r <= 1 / 3)} |")
-    for case in ("dis_ev", "dis_min"):
+    for impl, iname in IMPLS[:2]:
         for t in (1, 2):
-            v = med(nsv("ours", case, t))
-            o.append(f"| disabled {case[4:]} <= 1 ns (T={t}) | {ns(v)} ns | {verdict(None if v is None else v <= 1.0)} |")
+            a, b = med(nsv(impl, "ev", t)), med(nsv("lttng", "ev", t))
+            r = a / b if a is not None and b else None
+            o.append(f"| {iname}: bench:ev ns/ev <= 1/3 of LTTng-UST's (T={t}) | {ratio(a, b, 3)} | {verdict(None if r is None else r <= 1 / 3)} |")
+        for case in ("dis_ev", "dis_min"):
+            for t in (1, 2):
+                v = med(nsv(impl, case, t))
+                o.append(f"| {iname}: disabled {case[4:]} <= 1 ns (T={t}) | {ns(v)} ns | {verdict(None if v is None else v <= 1.0)} |")
     # The disk's direct-write bandwidth, measured at the start and the end of the run.
     disk = [num(env.get(k)) for k in ("disk_direct_MBps_start", "disk_direct_MBps_end")]
     disk = [d * 1e6 for d in disk if d]

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # libust vs LTTng-UST 2.13: the same workload, run side by side, plus the viewer speed
 # of `lttng view` vs babeltrace2. See BENCHMARKS.md for what each case measures.
+# Three tracers in phase 1: `ours` (the Rust workload through libust's macros), `c` (the
+# C workload of libust/benches/lttng-ust, unchanged, built against our headers and
+# liblttng_ust_rs) and `lttng` (the same C workload against LTTng-UST 2.13).
 #
 #   sudo scripts/bench-vs-lttng.sh              # full run: REPS=5, 10M/12M events per thread, ~15-20 min
 #   sudo QUICK=1 REPS=1 scripts/bench-vs-lttng.sh   # smoke test, about a minute
@@ -176,7 +179,14 @@ exe=$(cargo_exe -p lttng --bin lttng) || die "cargo build -p lttng failed"
 cp "$exe" "$WORK/bin/lttng-view"
 make -s -C "$REPO/libust/benches/lttng-ust" O="$WORK/c-build" >&2 || die "building the LTTng-UST C bench failed"
 cp "$WORK/c-build/ust_bench_lttng" "$WORK/bin/"
-OURS=$WORK/bin/ust_bench LTTB=$WORK/bin/ust_bench_lttng VIEW=$WORK/bin/lttng-view
+"${BUILD_AS[@]}" "$CARGO" build --release --manifest-path "$REPO/Cargo.toml" -p libust-c >&2 ||
+	die "cargo build -p libust-c failed"
+cp "$REPO/target/release/liblttng_ust_rs.so" "$WORK/bin/"
+make -s -C "$REPO/libust/benches/lttng-ust" O="$WORK/c-build" ust_bench_c \
+	RS_INCLUDE="$REPO/libust-c/include" RS_LIBDIR="$WORK/bin" >&2 ||
+	die "building the C bench against liblttng_ust_rs failed"
+cp "$WORK/c-build/ust_bench_c" "$WORK/bin/"
+OURS=$WORK/bin/ust_bench LTTB=$WORK/bin/ust_bench_lttng CBENCH=$WORK/bin/ust_bench_c VIEW=$WORK/bin/lttng-view
 
 # -------------------------------------------------------------- sessiond
 # The root sessiond: /var/run/lttng/lttng-sessiond.pid names it when it runs.
@@ -289,15 +299,17 @@ run_case() { # rep impl case T
 	s="${SESSION_PREFIX}$c-t$T-r$rep"
 	dir=$WORK/traces/$impl-$c-t$T-r$rep
 	local expected=$((n * T)) counted=NA counted_view=NA lost=NA warn_view=NA warn_bt2=NA disc=NA sb=NA tb=NA
-	if [ "$impl" = ours ]; then
+	if [ "$impl" = ours ] || [ "$impl" = c ]; then
+		local bin=$OURS
+		[ "$impl" = c ] && bin=$CBENCH
 		if [ "$enabled" = snap ]; then
 			# Flight recorder: nothing is written while the program runs; at exit the
 			# buffers' newest packets are (what `lttng snapshot record` writes).
-			out=$(LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$OURS" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
+			out=$(LIBUST_OVERWRITE=1 LIBUST_TRACE_DIR=$dir "$bin" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
 		elif [ "$enabled" = 1 ]; then
-			out=$(LIBUST_TRACE_DIR=$dir "$OURS" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
+			out=$(LIBUST_TRACE_DIR=$dir "$bin" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
 		else
-			out=$("$OURS" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
+			out=$("$bin" "$n" "$T" "$mode" 2>>"$BLOG") || rc=$?
 		fi
 	else
 		if [ "$enabled" != 0 ]; then
@@ -371,11 +383,11 @@ CASES=${CASES:-"loop dis_ev dis_min ev min snap_ev snap_min clock"}
 log "phase 1: $REPS repetition(s) of: $CASES, T=1 and T=2 (ours and LTTng-UST side by side)"
 for rep in $(seq "$REPS"); do
 	# Alternate who goes first, so that neither always runs right after the other's I/O.
-	if [ $((rep % 2)) = 1 ]; then impls="ours lttng"; else impls="lttng ours"; fi
+	if [ $((rep % 2)) = 1 ]; then impls="ours c lttng"; else impls="lttng c ours"; fi
 	for T in 1 2; do
 		for c in $CASES; do
 			for impl in $impls; do
-				[ "$c" = clock ] && [ "$impl" = lttng ] && continue
+				[ "$c" = clock ] && [ "$impl" != ours ] && continue
 				run_case "$rep" "$impl" "$c" "$T"
 				sync
 			done
