@@ -44,9 +44,10 @@ pub mod standalone;
 mod sys;
 pub mod tracepoint;
 
-pub use fastpath::{begin_slot, next_slot, Slot};
+pub use fastpath::{begin_slot, next_slot, record, Slot};
 pub use field::{FieldKind, FieldTypeStatic, Integer};
 pub use proto::event::{Base, LogLevel};
+pub use proto::ring::shm::RecordWriter;
 pub use tracepoint::{
     register_dynamic, registered, EventDescStatic, FieldDescStatic, RegisterError, Tracepoint,
     TRACEPOINTS,

@@ -1,0 +1,56 @@
+//! A program instrumented with `tracing` and `log`, traced by adding one line to its
+//! start-up (the `registry().with(tracing_lttng::layer()).init()` below).
+//!
+//!     LIBUST_TRACE_DIR=/tmp/t cargo run -p tracing-lttng --example tracing_demo
+//!     lttng view /tmp/t
+//!
+//! `tracing_demo [ROUNDS]` fires, ROUNDS times (default 3): an `info!` with typed
+//! fields, a `warn!` under the target `tracing_demo::net` with a `Display` and a
+//! `Debug` value, a `debug!`, a `trace!`, a `log::info!`, and one callsite whose field
+//! `v` is an integer in even rounds and a string in odd ones.
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug only
+struct Peer {
+    addr: &'static str,
+    port: u16,
+}
+
+fn main() {
+    tracing_subscriber::registry()
+        .with(tracing_lttng::layer())
+        .init();
+    let rounds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
+    for round in 0..rounds {
+        tracing::info!(
+            a = round,
+            b = 2u32,
+            s = "sixteen chars..",
+            neg = -7i64,
+            ratio = 0.5,
+            ok = true,
+            "round {round}"
+        );
+        let peer = Peer {
+            addr: "10.0.0.7",
+            port: 8080,
+        };
+        tracing::warn!(
+            target: "tracing_demo::net",
+            shown = %round,
+            peer = ?peer,
+            "slow peer"
+        );
+        tracing::debug!(n = round * 10, "debug");
+        tracing::trace!(n = round * 100, "trace");
+        log::info!("from log, round {round}");
+        let v: &dyn tracing::Value = if round % 2 == 0 { &round } else { &"odd" };
+        tracing::info!(name: "mixed", v, "mixed");
+    }
+}

@@ -1,0 +1,425 @@
+//! A callsite's event classes, and one record's values encoded for them.
+//!
+//! `tracing` tells a callsite's field names, not their types: a value's type is known
+//! when it is recorded. So a callsite's first class is registered with libust (a
+//! run-time tracepoint, as a C provider's) at its first record, typed by that record's
+//! values. A later record whose values fit the class is encoded for it: an integer
+//! into a wider or other-signed integer field when it fits, an integer into a float
+//! field, anything into a string field (formatted). A record that does not fit (a
+//! string where the class has an integer, a field the class lacks) gets a further
+//! class, named as the first with `_2`, `_3`, ... ([`MAX_CLASSES`] in all), and
+//! beyond that one in which every field is a string (`_text`), which any record fits.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use libust::Tracepoint;
+use proto::event::{Base, EventDesc, FieldDesc, FieldType, IntType};
+use tracing_core::field::{Field, Visit};
+use tracing_core::Metadata;
+
+use crate::names;
+
+/// What a callsite's classes are named and described with.
+#[derive(Debug)]
+pub struct Site {
+    pub provider: String,
+    pub name: String,
+    pub level: proto::event::LogLevel,
+    pub uri: Option<String>,
+    /// The names of the fields recorded, by index (a log record's callsite has more:
+    /// `log.target`, ..., which its metadata already says).
+    pub fields: Vec<&'static str>,
+}
+
+impl Site {
+    /// A tracing callsite's.
+    pub fn of(meta: &Metadata<'_>, fields: Vec<&'static str>) -> Site {
+        let (provider, name) = names::event_name(meta);
+        Site {
+            provider,
+            name,
+            level: names::level(meta.level()),
+            uri: names::uri(meta),
+            fields,
+        }
+    }
+}
+
+/// Typed classes per callsite, the all-string class aside.
+pub const MAX_CLASSES: usize = 8;
+/// Most fields of a callsite (tracing's own limit on a value set).
+pub const MAX_FIELDS: usize = 32;
+
+/// The type of one recorded value, as a field of a class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Absent,
+    I64,
+    U64,
+    F64,
+    Bool,
+    Str,
+}
+
+/// One recorded value; strings are byte ranges of the record's text buffer.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    Absent,
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    Str(u32, u32),
+}
+
+impl Val {
+    fn kind(self) -> Kind {
+        match self {
+            Val::Absent => Kind::Absent,
+            Val::I64(_) => Kind::I64,
+            Val::U64(_) => Kind::U64,
+            Val::F64(_) => Kind::F64,
+            Val::Bool(_) => Kind::Bool,
+            Val::Str(..) => Kind::Str,
+        }
+    }
+
+    /// Whether a field of kind `k` can hold this value.
+    fn fits(self, k: Kind) -> bool {
+        match (self, k) {
+            (v, k) if v.kind() == k => true,
+            (Val::Absent, _) | (_, Kind::Absent) => false,
+            (Val::U64(x), Kind::I64) => i64::try_from(x).is_ok(),
+            (Val::I64(x), Kind::U64) => x >= 0,
+            (Val::I64(_) | Val::U64(_), Kind::F64) => true,
+            (_, Kind::Str) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One record's values, by field index, and the text they refer to.
+pub struct Values {
+    vals: [Val; MAX_FIELDS],
+    text: String,
+}
+
+impl Values {
+    pub fn new() -> Values {
+        Values {
+            vals: [Val::Absent; MAX_FIELDS],
+            text: String::new(),
+        }
+    }
+
+    /// Forgets the previous record's values (keeping the buffer).
+    pub fn clear(&mut self) {
+        self.vals = [Val::Absent; MAX_FIELDS];
+        self.text.clear();
+    }
+
+    fn set(&mut self, field: &Field, v: Val) {
+        if let Some(slot) = self.vals.get_mut(field.index()) {
+            *slot = v;
+        }
+    }
+
+    fn push_text(&mut self, field: &Field, f: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        f(&mut self.text);
+        let end = self.text.len();
+        self.set(field, Val::Str(start as u32, end as u32));
+    }
+
+    fn str(&self, a: u32, b: u32) -> &str {
+        self.text.get(a as usize..b as usize).unwrap_or("")
+    }
+}
+
+impl Default for Values {
+    fn default() -> Values {
+        Values::new()
+    }
+}
+
+impl Visit for Values {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, Val::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(field, Val::U64(value));
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        match i64::try_from(value) {
+            Ok(v) => self.set(field, Val::I64(v)),
+            Err(_) => self.push_text(field, |t| {
+                let _ = write!(t, "{value}");
+            }),
+        }
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        match u64::try_from(value) {
+            Ok(v) => self.set(field, Val::U64(v)),
+            Err(_) => self.push_text(field, |t| {
+                let _ = write!(t, "{value}");
+            }),
+        }
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, Val::F64(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, Val::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push_text(field, |t| t.push_str(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.push_text(field, |t| {
+            let _ = write!(t, "{value}");
+        });
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.push_text(field, |t| {
+            let _ = write!(t, "{value:?}");
+        });
+    }
+}
+
+/// One registered class of a callsite: the kind of each of its fields by index.
+#[derive(Debug)]
+pub struct Class {
+    kinds: Vec<Kind>,
+    pub tp: &'static Tracepoint,
+}
+
+impl Class {
+    fn fits(&self, v: &Values) -> bool {
+        self.kinds
+            .iter()
+            .zip(v.vals.iter())
+            .all(|(&k, &val)| (k == Kind::Absent && matches!(val, Val::Absent)) || val.fits(k))
+    }
+
+    /// Encodes `v` (which [`Class::fits`]) as this class's payload, into `out`.
+    fn encode(&self, v: &Values, out: &mut Vec<u8>) {
+        out.clear();
+        for (&k, &val) in self.kinds.iter().zip(v.vals.iter()) {
+            match (k, val) {
+                (Kind::Absent, _) => {}
+                (Kind::I64, Val::I64(x)) => out.extend_from_slice(&x.to_le_bytes()),
+                (Kind::I64, Val::U64(x)) => out.extend_from_slice(&(x as i64).to_le_bytes()),
+                (Kind::U64, Val::U64(x)) => out.extend_from_slice(&x.to_le_bytes()),
+                (Kind::U64, Val::I64(x)) => out.extend_from_slice(&(x as u64).to_le_bytes()),
+                (Kind::F64, Val::F64(x)) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
+                (Kind::F64, Val::I64(x)) => {
+                    out.extend_from_slice(&(x as f64).to_bits().to_le_bytes())
+                }
+                (Kind::F64, Val::U64(x)) => {
+                    out.extend_from_slice(&(x as f64).to_bits().to_le_bytes())
+                }
+                (Kind::Bool, Val::Bool(b)) => out.push(u8::from(b)),
+                (Kind::Str, val) => {
+                    let mut s = String::new();
+                    let text: &str = match val {
+                        Val::Str(a, b) => v.str(a, b),
+                        Val::I64(x) => {
+                            let _ = write!(s, "{x}");
+                            &s
+                        }
+                        Val::U64(x) => {
+                            let _ = write!(s, "{x}");
+                            &s
+                        }
+                        Val::F64(x) => {
+                            let _ = write!(s, "{x}");
+                            &s
+                        }
+                        Val::Bool(b) => {
+                            let _ = write!(s, "{b}");
+                            &s
+                        }
+                        Val::Absent => "",
+                    };
+                    // A CTF string ends at its first NUL, as LTTng-UST's copy does.
+                    let bytes = text.as_bytes();
+                    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                    out.extend_from_slice(&bytes[..end]);
+                    out.push(0);
+                }
+                // `fits` allows nothing else.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A callsite and the classes registered for it so far.
+pub struct Callsite {
+    site: Site,
+    first: OnceLock<Class>,
+    more: Mutex<Vec<&'static Class>>,
+    /// How many classes `more` holds, read without its lock.
+    more_len: AtomicUsize,
+    /// Set once registration failed for good: the callsite is not traced.
+    dead: OnceLock<()>,
+}
+
+impl Callsite {
+    pub fn new(site: Site) -> Callsite {
+        Callsite {
+            site,
+            first: OnceLock::new(),
+            more: Mutex::new(Vec::new()),
+            more_len: AtomicUsize::new(0),
+            dead: OnceLock::new(),
+        }
+    }
+
+    /// Whether a record of this callsite may be wanted: it has no class yet (the
+    /// first record registers one), or one of its classes is enabled.
+    pub fn wanted(&self) -> bool {
+        if self.dead.get().is_some() {
+            return false;
+        }
+        match self.first.get() {
+            None => true,
+            Some(c) if c.tp.is_enabled() => true,
+            Some(_) if self.more_len.load(Ordering::Acquire) == 0 => false,
+            Some(_) => self
+                .more
+                .lock()
+                .map(|m| m.iter().any(|c| c.tp.is_enabled()))
+                .unwrap_or(false),
+        }
+    }
+
+    /// Records `v` through the class it fits, registering one when none does.
+    pub fn record(&self, v: &Values, payload: &mut Vec<u8>) {
+        let Some(class) = self.class_for(v) else {
+            return;
+        };
+        if !class.tp.is_enabled() {
+            return;
+        }
+        class.encode(v, payload);
+        let bytes: &[u8] = payload;
+        libust::record(class.tp, bytes.len(), |w| w.put(bytes));
+    }
+
+    fn class_for(&self, v: &Values) -> Option<&Class> {
+        if let Some(c) = self.first.get() {
+            if c.fits(v) {
+                return Some(c);
+            }
+        } else {
+            return self.register_first(v);
+        }
+        let mut more = self.more.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = more.iter().find(|c| c.fits(v)) {
+            return Some(*c);
+        }
+        let n = more.len() + 2;
+        let (kinds, suffix) = if n <= MAX_CLASSES {
+            (self.kinds_of(v), n.to_string())
+        } else {
+            (vec![Kind::Str; self.site.fields.len()], "text".to_string())
+        };
+        if more.iter().any(|c| c.kinds == kinds) {
+            return None;
+        }
+        let tp = self.register(&kinds, Some(&suffix))?;
+        let c: &'static Class = Box::leak(Box::new(Class { kinds, tp }));
+        more.push(c);
+        self.more_len.store(more.len(), Ordering::Release);
+        c.fits(v).then_some(c)
+    }
+
+    fn register_first(&self, v: &Values) -> Option<&Class> {
+        // Two threads may race to the first record: one registers, both use it.
+        static REGISTERING: Mutex<()> = Mutex::new(());
+        let _one = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+        if self.first.get().is_none() {
+            let kinds = self.kinds_of(v);
+            let tp = self.register(&kinds, None)?;
+            let _ = self.first.set(Class { kinds, tp });
+        }
+        drop(_one);
+        self.first.get().filter(|c| c.fits(v))
+    }
+
+    /// Registers a class of this callsite with `kinds`; on a name already taken by
+    /// another description (another callsite at the same place), tries `_b`, `_c`, ....
+    fn register(&self, kinds: &[Kind], suffix: Option<&str>) -> Option<&'static Tracepoint> {
+        let mut last = None;
+        for attempt in 0..8u8 {
+            let mut s = suffix.map(str::to_string);
+            if attempt > 0 {
+                let extra = char::from(b'a' + attempt);
+                s = Some(match s {
+                    Some(s) => format!("{s}_{extra}"),
+                    None => extra.to_string(),
+                });
+            }
+            let desc = self.describe(kinds, s.as_deref());
+            match libust::register_dynamic(vec![desc]) {
+                Ok(tps) => return tps.into_iter().next(),
+                Err(e @ libust::RegisterError::Conflict(_)) => last = Some(e),
+                Err(e) => {
+                    last = Some(e);
+                    break;
+                }
+            }
+        }
+        if self.dead.set(()).is_ok() {
+            if let Some(e) = last {
+                eprintln!(
+                    "tracing-lttng: {}:{} ({}) is not traced: {e}",
+                    self.site.provider,
+                    self.site.name,
+                    self.site.uri.as_deref().unwrap_or("?"),
+                );
+            }
+        }
+        None
+    }
+
+    fn kinds_of(&self, v: &Values) -> Vec<Kind> {
+        let n = self.site.fields.len().min(MAX_FIELDS);
+        v.vals[..n].iter().map(|val| val.kind()).collect()
+    }
+
+    /// The event description of a class: the callsite's name and level, a field per
+    /// present kind, named after the callsite's field (made unique).
+    fn describe(&self, kinds: &[Kind], suffix: Option<&str>) -> EventDesc {
+        let site = &self.site;
+        let mut fields: Vec<FieldDesc> = Vec::new();
+        for (field, &k) in site.fields.iter().zip(kinds) {
+            let ty = match k {
+                Kind::Absent => continue,
+                Kind::I64 => FieldType::Integer(IntType::new(64, true, Base::Dec)),
+                Kind::U64 => FieldType::Integer(IntType::new(64, false, Base::Dec)),
+                Kind::F64 => FieldType::F64,
+                Kind::Bool => FieldType::Bool,
+                Kind::Str => FieldType::String,
+            };
+            let base = names::field(field);
+            let mut fname = base.clone();
+            let mut n = 2;
+            while fields.iter().any(|f| f.name == fname) {
+                fname = format!("{base}_{n}");
+                n += 1;
+            }
+            fields.push(FieldDesc { name: fname, ty });
+        }
+        EventDesc {
+            provider: site.provider.clone(),
+            name: names::with_suffix(&site.name, suffix),
+            loglevel: site.level,
+            model_emf_uri: site.uri.clone(),
+            fields,
+        }
+    }
+}
