@@ -7,7 +7,8 @@
 //! `tracing_demo [ROUNDS]` fires, ROUNDS times (default 3): an `info!` with typed
 //! fields, a `warn!` under the target `tracing_demo::net` with a `Display` and a
 //! `Debug` value, a `debug!`, a `trace!`, a `log::info!`, and one callsite whose field
-//! `v` is an integer in even rounds and a string in odd ones.
+//! `v` is an integer in even rounds and a string in odd ones; then the spans of
+//! [`spans`].
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -52,5 +53,28 @@ fn main() {
         log::info!("from log, round {round}");
         let v: &dyn tracing::Value = if round % 2 == 0 { &round } else { &"odd" };
         tracing::info!(name: "mixed", v, "mixed");
+        spans(round);
     }
+}
+
+/// A `request` span holding a `db` span with an event inside, a field recorded
+/// later, a `retry` span that follows from it, and a `handoff` span entered here and
+/// closed by another thread.
+fn spans(round: u64) {
+    let request = tracing::info_span!("request", id = round, user = tracing::field::Empty);
+    {
+        let _in = request.enter();
+        let db = tracing::info_span!("db", table = "users");
+        db.in_scope(|| tracing::info!(rows = 3u64, "queried"));
+        request.record("user", "alice");
+    }
+    let retry = tracing::info_span!(parent: None, "retry");
+    retry.follows_from(&request);
+    drop(request);
+    drop(retry);
+    let handoff = tracing::info_span!("handoff");
+    handoff.in_scope(|| {});
+    std::thread::spawn(move || drop(handoff))
+        .join()
+        .expect("the handoff thread");
 }

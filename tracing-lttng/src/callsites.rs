@@ -11,6 +11,63 @@ use std::sync::{Mutex, OnceLock};
 use tracing_core::Metadata;
 
 use crate::class::{Callsite, Site};
+use crate::names;
+
+/// What a tracing callsite records: an event's one family of classes, or a span's
+/// six (its creation, entering, leaving, closing, later `record`s, `follows_from`).
+pub enum Entry {
+    Event(Callsite),
+    Span(Box<SpanSites>),
+}
+
+/// A span callsite's events: `NAME_new` { span_id, parent_id, its fields },
+/// `NAME_enter`, `NAME_exit`, `NAME_close` { span_id }, `NAME_record` { span_id, the
+/// fields recorded }, `NAME_follows_from` { span_id, follows_id }. A parent_id of 0
+/// is a root span.
+pub struct SpanSites {
+    pub new: Callsite,
+    pub enter: Callsite,
+    pub exit: Callsite,
+    pub close: Callsite,
+    pub record: Callsite,
+    pub follows: Callsite,
+}
+
+impl Entry {
+    fn of(meta: &'static Metadata<'static>) -> Entry {
+        let own: Vec<&'static str> = meta.fields().iter().map(|f| f.name()).collect();
+        if !meta.is_span() {
+            return Entry::Event(Callsite::new(Site::of(meta, own)));
+        }
+        let site = |suffix: &str, lead: &[&'static str], with_own: bool| {
+            let mut fields = lead.to_vec();
+            if with_own {
+                fields.extend_from_slice(&own);
+            }
+            let mut s = Site::of(meta, fields);
+            s.name = names::with_suffix(&s.name, Some(suffix));
+            Callsite::new(s)
+        };
+        Entry::Span(Box::new(SpanSites {
+            new: site("new", &["span_id", "parent_id"], true),
+            enter: site("enter", &["span_id"], false),
+            exit: site("exit", &["span_id"], false),
+            close: site("close", &["span_id"], false),
+            record: site("record", &["span_id"], true),
+            follows: site("follows_from", &["span_id", "follows_id"], false),
+        }))
+    }
+
+    /// Whether a record of this callsite may be wanted (see [`Callsite::wanted`]).
+    pub fn wanted(&self) -> bool {
+        match self {
+            Entry::Event(c) => c.wanted(),
+            Entry::Span(s) => [&s.new, &s.enter, &s.exit, &s.close, &s.record, &s.follows]
+                .iter()
+                .any(|c| c.wanted()),
+        }
+    }
+}
 
 /// Most callsites traced in one process (LTTng's limit on an application's
 /// tracepoints is the same order: 65,536).
@@ -20,7 +77,7 @@ const SLOTS: usize = CAPACITY * 2;
 
 struct Table {
     keys: Box<[AtomicUsize]>,
-    values: Box<[OnceLock<&'static Callsite>]>,
+    values: Box<[OnceLock<&'static Entry>]>,
     len: Mutex<usize>,
 }
 
@@ -45,7 +102,7 @@ fn start(key: usize) -> usize {
 
 /// The state of `meta`'s callsite, if it has one yet.
 #[inline]
-pub fn get(meta: &Metadata<'_>) -> Option<&'static Callsite> {
+pub fn get(meta: &Metadata<'_>) -> Option<&'static Entry> {
     let key = key(meta);
     let t = table();
     let mut i = start(key);
@@ -60,7 +117,7 @@ pub fn get(meta: &Metadata<'_>) -> Option<&'static Callsite> {
 }
 
 /// The state of `meta`'s callsite, created on first use; None when the table is full.
-pub fn get_or_insert(meta: &'static Metadata<'static>) -> Option<&'static Callsite> {
+pub fn get_or_insert(meta: &'static Metadata<'static>) -> Option<&'static Entry> {
     if let Some(c) = get(meta) {
         return Some(c);
     }
@@ -84,8 +141,7 @@ pub fn get_or_insert(meta: &'static Metadata<'static>) -> Option<&'static Callsi
     while t.keys[i].load(Ordering::Relaxed) != 0 {
         i = (i + 1) & (SLOTS - 1);
     }
-    let names: Vec<&'static str> = meta.fields().iter().map(|f| f.name()).collect();
-    let c: &'static Callsite = Box::leak(Box::new(Callsite::new(Site::of(meta, names))));
+    let c: &'static Entry = Box::leak(Box::new(Entry::of(meta)));
     let _ = t.values[i].set(c);
     t.keys[i].store(key, Ordering::Release);
     *len += 1;

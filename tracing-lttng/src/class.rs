@@ -51,6 +51,8 @@ impl Site {
 pub const MAX_CLASSES: usize = 8;
 /// Most fields of a callsite (tracing's own limit on a value set).
 pub const MAX_FIELDS: usize = 32;
+/// Most values of a record: a span's ids before its fields.
+const MAX_VALUES: usize = MAX_FIELDS + 2;
 
 /// The type of one recorded value, as a field of a class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,8 @@ impl Val {
     fn fits(self, k: Kind) -> bool {
         match (self, k) {
             (v, k) if v.kind() == k => true,
+            // A field not recorded this time is an empty string in a string field.
+            (Val::Absent, Kind::Str) => true,
             (Val::Absent, _) | (_, Kind::Absent) => false,
             (Val::U64(x), Kind::I64) => i64::try_from(x).is_ok(),
             (Val::I64(x), Kind::U64) => x >= 0,
@@ -102,26 +106,38 @@ impl Val {
 
 /// One record's values, by field index, and the text they refer to.
 pub struct Values {
-    vals: [Val; MAX_FIELDS],
+    vals: [Val; MAX_VALUES],
     text: String,
+    /// Where the recorded fields start: after the ids [`Values::lead`] put first.
+    offset: usize,
 }
 
 impl Values {
     pub fn new() -> Values {
         Values {
-            vals: [Val::Absent; MAX_FIELDS],
+            vals: [Val::Absent; MAX_VALUES],
             text: String::new(),
+            offset: 0,
         }
     }
 
     /// Forgets the previous record's values (keeping the buffer).
     pub fn clear(&mut self) {
-        self.vals = [Val::Absent; MAX_FIELDS];
+        self.vals = [Val::Absent; MAX_VALUES];
         self.text.clear();
+        self.offset = 0;
+    }
+
+    /// Puts `ids` (span ids) before the fields recorded next.
+    pub fn lead(&mut self, ids: &[u64]) {
+        for (slot, &id) in self.vals.iter_mut().zip(ids) {
+            *slot = Val::U64(id);
+        }
+        self.offset = ids.len();
     }
 
     fn set(&mut self, field: &Field, v: Val) {
-        if let Some(slot) = self.vals.get_mut(field.index()) {
+        if let Some(slot) = self.vals.get_mut(field.index() + self.offset) {
             *slot = v;
         }
     }
@@ -387,7 +403,7 @@ impl Callsite {
     }
 
     fn kinds_of(&self, v: &Values) -> Vec<Kind> {
-        let n = self.site.fields.len().min(MAX_FIELDS);
+        let n = self.site.fields.len().min(MAX_VALUES);
         v.vals[..n].iter().map(|val| val.kind()).collect()
     }
 

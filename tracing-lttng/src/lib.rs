@@ -21,6 +21,11 @@
 //! is registered at the callsite's first record, when its types are known (see
 //! [`class`]): `lttng list -u` shows a callsite once it has fired.
 //!
+//! A span callsite `NAME` gives six event classes, `NAME_new` { span_id, parent_id,
+//! its fields }, `NAME_enter`, `NAME_exit`, `NAME_close` { span_id }, `NAME_record`
+//! and `NAME_follows_from` (see [`callsites::SpanSites`]); `span_id` is the
+//! subscriber's span id, which it reuses once a span is closed.
+//!
 //! The layer filters for itself only (a per-layer filter): other layers of the same
 //! subscriber, such as `tracing_subscriber::fmt`, see every event as before.
 #![deny(unsafe_code)]
@@ -33,10 +38,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Metadata, Subscriber};
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Context, Filter, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
+use callsites::{Entry, SpanSites};
 use class::{Callsite, Site, Values};
 use tracing_log::NormalizeEvent;
 
@@ -68,51 +76,122 @@ thread_local! {
 
 impl<S: Subscriber> Filter<S> for LttngFilter {
     fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        if !meta.is_event() {
-            return false;
-        }
-        match find(meta) {
-            Some(c) => c.wanted(),
+        match callsites::get(meta) {
+            Some(entry) => entry.wanted(),
+            // Not fired yet: its first record (or span) registers its class.
             None => true,
         }
     }
 }
 
-/// The callsite state of `meta` (the same metadata, by address, as the `'static`
-/// one events carry), if it fired before.
-fn find(meta: &Metadata<'_>) -> Option<&'static class::Callsite> {
-    callsites::get(meta)
+/// Runs `f` with this thread's buffers, cleared, `ids` before the fields. An event
+/// recorded while formatting another one's value (a Debug impl that logs) gets
+/// buffers of its own.
+fn with_values(ids: &[u64], f: impl FnOnce(&mut Values, &mut Vec<u8>)) {
+    let mut f = Some(f);
+    let _ = BUFFERS.try_with(|b| {
+        if let Ok(mut b) = b.try_borrow_mut() {
+            let (values, payload) = &mut *b;
+            values.clear();
+            values.lead(ids);
+            if let Some(f) = f.take() {
+                f(values, payload);
+            }
+        }
+    });
+    if let Some(f) = f {
+        let mut values = Values::new();
+        values.lead(ids);
+        f(&mut values, &mut Vec::new());
+    }
 }
 
-impl<S: Subscriber> Layer<S> for LttngLayer {
+/// The span callsites of `id`'s span.
+fn span_sites<S>(id: &Id, ctx: &Context<'_, S>) -> Option<&'static SpanSites>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    match callsites::get(ctx.metadata(id)?)? {
+        Entry::Span(s) => Some(s),
+        Entry::Event(_) => None,
+    }
+}
+
+impl<S> Layer<S> for LttngLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let meta = event.metadata();
         let callsite = if event.is_log() {
             log_callsite(event)
         } else {
-            callsites::get_or_insert(meta)
+            match callsites::get_or_insert(event.metadata()) {
+                Some(Entry::Event(c)) => Some(c),
+                _ => None,
+            }
         };
         let Some(callsite) = callsite else {
             return;
         };
-        let recorded = BUFFERS.try_with(|b| {
-            // An event recorded while formatting another one's value (a Debug impl
-            // that logs) gets buffers of its own.
-            match b.try_borrow_mut() {
-                Ok(mut b) => {
-                    let (values, payload) = &mut *b;
-                    values.clear();
-                    event.record(values);
-                    callsite.record(values, payload);
-                }
-                Err(_) => {
-                    let mut values = Values::new();
-                    event.record(&mut values);
-                    callsite.record(&values, &mut Vec::new());
-                }
-            }
+        with_values(&[], |values, payload| {
+            event.record(values);
+            callsite.record(values, payload);
         });
-        let _ = recorded;
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(Entry::Span(sites)) = callsites::get_or_insert(attrs.metadata()) else {
+            return;
+        };
+        let parent = if attrs.is_root() {
+            None
+        } else if attrs.is_contextual() {
+            ctx.current_span().id().cloned()
+        } else {
+            attrs.parent().cloned()
+        };
+        let parent = parent.map_or(0, |p| p.into_u64());
+        with_values(&[id.into_u64(), parent], |values, payload| {
+            attrs.record(values);
+            sites.new.record(values, payload);
+        });
+    }
+
+    fn on_record(&self, id: &Id, record: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(sites) = span_sites(id, &ctx) else {
+            return;
+        };
+        with_values(&[id.into_u64()], |values, payload| {
+            record.record(values);
+            sites.record.record(values, payload);
+        });
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let Some(sites) = span_sites(id, &ctx) else {
+            return;
+        };
+        with_values(&[id.into_u64(), follows.into_u64()], |values, payload| {
+            sites.follows.record(values, payload);
+        });
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(sites) = span_sites(id, &ctx) {
+            with_values(&[id.into_u64()], |v, p| sites.enter.record(v, p));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(sites) = span_sites(id, &ctx) {
+            with_values(&[id.into_u64()], |v, p| sites.exit.record(v, p));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(sites) = span_sites(&id, &ctx) {
+            with_values(&[id.into_u64()], |v, p| sites.close.record(v, p));
+        }
     }
 }
 
