@@ -737,6 +737,7 @@ impl Daemon {
             uuid,
             channels,
             events: Vec::new(),
+            ids: std::collections::HashMap::new(),
             creation: clock::iso8601_now(),
             dirty: true,
         });

@@ -9,6 +9,7 @@
 //! generated here from descriptions that were validated when the application
 //! registered them.
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -135,6 +136,9 @@ pub struct Trace {
     pub channels: Vec<TraceChannel>,
     /// Event classes by id: (channel index, description).
     pub events: Vec<(u32, EventDesc)>,
+    /// The same, to find an id: every app's every selected tracepoint is looked up at
+    /// each binding change.
+    pub ids: HashMap<(u32, EventDesc), u32>,
     pub creation: String,
     /// The metadata file is behind the event classes.
     pub dirty: bool,
@@ -148,19 +152,19 @@ pub struct TooManyEvents;
 impl Trace {
     /// The id of `desc` in channel `channel`, assigned now if it has none.
     pub fn event_id(&mut self, channel: u32, desc: &EventDesc) -> Result<u32, TooManyEvents> {
-        if let Some(i) = self
-            .events
-            .iter()
-            .position(|(c, d)| *c == channel && d == desc)
-        {
-            return Ok(i as u32);
+        // The key is built for the lookup; a class is cloned once more when new.
+        let key = (channel, desc.clone());
+        if let Some(&id) = self.ids.get(&key) {
+            return Ok(id);
         }
         if self.events.len() >= MAX_EVENT_CLASSES {
             return Err(TooManyEvents);
         }
+        let id = self.events.len() as u32;
         self.events.push((channel, desc.clone()));
+        self.ids.insert(key, id);
         self.dirty = true;
-        Ok((self.events.len() - 1) as u32)
+        Ok(id)
     }
 
     /// The TSDL text of this trace.
