@@ -458,6 +458,7 @@ fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
     // The daemon is gone (or broke the protocol): stop recording at once. The channels
     // stay mapped, as writers may be in the middle of an event.
     fastpath::unbind_all();
+    tracepoint::enabled_changed();
     end
 }
 
@@ -716,7 +717,9 @@ impl Conn {
                     .into_iter()
                     .filter(|b| !std::ptr::eq(b.channel, gone))
                     .collect();
-                fastpath::bind(tp, kept);
+                if fastpath::bind(tp, kept) {
+                    tracepoint::enabled_changed();
+                }
             }
         }
         // No new event picks the channel now; give its memory back (the channel
@@ -753,8 +756,12 @@ fn install(
             event_id: b.event_id,
         });
     }
+    let mut changed = false;
     for (tp, list) in tracepoints.iter().zip(lists) {
-        fastpath::bind(tp, list);
+        changed |= fastpath::bind(tp, list);
+    }
+    if changed {
+        tracepoint::enabled_changed();
     }
 }
 

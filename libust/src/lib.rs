@@ -49,8 +49,8 @@ pub use field::{FieldKind, FieldTypeStatic, Integer};
 pub use proto::event::{Base, LogLevel};
 pub use proto::ring::shm::RecordWriter;
 pub use tracepoint::{
-    register_dynamic, registered, EventDescStatic, FieldDescStatic, RegisterError, Tracepoint,
-    TRACEPOINTS,
+    on_enabled_change, register_dynamic, registered, EventDescStatic, FieldDescStatic,
+    RegisterError, Tracepoint, TRACEPOINTS,
 };
 
 /// Flushes and writes out everything recorded so far (standalone mode). Also runs

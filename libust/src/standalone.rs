@@ -465,6 +465,9 @@ fn add_late() {
             );
         }
     }
+    drop(trace);
+    drop(late);
+    tracepoint::enabled_changed();
 }
 
 /// Whether `tp`'s full name matches one of `patterns`.

@@ -347,6 +347,29 @@ pub fn register_dynamic(descs: Vec<EventDesc>) -> Result<Vec<&'static Tracepoint
     Ok(out)
 }
 
+static ENABLE_LISTENERS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// Calls `f` after each change of which tracepoints are enabled (a session enabled or
+/// disabled events, started or stopped, the daemon went away), from the thread that
+/// made the change, outside libust's locks. For layers that cache what is enabled,
+/// such as `tracing`'s callsite interest; `f` must not wait on a tracepoint's
+/// registration.
+pub fn on_enabled_change(f: fn()) {
+    listeners().push(f);
+}
+
+fn listeners() -> std::sync::MutexGuard<'static, Vec<fn()>> {
+    ENABLE_LISTENERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tells the listeners of [`on_enabled_change`] (not from a `fork` child handler).
+pub(crate) fn enabled_changed() {
+    let fs: Vec<fn()> = listeners().clone();
+    for f in fs {
+        f();
+    }
+}
+
 /// The run-time tracepoint `provider:name`, if registered.
 pub fn find_dynamic(provider: &str, name: &str) -> Option<&'static Tracepoint> {
     let reg = lock();

@@ -4,6 +4,10 @@
 //!     LIBUST_TRACE_DIR=/tmp/t cargo run -p tracing-lttng --example tracing_demo
 //!     lttng view /tmp/t
 //!
+//! `tracing_demo serve` prints `ready`, then answers `emit N` by firing N events
+//! `tick { seq }` (seq counting from 0 over the whole run) and printing `ok LAST`, and
+//! leaves at `quit`.
+//!
 //! `tracing_demo [ROUNDS]` fires, ROUNDS times (default 3): an `info!` with typed
 //! fields, a `warn!` under the target `tracing_demo::net` with a `Display` and a
 //! `Debug` value, a `debug!`, a `trace!`, a `log::info!`, and one callsite whose field
@@ -24,10 +28,11 @@ fn main() {
     tracing_subscriber::registry()
         .with(tracing_lttng::layer())
         .init();
-    let rounds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(3);
+    let arg = std::env::args().nth(1);
+    if arg.as_deref() == Some("serve") {
+        return serve();
+    }
+    let rounds: u64 = arg.and_then(|a| a.parse().ok()).unwrap_or(3);
     for round in 0..rounds {
         tracing::info!(
             a = round,
@@ -77,4 +82,31 @@ fn spans(round: u64) {
     std::thread::spawn(move || drop(handoff))
         .join()
         .expect("the handoff thread");
+}
+
+fn serve() {
+    use std::io::{BufRead, Write};
+    let mut seq = 0u64;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        match line.split_once(' ') {
+            Some(("emit", n)) => {
+                let n: u64 = n.trim().parse().unwrap_or(0);
+                for _ in 0..n {
+                    tracing::info!(name: "tick", seq);
+                    seq += 1;
+                }
+                let _ = writeln!(out, "ok {}", seq.wrapping_sub(1));
+                let _ = out.flush();
+            }
+            _ if line == "quit" => break,
+            _ => {
+                let _ = writeln!(out, "unknown command {line:?}");
+                let _ = out.flush();
+            }
+        }
+    }
 }

@@ -15,6 +15,8 @@ use crate::names;
 
 /// What a tracing callsite records: an event's one family of classes, or a span's
 /// six (its creation, entering, leaving, closing, later `record`s, `follows_from`).
+// One per callsite, leaked once: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Entry {
     Event(Callsite),
     Span(Box<SpanSites>),

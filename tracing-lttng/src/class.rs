@@ -11,7 +11,6 @@
 //! beyond that one in which every field is a string (`_text`), which any record fits.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use libust::Tracepoint;
@@ -277,8 +276,9 @@ pub struct Callsite {
     site: Site,
     first: OnceLock<Class>,
     more: Mutex<Vec<&'static Class>>,
-    /// How many classes `more` holds, read without its lock.
-    more_len: AtomicUsize,
+    /// The same classes, read without the lock (by [`Callsite::wanted`], which runs
+    /// while tracing holds its callsite registry: it must not wait on a registration).
+    slots: [OnceLock<&'static Class>; MAX_CLASSES],
     /// Set once registration failed for good: the callsite is not traced.
     dead: OnceLock<()>,
 }
@@ -289,7 +289,7 @@ impl Callsite {
             site,
             first: OnceLock::new(),
             more: Mutex::new(Vec::new()),
-            more_len: AtomicUsize::new(0),
+            slots: std::array::from_fn(|_| OnceLock::new()),
             dead: OnceLock::new(),
         }
     }
@@ -303,12 +303,11 @@ impl Callsite {
         match self.first.get() {
             None => true,
             Some(c) if c.tp.is_enabled() => true,
-            Some(_) if self.more_len.load(Ordering::Acquire) == 0 => false,
             Some(_) => self
-                .more
-                .lock()
-                .map(|m| m.iter().any(|c| c.tp.is_enabled()))
-                .unwrap_or(false),
+                .slots
+                .iter()
+                .map_while(OnceLock::get)
+                .any(|c| c.tp.is_enabled()),
         }
     }
 
@@ -348,8 +347,10 @@ impl Callsite {
         }
         let tp = self.register(&kinds, Some(&suffix))?;
         let c: &'static Class = Box::leak(Box::new(Class { kinds, tp }));
+        if let Some(slot) = self.slots.get(more.len()) {
+            let _ = slot.set(c);
+        }
         more.push(c);
-        self.more_len.store(more.len(), Ordering::Release);
         c.fits(v).then_some(c)
     }
 

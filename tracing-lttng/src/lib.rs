@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event, Metadata, Subscriber};
+use tracing_core::{Event, Interest, Metadata, Subscriber};
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
@@ -48,11 +48,16 @@ use callsites::{Entry, SpanSites};
 use class::{Callsite, Site, Values};
 use tracing_log::NormalizeEvent;
 
-/// The layer, with its filter: `registry().with(tracing_lttng::layer())`.
+/// The layer, with its filter: `registry().with(tracing_lttng::layer())`. Each
+/// change of what the sessions enable rebuilds tracing's callsite interest cache.
 pub fn layer<S>() -> Filtered<LttngLayer, LttngFilter, S>
 where
     S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    // tracing caches each callsite's interest: have it ask again whenever a session
+    // changes what is enabled.
+    static WATCH: std::sync::Once = std::sync::Once::new();
+    WATCH.call_once(|| libust::on_enabled_change(tracing_core::callsite::rebuild_interest_cache));
     LttngLayer { _private: () }.with_filter(LttngFilter { _private: () })
 }
 
@@ -80,6 +85,17 @@ impl<S: Subscriber> Filter<S> for LttngFilter {
             Some(entry) => entry.wanted(),
             // Not fired yet: its first record (or span) registers its class.
             None => true,
+        }
+    }
+
+    /// Cached by tracing until the next enable change (see [`layer`]): `never` for a
+    /// callsite whose classes no session enables, so that it costs what a callsite
+    /// without any subscriber costs; `sometimes` for one that has not fired yet.
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        match callsites::get(meta) {
+            Some(entry) if entry.wanted() => Interest::always(),
+            Some(_) => Interest::never(),
+            None => Interest::sometimes(),
         }
     }
 }
