@@ -109,6 +109,8 @@ pub struct Values {
     text: String,
     /// Where the recorded fields start: after the ids [`Values::lead`] put first.
     offset: usize,
+    /// Values past this index are all absent.
+    len: usize,
 }
 
 impl Values {
@@ -117,12 +119,16 @@ impl Values {
             vals: [Val::Absent; MAX_VALUES],
             text: String::new(),
             offset: 0,
+            len: 0,
         }
     }
 
     /// Forgets the previous record's values (keeping the buffer).
     pub fn clear(&mut self) {
-        self.vals = [Val::Absent; MAX_VALUES];
+        for v in &mut self.vals[..self.len] {
+            *v = Val::Absent;
+        }
+        self.len = 0;
         self.text.clear();
         self.offset = 0;
     }
@@ -133,11 +139,14 @@ impl Values {
             *slot = Val::U64(id);
         }
         self.offset = ids.len();
+        self.len = self.len.max(ids.len());
     }
 
     fn set(&mut self, field: &Field, v: Val) {
-        if let Some(slot) = self.vals.get_mut(field.index() + self.offset) {
+        let i = field.index() + self.offset;
+        if let Some(slot) = self.vals.get_mut(i) {
             *slot = v;
+            self.len = self.len.max(i + 1);
         }
     }
 
@@ -258,10 +267,10 @@ impl Class {
                         }
                         Val::Absent => "",
                     };
-                    // A CTF string ends at its first NUL, as LTTng-UST's copy does.
-                    let bytes = text.as_bytes();
-                    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-                    out.extend_from_slice(&bytes[..end]);
+                    // A CTF string ends at its first NUL, as LTTng-UST's copy does
+                    // (`find` of a char searches with memchr).
+                    let end = text.find('\0').unwrap_or(text.len());
+                    out.extend_from_slice(&text.as_bytes()[..end]);
                     out.push(0);
                 }
                 // `fits` allows nothing else.
@@ -358,12 +367,17 @@ impl Callsite {
         // Two threads may race to the first record: one registers, both use it.
         static REGISTERING: Mutex<()> = Mutex::new(());
         let _one = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut disabled = false;
         if self.first.get().is_none() {
             let kinds = self.kinds_of(v);
             let tp = self.register(&kinds, None)?;
+            disabled = !tp.is_enabled();
             let _ = self.first.set(Class { kinds, tp });
         }
         drop(_one);
+        if disabled {
+            crate::rebuild_soon();
+        }
         self.first.get().filter(|c| c.fits(v))
     }
 

@@ -211,6 +211,37 @@ where
     }
 }
 
+/// Has tracing's interest cache rebuilt soon, from a thread of this crate: a class
+/// registered disabled makes its callsite `never`. At most one rebuild per 50 ms
+/// whatever the number of callsites registering (a rebuild asks every callsite).
+pub(crate) fn rebuild_soon() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+    static PENDING: AtomicBool = AtomicBool::new(false);
+    static WORKER: OnceLock<Option<std::thread::Thread>> = OnceLock::new();
+    if PENDING.swap(true, Ordering::AcqRel) {
+        return; // one is on its way
+    }
+    let worker = WORKER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("tracing-lttng".into())
+            .spawn(|| loop {
+                std::thread::park();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                if PENDING.swap(false, Ordering::AcqRel) {
+                    tracing_core::callsite::rebuild_interest_cache();
+                }
+            })
+            .ok()
+            .map(|h| h.thread().clone())
+    });
+    match worker {
+        Some(t) => t.unpark(),
+        // No thread: the callsite stays `sometimes` (correct, a little slower).
+        None => PENDING.store(false, Ordering::Release),
+    }
+}
+
 /// A `log` record's own callsite: by its target, file, line and level, each named
 /// as a tracing event at that place would be, with the message as its one field.
 fn log_callsite(event: &Event<'_>) -> Option<&'static Callsite> {
