@@ -9,11 +9,10 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use support::c::payloads;
 use support::user::User;
-use support::TempDir;
+use support::{run_ok, traced, TempDir};
 
 const SOURCE: &str = include_str!("../tracing-lttng/examples/tracing_demo.rs");
 
@@ -145,16 +144,7 @@ fn symbolic(lines: &[String]) -> Vec<String> {
 fn a_tracing_program_is_traced_standalone_with_typed_fields() {
     let tmp = TempDir::new("tracing-standalone");
     let trace = tmp.path().join("trace");
-    let out = Command::new(demo())
-        .arg("5")
-        .env("LIBUST_TRACE_DIR", &trace)
-        .output()
-        .expect("run tracing_demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(traced(demo(), &trace).arg("5"));
     assert!(
         out.stderr.is_empty(),
         "{}",
@@ -181,12 +171,7 @@ fn a_tracing_program_is_traced_through_the_session_daemon() {
     u.lttng_ok(&["create", "tr"]);
     u.lttng_ok(&["enable-event", "-u", "tracing_demo*"]);
     u.lttng_ok(&["start"]);
-    let out = u.cmd(demo()).arg("4").output().expect("run tracing_demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(u.cmd(demo()).arg("4"));
     u.lttng_ok(&["stop"]);
     assert_payloads(&u.session_output("tr"), &expected(4, |_| true));
     u.lttng_ok(&["destroy"]);
@@ -198,12 +183,7 @@ fn loglevel_selects_by_tracings_levels() {
     u.lttng_ok(&["create", "lv"]);
     u.lttng_ok(&["enable-event", "-u", "-a", "--loglevel", "INFO"]);
     u.lttng_ok(&["start"]);
-    let out = u.cmd(demo()).arg("3").output().expect("run tracing_demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(u.cmd(demo()).arg("3"));
     u.lttng_ok(&["stop"]);
     // ERROR, WARN and INFO only: the debug! and trace! callsites are left out.
     let (debug, trace) = (line_of("tracing::debug!("), line_of("tracing::trace!("));

@@ -627,27 +627,9 @@ fn tracepoint_names_that_inject_tsdl_never_reach_the_metadata() {
     u.lttng_ok(&["start"]);
     let pid = u.daemon_pid().expect("daemon pid");
 
-    let mut child = u
-        .cmd(env!("CARGO_BIN_EXE_wire_probe"))
-        .arg("app-inject")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn wire_probe");
-    let stdin = child.stdin.take();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut l = String::new();
-        if stdout.read_line(&mut l).unwrap() == 0 {
-            break;
-        }
-        let l = l.trim_end().to_string();
-        lines.push(l.clone());
-        if l == "daemon: Ready" || l.starts_with("unexpected") {
-            break;
-        }
-    }
+    let (probe, lines) = hostile_app(&u, "app-inject", |lines| {
+        lines.last().is_some_and(|l| l == "daemon: Ready")
+    });
     assert!(
         lines.contains(&"daemon: Accepted".to_string()),
         "{lines:#?}"
@@ -669,37 +651,18 @@ fn tracepoint_names_that_inject_tsdl_never_reach_the_metadata() {
                 || l.starts_with("daemon: SetEvents tracepoints []")),
         "{lines:#?}"
     );
-    let listed = u.lttng_ok(&["list", "-u"]);
-    assert!(listed.contains("probe:ok"), "{listed}");
-    for bad in ["event {", "name = ", "probe:field", "\"; }"] {
-        assert!(!listed.contains(bad), "{listed}");
-    }
-    u.lttng_ok(&["stop"]);
-    drop(stdin);
-    let rest = child.wait_with_output().unwrap();
-    assert!(rest.status.success(), "{}", text(&rest.stdout));
-
-    let mut metadata = Vec::new();
-    files_named(&u.home().join("lttng-traces"), "metadata", &mut metadata);
-    assert!(!metadata.is_empty(), "no metadata written");
-    let mut declared = false;
-    for m in &metadata {
-        let tsdl = std::fs::read_to_string(m).unwrap();
-        declared |= tsdl.contains("name = \"probe:ok\";");
-        for bad in [
+    stop_and_check(
+        &u,
+        probe,
+        "probe:ok",
+        &["event {", "name = ", "probe:field", "\"; }"],
+        &[
             "x; } event {",
             "} event { name",
             "name = \"y\"",
             "probe:field",
-        ] {
-            assert!(
-                !tsdl.contains(bad),
-                "{} holds {bad:?}:\n{tsdl}",
-                m.display()
-            );
-        }
-    }
-    assert!(declared, "probe:ok is declared in {metadata:?}");
+        ],
+    );
     assert_serves(&u, pid, "TSDL injection");
 }
 
@@ -720,29 +683,11 @@ fn late_tracepoints_with_bad_indexes_or_injecting_names_are_never_bound() {
     );
     assert_fds_back(pid, baseline, "late tracepoints of no application");
 
-    let mut child = u
-        .cmd(env!("CARGO_BIN_EXE_wire_probe"))
-        .arg("app-more")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn wire_probe");
-    let stdin = child.stdin.take();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines: Vec<String> = Vec::new();
     // Up to the last batch's answer and until probe:late (index 3) is bound.
     let bound = |l: &String| bound_tracepoints(l).is_some_and(|t| t.contains(&3));
-    loop {
-        let mut l = String::new();
-        if stdout.read_line(&mut l).unwrap() == 0 {
-            break;
-        }
-        lines.push(l.trim_end().to_string());
-        let done = lines.iter().any(|l| l == "more: done");
-        if l.starts_with("unexpected") || (done && lines.iter().any(bound)) {
-            break;
-        }
-    }
+    let (probe, lines) = hostile_app(&u, "app-more", |lines| {
+        lines.iter().any(|l| l == "more: done") && lines.iter().any(bound)
+    });
     let answer = |batch: &str| {
         lines
             .iter()
@@ -767,32 +712,99 @@ fn late_tracepoints_with_bad_indexes_or_injecting_names_are_never_bound() {
     for tps in lines.iter().filter_map(|l| bound_tracepoints(l)) {
         assert!(tps.iter().all(|&t| t == 0 || t == 3), "{lines:#?}");
     }
-    let listed = u.lttng_ok(&["list", "-u"]);
-    assert!(listed.contains("probe:late"), "{listed}");
-    for bad in ["event {", "name = ", "probe:field", "seven", "four", "nine"] {
-        assert!(!listed.contains(bad), "{listed}");
-    }
-    u.lttng_ok(&["stop"]);
-    drop(stdin);
-    let rest = child.wait_with_output().unwrap();
-    assert!(rest.status.success(), "{}", text(&rest.stdout));
-
-    let mut metadata = Vec::new();
-    files_named(&u.home().join("lttng-traces"), "metadata", &mut metadata);
-    assert!(!metadata.is_empty(), "no metadata written");
-    for m in &metadata {
-        let tsdl = std::fs::read_to_string(m).unwrap();
-        for bad in [
+    stop_and_check(
+        &u,
+        probe,
+        "probe:late",
+        &["event {", "name = ", "probe:field", "seven", "four", "nine"],
+        &[
             "} event { name",
             "name = \"y\"",
             "probe:field",
             "seven",
             "nine",
-        ] {
-            assert!(!tsdl.contains(bad), "{} holds {bad:?}", m.display());
+        ],
+    );
+    assert_serves(&u, pid, "hostile late tracepoints");
+}
+
+/// Starts `wire_probe SCENARIO` as a hostile application and reads its lines until
+/// `enough` says so (or it says `unexpected`, or ends); it goes on running until its
+/// stdin (returned) is dropped.
+fn hostile_app(
+    u: &User,
+    scenario: &str,
+    enough: impl Fn(&[String]) -> bool,
+) -> (Probe, Vec<String>) {
+    let mut child = u
+        .cmd(env!("CARGO_BIN_EXE_wire_probe"))
+        .arg(scenario)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn wire_probe");
+    let stdin = child.stdin.take();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines: Vec<String> = Vec::new();
+    loop {
+        let mut l = String::new();
+        if stdout.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        lines.push(l.trim_end().to_string());
+        if l.starts_with("unexpected") || enough(&lines) {
+            break;
         }
     }
-    assert_serves(&u, pid, "hostile late tracepoints");
+    (
+        Probe {
+            child,
+            stdin,
+            stdout,
+        },
+        lines,
+    )
+}
+
+/// A running hostile application: it leaves when `stdin` closes.
+struct Probe {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+/// While the hostile app still runs, `lttng list -u` shows `good` and none of
+/// `bad_listed`; then stops the session and the app, and checks that the metadata
+/// declares `good` and holds none of `bad_tsdl`.
+fn stop_and_check(u: &User, mut probe: Probe, good: &str, bad_listed: &[&str], bad_tsdl: &[&str]) {
+    let listed = u.lttng_ok(&["list", "-u"]);
+    assert!(listed.contains(good), "{listed}");
+    for bad in bad_listed {
+        assert!(!listed.contains(bad), "{listed}");
+    }
+    u.lttng_ok(&["stop"]);
+    drop(probe.stdin.take());
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut probe.stdout, &mut rest);
+    let status = probe.child.wait().unwrap();
+    assert!(status.success(), "{rest}");
+
+    let mut metadata = Vec::new();
+    files_named(&u.home().join("lttng-traces"), "metadata", &mut metadata);
+    assert!(!metadata.is_empty(), "no metadata written");
+    let mut declared = false;
+    for m in &metadata {
+        let tsdl = std::fs::read_to_string(m).unwrap();
+        declared |= tsdl.contains(&format!("name = \"{good}\";"));
+        for bad in bad_tsdl {
+            assert!(
+                !tsdl.contains(bad),
+                "{} holds {bad:?}:\n{tsdl}",
+                m.display()
+            );
+        }
+    }
+    assert!(declared, "{good} is declared in {metadata:?}");
 }
 
 /// The tracepoint indexes of a `daemon: SetEvents tracepoints [..] ...` line.

@@ -5,11 +5,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use ctf::reader::Value;
 use support::user::User;
-use support::{field, read_trace, TempDir};
+use support::{field, read_trace, run_ok, traced, TempDir};
 
 const N: u64 = 2048;
 
@@ -63,15 +62,7 @@ fn assert_all(trace: &Path) {
 fn thousands_of_callsites_are_traced_standalone() {
     let tmp = TempDir::new("tracing-many");
     let trace = tmp.path().join("trace");
-    let out = Command::new(program())
-        .env("LIBUST_TRACE_DIR", &trace)
-        .output()
-        .expect("run tracing_many");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&mut traced(program(), &trace));
     assert!(
         out.stderr.is_empty(),
         "{}",
@@ -86,12 +77,7 @@ fn thousands_of_callsites_are_traced_through_the_session_daemon() {
     u.lttng_ok(&["create", "many"]);
     u.lttng_ok(&["enable-event", "-u", "tracing_many:*"]);
     u.lttng_ok(&["start"]);
-    let out = u.cmd(program()).output().expect("run tracing_many");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&mut u.cmd(program()));
     u.lttng_ok(&["stop"]);
     assert_all(&u.session_output("many"));
     u.lttng_ok(&["destroy"]);
