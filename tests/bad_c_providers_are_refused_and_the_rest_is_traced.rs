@@ -173,16 +173,7 @@ fn build(dir: &Path) -> PathBuf {
             &[&inc],
         ));
     }
-    let exe = dir.join("providers");
-    let mut args: Vec<String> = objects.iter().map(|o| o.display().to_string()).collect();
-    args.extend(["-o".into(), exe.display().to_string()]);
-    args.extend(c::lib_flags());
-    c::run(
-        dir,
-        "cc",
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    exe
+    c::link(dir, "cc", &objects, "providers", &[])
 }
 
 /// Checks the program's stderr: one refusal per bad provider, naming it and its limit.

@@ -40,29 +40,25 @@ const EXPECTED: &[&str] = &[
 /// Compiles the provider and the program with `compiler` in `lang` (`c` or `c++`)
 /// with every warning an error, and links them against liblttng_ust_rs.
 fn build(dir: &Path, compiler: &str, lang: &str, std: &str) -> PathBuf {
-    let objects: Vec<String> = ["refdoc_tp", "refdoc_app"]
+    let objects: Vec<PathBuf> = ["refdoc_tp", "refdoc_app"]
         .iter()
         .map(|name| {
-            let obj = c::compile(
+            c::compile(
                 dir,
                 compiler,
                 name,
                 &format!("{name}-{compiler}"),
                 &["-x", lang, std],
-            );
-            obj.to_string_lossy().into_owned()
+            )
         })
         .collect();
-    let exe = dir.join(format!("refdoc_app-{compiler}"));
-    let mut args: Vec<String> = objects;
-    args.extend(["-o".into(), exe.to_string_lossy().into_owned()]);
-    args.extend(c::lib_flags());
-    c::run(
+    c::link(
         dir,
         compiler,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    exe
+        &objects,
+        &format!("refdoc_app-{compiler}"),
+        &[],
+    )
 }
 
 /// The payloads of `trace`, the source file's path replaced by `FILE`.
@@ -167,14 +163,12 @@ fn the_probes_copy_a_string_that_shrank_as_lttng_ust_does() {
             continue;
         }
         let obj = c::compile(tmp.path(), compiler, "put_string_check", compiler, &[]);
-        let exe = tmp.path().join(format!("put_string_check-{compiler}"));
-        let (o, e) = (obj.display().to_string(), exe.display().to_string());
-        let mut args = vec![o, "-o".into(), e];
-        args.extend(c::lib_flags());
-        c::run(
+        let exe = c::link(
             tmp.path(),
             compiler,
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            &[obj],
+            &format!("put_string_check-{compiler}"),
+            &[],
         );
         let out = Command::new(&exe).output().expect("run put_string_check");
         assert_eq!(

@@ -19,24 +19,11 @@ use support::*;
 
 /// Builds `life_app` in `dir`.
 fn build(dir: &Path) -> PathBuf {
-    let objects: Vec<String> = ["life_tp", "life_app"]
+    let objects: Vec<PathBuf> = ["life_tp", "life_app"]
         .iter()
-        .map(|s| {
-            c::compile(dir, "cc", s, s, &["-pthread"])
-                .display()
-                .to_string()
-        })
+        .map(|s| c::compile(dir, "cc", s, s, &["-pthread"]))
         .collect();
-    let exe = dir.join("life_app");
-    let mut args = objects;
-    args.extend(["-o".into(), exe.display().to_string(), "-pthread".into()]);
-    args.extend(c::lib_flags());
-    c::run(
-        dir,
-        "cc",
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    exe
+    c::link(dir, "cc", &objects, "life_app", &["-pthread"])
 }
 
 fn u64_field(e: &ctf::reader::Event, name: &str) -> u64 {

@@ -446,6 +446,7 @@ fn add_late() {
     let Ok(mut trace) = state.meta.trace.lock() else {
         return;
     };
+    let mut changed = false;
     for tp in queued {
         let id = trace.events.len() as u32;
         let class = EventClass {
@@ -456,7 +457,7 @@ fn add_late() {
         // The description was validated at registration.
         trace.events.push(class);
         if matches_any(&patterns, tp) {
-            fastpath::bind(
+            changed |= fastpath::bind(
                 tp,
                 vec![Bound {
                     channel,
@@ -467,7 +468,9 @@ fn add_late() {
     }
     drop(trace);
     drop(late);
-    tracepoint::enabled_changed();
+    if changed {
+        tracepoint::enabled_changed();
+    }
 }
 
 /// Whether `tp`'s full name matches one of `patterns`.

@@ -68,6 +68,21 @@ pub fn compile(dir: &Path, compiler: &str, src: &str, out: &str, extra: &[&str])
     obj
 }
 
+/// Links `objects` with `extra` flags and liblttng_ust_rs into `dir/EXE`.
+pub fn link(dir: &Path, compiler: &str, objects: &[PathBuf], exe: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(exe);
+    let mut args: Vec<String> = objects.iter().map(|o| o.display().to_string()).collect();
+    args.extend(["-o".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(lib_flags());
+    run(
+        dir,
+        compiler,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    out
+}
+
 /// The flags that link liblttng_ust_rs (and find it at run time).
 pub fn lib_flags() -> Vec<String> {
     let lib = lib_dir();

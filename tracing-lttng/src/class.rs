@@ -341,6 +341,16 @@ impl Callsite {
         } else {
             return self.register_first(v);
         }
+        // The further classes, without the lock: a callsite whose types keep changing
+        // takes it only to register one.
+        if let Some(c) = self
+            .slots
+            .iter()
+            .map_while(OnceLock::get)
+            .find(|c| c.fits(v))
+        {
+            return Some(*c);
+        }
         let mut more = self.more.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = more.iter().find(|c| c.fits(v)) {
             return Some(*c);

@@ -44,13 +44,9 @@ pub fn identifier(s: &str) -> String {
     if out.is_empty() {
         out.push('_');
     }
-    truncate(&mut out, limits::NAME_LEN);
+    // ASCII only: any byte index is a character boundary.
+    out.truncate(limits::NAME_LEN);
     out
-}
-
-fn truncate(s: &mut String, max: usize) {
-    // Identifiers are ASCII: any byte index is a character boundary.
-    s.truncate(max);
 }
 
 /// The provider and the event name of a callsite (see the module docs).
@@ -65,11 +61,9 @@ pub fn event_name(meta: &Metadata<'_>) -> (String, String) {
         }
         _ => parts.push(identifier(own)),
     }
-    let mut name = parts.join("_");
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert(0, '_');
-    }
-    (provider, fit(name))
+    // Each part is an identifier or `line_N`: the name starts with neither a digit nor
+    // a separator.
+    (provider, fit(parts.join("_")))
 }
 
 /// `name` with `_SUFFIX` (`new`, `enter`, ... for spans, `2`, `3`, ... for a
@@ -115,7 +109,7 @@ pub fn uri(meta: &Metadata<'_>) -> Option<String> {
 /// allows (`a.b`, `r#type`, ...).
 pub fn field(name: &str) -> String {
     let mut f = identifier(name.strip_prefix("r#").unwrap_or(name));
-    truncate(&mut f, limits::FIELD_NAME_LEN);
+    f.truncate(limits::FIELD_NAME_LEN);
     f
 }
 
