@@ -481,8 +481,12 @@ fn register(sock: BorrowedFd<'_>, tracepoints: &[&'static Tracepoint]) -> Result
 /// Answers daemon messages until the connection closes.
 fn serve(sock: BorrowedFd<'_>, conn: &mut Conn, startup: &Startup) -> Result<End, SessionError> {
     loop {
+        let mut ready = false;
         let result = match socket::recv::<DaemonMessage>(sock) {
-            Ok(r) => conn.handle(r.msg, r.fds, startup),
+            Ok(r) => {
+                ready = matches!(r.msg, DaemonMessage::Ready);
+                conn.handle(r.msg, r.fds)
+            }
             // An idle daemon: keep listening.
             Err(WireError::Timeout) => continue,
             Err(WireError::Closed) => return Ok(End::Closed),
@@ -497,7 +501,13 @@ fn serve(sock: BorrowedFd<'_>, conn: &mut Conn, startup: &Startup) -> Result<End
                 Some(e.to_string())
             }
         };
-        match socket::send(sock, &AppMessage::Reply(reply), &[]) {
+        let sent = socket::send(sock, &AppMessage::Reply(reply), &[]);
+        // `main` starts only once the daemon has its answer to `Ready`: a program
+        // that exits at once must not take the reply with it.
+        if ready {
+            startup.release();
+        }
+        match sent {
             Ok(()) => {}
             Err(WireError::Closed) => return Ok(End::Closed),
             Err(e) => return Err(e.into()),
@@ -548,12 +558,7 @@ impl Conn {
         }
     }
 
-    fn handle(
-        &mut self,
-        msg: DaemonMessage,
-        fds: Vec<OwnedFd>,
-        startup: &Startup,
-    ) -> Result<(), MessageError> {
+    fn handle(&mut self, msg: DaemonMessage, fds: Vec<OwnedFd>) -> Result<(), MessageError> {
         match msg {
             DaemonMessage::Accepted { .. } => Err(MessageError::Unexpected("Accepted")),
             DaemonMessage::Refused(_) => Err(MessageError::Unexpected("Refused")),
@@ -576,7 +581,6 @@ impl Conn {
                     dir: self.dir.clone(),
                     tracepoints: self.tracepoints.clone(),
                 });
-                startup.release();
                 // Tracepoints registered while this connection was being set up go
                 // out now, from a thread of their own: the daemon sets them up by
                 // talking to this one.
@@ -868,7 +872,6 @@ mod tests {
     fn bad_bindings_are_reported_and_the_rest_installed() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = Conn::new(Path::new("/nonexistent"), vec![&tp_a::TP, &tp_b::TP]);
-        let startup = Startup::default();
         conn.channels.insert(9, test_channel(9));
         conn.pending.insert(
             5,
@@ -885,16 +888,10 @@ mod tests {
             channel,
             event_id: 1,
         };
-        assert!(conn
-            .handle(set(vec![b(0, 9)], false), Vec::new(), &startup)
-            .is_ok());
+        assert!(conn.handle(set(vec![b(0, 9)], false), Vec::new()).is_ok());
         assert!(!tp_a::TP.is_enabled(), "installed only with the last part");
         let err = conn
-            .handle(
-                set(vec![b(7, 9), b(1, 5), b(1, 4)], true),
-                Vec::new(),
-                &startup,
-            )
+            .handle(set(vec![b(7, 9), b(1, 5), b(1, 4)], true), Vec::new())
             .unwrap_err();
         assert!(matches!(
             err,
@@ -903,19 +900,11 @@ mod tests {
         assert!(tp_a::TP.is_enabled() && !tp_b::TP.is_enabled());
 
         // Removing the channel unbinds it; a second removal is an error.
-        conn.handle(
-            DaemonMessage::RemoveChannel { key: 9 },
-            Vec::new(),
-            &startup,
-        )
-        .unwrap();
+        conn.handle(DaemonMessage::RemoveChannel { key: 9 }, Vec::new())
+            .unwrap();
         assert!(!tp_a::TP.is_enabled());
         assert!(conn
-            .handle(
-                DaemonMessage::RemoveChannel { key: 9 },
-                Vec::new(),
-                &startup
-            )
+            .handle(DaemonMessage::RemoveChannel { key: 9 }, Vec::new())
             .is_err());
         // A stream without its descriptors, a second Accepted: errors, no panic.
         let stream = DaemonMessage::AddStream {
@@ -928,12 +917,12 @@ mod tests {
                 cpu_id: 0,
             },
         };
-        assert!(conn.handle(stream, Vec::new(), &startup).is_err());
+        assert!(conn.handle(stream, Vec::new()).is_err());
         let accepted = DaemonMessage::Accepted {
             version: VERSION,
             clock: proto::clock::Source::Monotonic,
         };
-        assert!(conn.handle(accepted, Vec::new(), &startup).is_err());
+        assert!(conn.handle(accepted, Vec::new()).is_err());
         let channel = DaemonMessage::AddChannel {
             key: 5,
             config: BufferConfig::DEFAULT,
@@ -942,7 +931,7 @@ mod tests {
             streams: 1,
         };
         assert!(matches!(
-            conn.handle(channel, Vec::new(), &startup),
+            conn.handle(channel, Vec::new()),
             Err(MessageError::DuplicateChannel(5))
         ));
     }
