@@ -33,7 +33,7 @@ run() { # mode n -> ns per op
 	sed -n 's/.*ns_per_op=//p' <<<"$out"
 }
 
-MODES="ours_ev macro_ev fmt_ev ours_span fmt_span ours_off none_off"
+MODES="ours_ev macro_ev fmt_ev null_ev ours_span fmt_span ours_off none_off"
 declare -A res
 for rep in $(seq "$REPS"); do
 	for m in $MODES; do
@@ -55,7 +55,8 @@ print("| variant | ns per operation, median [min, max] |")
 print("|---|---|")
 names = {
     "ours_ev": "event, tracing-lttng", "macro_ev": "event, libust::trace! (same fields)",
-    "fmt_ev": "event, tracing_subscriber::fmt to a file", "ours_span": "span enter+exit, tracing-lttng",
+    "fmt_ev": "event, tracing_subscriber::fmt to a file",
+    "null_ev": "event, a layer that visits the fields and keeps nothing (tracing's own cost)", "ours_span": "span enter+exit, tracing-lttng",
     "fmt_span": "span enter+exit, fmt (FmtSpan::ENTER and EXIT) to a file",
     "ours_off": "event, tracing-lttng, no session enables it", "none_off": "event, no subscriber at all",
 }

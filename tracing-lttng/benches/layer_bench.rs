@@ -9,7 +9,8 @@
 //! ```
 //!
 //! MODE: `ours_ev`, `fmt_ev`, `macro_ev` (the event `info!(a, b, s, "msg")` with
-//! a: u64, b: u32, s a 16-character string), `ours_span`, `fmt_span` (an `info_span!`
+//! a: u64, b: u32, s a 16-character string), `null_ev` (the event through a layer
+//! that visits its fields and keeps nothing: what `tracing` itself costs), `ours_span`, `fmt_span` (an `info_span!`
 //! entered and left), `ours_off` (the event through our layer with no session
 //! enabling it), `none_off` (the event with no subscriber at all). Recording needs
 //! `LIBUST_TRACE_DIR` (ours, macro); `fmt_*` write to FILE. Prints
@@ -58,6 +59,7 @@ fn main() {
         "ours_ev" | "ours_span" | "ours_off" => tracing_subscriber::registry()
             .with(tracing_lttng::layer())
             .init(),
+        "null_ev" => tracing_subscriber::registry().with(NullLayer).init(),
         "fmt_ev" => tracing_subscriber::registry()
             .with(fmt_layer(FmtSpan::NONE))
             .init(),
@@ -70,7 +72,7 @@ fn main() {
     let run = |n: u64| -> f64 {
         let t = Instant::now();
         match mode.as_str() {
-            "ours_ev" | "fmt_ev" | "ours_off" | "none_off" => {
+            "ours_ev" | "fmt_ev" | "ours_off" | "none_off" | "null_ev" => {
                 for i in 0..n {
                     tracing::info!(a = i, b = i as u32, s = PAYLOAD, "msg");
                 }
@@ -99,4 +101,22 @@ fn main() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let ns = run(n);
     println!("RESULT mode={mode} n={n} ns_per_op={ns:.2}");
+}
+
+/// A layer that visits each event's values and keeps nothing: what `tracing` itself
+/// costs per event with a subscriber that wants it.
+struct NullLayer;
+
+struct NullVisit;
+
+impl tracing::field::Visit for NullVisit {
+    fn record_debug(&mut self, _: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+        black_box(v);
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NullLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        event.record(&mut NullVisit);
+    }
 }

@@ -20,6 +20,10 @@ use crate::names;
 pub enum Entry {
     Event(Callsite),
     Span(Box<SpanSites>),
+    /// One of tracing-log's callsites (one per level), which every `log` record of
+    /// that level comes through: each record finds its own callsite by its target,
+    /// file and line.
+    Log,
 }
 
 /// A span callsite's events: `NAME_new` { span_id, parent_id, its fields },
@@ -36,7 +40,10 @@ pub struct SpanSites {
 }
 
 impl Entry {
-    fn of(meta: &'static Metadata<'static>) -> Entry {
+    fn of(meta: &'static Metadata<'static>, is_log: bool) -> Entry {
+        if is_log {
+            return Entry::Log;
+        }
         let own: Vec<&'static str> = meta.fields().iter().map(|f| f.name()).collect();
         if !meta.is_span() {
             return Entry::Event(Callsite::new(Site::of(meta, own)));
@@ -64,6 +71,7 @@ impl Entry {
     pub fn wanted(&self) -> bool {
         match self {
             Entry::Event(c) => c.wanted(),
+            Entry::Log => true,
             Entry::Span(s) => [&s.new, &s.enter, &s.exit, &s.close, &s.record, &s.follows]
                 .iter()
                 .any(|c| c.wanted()),
@@ -119,7 +127,11 @@ pub fn get(meta: &Metadata<'_>) -> Option<&'static Entry> {
 }
 
 /// The state of `meta`'s callsite, created on first use; None when the table is full.
-pub fn get_or_insert(meta: &'static Metadata<'static>) -> Option<&'static Entry> {
+/// `is_log` tells, when it is created, whether it is one of tracing-log's.
+pub fn get_or_insert(
+    meta: &'static Metadata<'static>,
+    is_log: impl FnOnce() -> bool,
+) -> Option<&'static Entry> {
     if let Some(c) = get(meta) {
         return Some(c);
     }
@@ -143,7 +155,7 @@ pub fn get_or_insert(meta: &'static Metadata<'static>) -> Option<&'static Entry>
     while t.keys[i].load(Ordering::Relaxed) != 0 {
         i = (i + 1) & (SLOTS - 1);
     }
-    let c: &'static Entry = Box::leak(Box::new(Entry::of(meta)));
+    let c: &'static Entry = Box::leak(Box::new(Entry::of(meta, is_log())));
     let _ = t.values[i].set(c);
     t.keys[i].store(key, Ordering::Release);
     *len += 1;

@@ -10,6 +10,7 @@
 //! class, named as the first with `_2`, `_3`, ... ([`MAX_CLASSES`] in all), and
 //! beyond that one in which every field is a string (`_text`), which any record fits.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 
@@ -150,15 +151,22 @@ impl Values {
         }
     }
 
+    /// Appends a value's text, kept up to its first NUL: a CTF string ends there, as
+    /// LTTng-UST's copy does.
     fn push_text(&mut self, field: &Field, f: impl FnOnce(&mut String)) {
         let start = self.text.len();
         f(&mut self.text);
-        let end = self.text.len();
+        let end = start + self.text.get(start..).map_or(0, until_nul);
         self.set(field, Val::Str(start as u32, end as u32));
     }
 
-    fn str(&self, a: u32, b: u32) -> &str {
-        self.text.get(a as usize..b as usize).unwrap_or("")
+    /// A recorded string's bytes (no NUL among them).
+    #[inline]
+    fn bytes(&self, a: u32, b: u32) -> &[u8] {
+        self.text
+            .as_bytes()
+            .get(a as usize..b as usize)
+            .unwrap_or(&[])
     }
 }
 
@@ -212,6 +220,196 @@ impl Visit for Values {
     }
 }
 
+/// The length of `s` up to its first NUL.
+#[inline]
+fn until_nul(s: &str) -> usize {
+    until_nul_bytes(s.as_bytes())
+}
+
+/// The length of `b` up to its first NUL, eight bytes at a time: short strings, the
+/// common case, are searched inline rather than by a call to memchr.
+#[inline]
+fn until_nul_bytes(b: &[u8]) -> usize {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // A zero byte of x sets its high bit in this (and no lower byte is wrong).
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return at + (zero.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words
+        .remainder()
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(words.remainder().len())
+}
+
+thread_local! {
+    /// Each thread's record buffers: the values and the encoded payload.
+    static BUFFERS: RefCell<(Values, Vec<u8>)> = RefCell::new((Values::new(), Vec::new()));
+}
+
+/// Runs `f` with this thread's buffers. An event recorded while formatting another
+/// one's value (a Debug impl that logs) gets buffers of its own.
+fn with_buffers(f: impl FnOnce(&mut Values, &mut Vec<u8>)) {
+    let mut f = Some(f);
+    let _ = BUFFERS.try_with(|b| {
+        if let Ok(mut b) = b.try_borrow_mut() {
+            let (values, payload) = &mut *b;
+            if let Some(f) = f.take() {
+                f(values, payload);
+            }
+        }
+    });
+    if let Some(f) = f {
+        f(&mut Values::new(), &mut Vec::new());
+    }
+}
+
+/// The fast path's visitor: encodes each value straight into the payload of one
+/// class, as long as the values come in the class's field order with its exact
+/// kinds; anything else (another kind, a field missing or out of order) and it gives
+/// up, for the general path to record.
+struct Direct<'a> {
+    kinds: &'a [Kind],
+    /// The index of the next field expected.
+    next: usize,
+    offset: usize,
+    out: &'a mut Vec<u8>,
+    ok: bool,
+    /// The string being written met a NUL: it ends there.
+    cut: bool,
+}
+
+impl<'a> Direct<'a> {
+    fn new(kinds: &'a [Kind], ids: &[u64], out: &'a mut Vec<u8>) -> Direct<'a> {
+        out.clear();
+        let mut d = Direct {
+            kinds,
+            next: 0,
+            offset: ids.len(),
+            out,
+            ok: true,
+            cut: false,
+        };
+        for (i, &id) in ids.iter().enumerate() {
+            if d.expect(i, Kind::U64) {
+                d.out.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        d
+    }
+
+    /// Whether field `i`, of kind `k`, is the one expected next (and moves past it).
+    #[inline]
+    fn expect(&mut self, i: usize, k: Kind) -> bool {
+        while self.kinds.get(self.next) == Some(&Kind::Absent) {
+            self.next += 1;
+        }
+        if self.ok && i == self.next && self.kinds.get(i) == Some(&k) {
+            self.next += 1;
+            true
+        } else {
+            self.ok = false;
+            false
+        }
+    }
+
+    #[inline]
+    fn field(&mut self, field: &Field, k: Kind) -> bool {
+        self.expect(field.index() + self.offset, k)
+    }
+
+    /// Appends `s` to the string being written, up to its first NUL, after which
+    /// the string ignores what follows. Searched before the copy, not in it: reading
+    /// back bytes just stored stalls the store buffer.
+    #[inline]
+    fn put_str(&mut self, s: &str) {
+        if !self.cut {
+            let b = s.as_bytes();
+            let n = until_nul_bytes(b);
+            self.out.extend_from_slice(&b[..n]);
+            self.cut = n < b.len();
+        }
+    }
+
+    /// Ends the string being written, with its NUL.
+    #[inline]
+    fn end_string(&mut self) {
+        self.out.push(0);
+        self.cut = false;
+    }
+
+    /// Whether the record was encoded whole.
+    fn finish(mut self) -> bool {
+        while self.kinds.get(self.next) == Some(&Kind::Absent) {
+            self.next += 1;
+        }
+        self.ok && self.next == self.kinds.len()
+    }
+}
+
+impl std::fmt::Write for Direct<'_> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.put_str(s);
+        Ok(())
+    }
+}
+
+impl Visit for Direct<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.field(field, Kind::I64) {
+            self.out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.field(field, Kind::U64) {
+            self.out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.field(field, Kind::F64) {
+            self.out.extend_from_slice(&value.to_bits().to_le_bytes());
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.field(field, Kind::Bool) {
+            self.out.push(u8::from(value));
+        }
+    }
+    fn record_i128(&mut self, _: &Field, _: i128) {
+        self.ok = false;
+    }
+    fn record_u128(&mut self, _: &Field, _: u128) {
+        self.ok = false;
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.field(field, Kind::Str) {
+            self.put_str(value);
+            self.end_string();
+        }
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.field(field, Kind::Str) {
+            let _ = write!(self, "{value}");
+            self.end_string();
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if self.field(field, Kind::Str) {
+            let _ = write!(self, "{value:?}");
+            self.end_string();
+        }
+    }
+}
+
 /// One registered class of a callsite: the kind of each of its fields by index.
 #[derive(Debug)]
 pub struct Class {
@@ -221,61 +419,52 @@ pub struct Class {
 
 impl Class {
     fn fits(&self, v: &Values) -> bool {
-        self.kinds
+        Class::fits_kinds(&self.kinds, v)
+    }
+
+    /// Whether a class with fields of `kinds` can hold `v`.
+    fn fits_kinds(kinds: &[Kind], v: &Values) -> bool {
+        kinds
             .iter()
             .zip(v.vals.iter())
             .all(|(&k, &val)| (k == Kind::Absent && matches!(val, Val::Absent)) || val.fits(k))
     }
+}
 
-    /// Encodes `v` (which [`Class::fits`]) as this class's payload, into `out`.
-    fn encode(&self, v: &Values, out: &mut Vec<u8>) {
-        out.clear();
-        for (&k, &val) in self.kinds.iter().zip(v.vals.iter()) {
-            match (k, val) {
-                (Kind::Absent, _) => {}
-                (Kind::I64, Val::I64(x)) => out.extend_from_slice(&x.to_le_bytes()),
-                (Kind::I64, Val::U64(x)) => out.extend_from_slice(&(x as i64).to_le_bytes()),
-                (Kind::U64, Val::U64(x)) => out.extend_from_slice(&x.to_le_bytes()),
-                (Kind::U64, Val::I64(x)) => out.extend_from_slice(&(x as u64).to_le_bytes()),
-                (Kind::F64, Val::F64(x)) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
-                (Kind::F64, Val::I64(x)) => {
-                    out.extend_from_slice(&(x as f64).to_bits().to_le_bytes())
-                }
-                (Kind::F64, Val::U64(x)) => {
-                    out.extend_from_slice(&(x as f64).to_bits().to_le_bytes())
-                }
-                (Kind::Bool, Val::Bool(b)) => out.push(u8::from(b)),
-                (Kind::Str, val) => {
-                    let mut s = String::new();
-                    let text: &str = match val {
-                        Val::Str(a, b) => v.str(a, b),
-                        Val::I64(x) => {
-                            let _ = write!(s, "{x}");
-                            &s
-                        }
-                        Val::U64(x) => {
-                            let _ = write!(s, "{x}");
-                            &s
-                        }
-                        Val::F64(x) => {
-                            let _ = write!(s, "{x}");
-                            &s
-                        }
-                        Val::Bool(b) => {
-                            let _ = write!(s, "{b}");
-                            &s
-                        }
-                        Val::Absent => "",
-                    };
-                    // A CTF string ends at its first NUL, as LTTng-UST's copy does
-                    // (`find` of a char searches with memchr).
-                    let end = text.find('\0').unwrap_or(text.len());
-                    out.extend_from_slice(&text.as_bytes()[..end]);
-                    out.push(0);
-                }
-                // `fits` allows nothing else.
-                _ => {}
+/// Encodes `v` (which fits `kinds`, see [`Class::fits`]) as a payload of that
+/// class, into `out`.
+fn encode(kinds: &[Kind], v: &Values, out: &mut Vec<u8>) {
+    out.clear();
+    for (&k, &val) in kinds.iter().zip(v.vals.iter()) {
+        match (k, val) {
+            (Kind::Absent, _) => {}
+            (Kind::I64, Val::I64(x)) => out.extend_from_slice(&x.to_le_bytes()),
+            (Kind::I64, Val::U64(x)) => out.extend_from_slice(&(x as i64).to_le_bytes()),
+            (Kind::U64, Val::U64(x)) => out.extend_from_slice(&x.to_le_bytes()),
+            (Kind::U64, Val::I64(x)) => out.extend_from_slice(&(x as u64).to_le_bytes()),
+            (Kind::F64, Val::F64(x)) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
+            (Kind::F64, Val::I64(x)) => out.extend_from_slice(&(x as f64).to_bits().to_le_bytes()),
+            (Kind::F64, Val::U64(x)) => out.extend_from_slice(&(x as f64).to_bits().to_le_bytes()),
+            (Kind::Bool, Val::Bool(b)) => out.push(u8::from(b)),
+            (Kind::Str, Val::Str(a, b)) => {
+                out.extend_from_slice(v.bytes(a, b));
+                out.push(0);
             }
+            (Kind::Str, val) => {
+                // Formatted numbers and bools hold no NUL.
+                let mut s = String::new();
+                let _ = match val {
+                    Val::I64(x) => write!(s, "{x}"),
+                    Val::U64(x) => write!(s, "{x}"),
+                    Val::F64(x) => write!(s, "{x}"),
+                    Val::Bool(b) => write!(s, "{b}"),
+                    Val::Absent | Val::Str(..) => Ok(()),
+                };
+                out.extend_from_slice(s.as_bytes());
+                out.push(0);
+            }
+            // `fits` allows nothing else.
+            _ => {}
         }
     }
 }
@@ -320,15 +509,42 @@ impl Callsite {
         }
     }
 
+    /// Records one record of this callsite: `ids` (span ids), then the values `visit`
+    /// hands to a visitor (called a second time when the fast path gives up).
+    ///
+    /// The fast path encodes the values as they are visited, in the layout of the
+    /// callsite's first class, and copies the payload into the ring in one piece: it
+    /// holds whenever the record has the first record's types, the common case. Any
+    /// other record takes the general path, [`Values`] then the class it fits.
+    pub fn record(&self, ids: &[u64], visit: impl Fn(&mut dyn Visit)) {
+        with_buffers(|values, payload| {
+            if let Some(c) = self.first.get() {
+                if c.tp.is_enabled() {
+                    let mut direct = Direct::new(&c.kinds, ids, payload);
+                    visit(&mut direct);
+                    if direct.finish() {
+                        let bytes: &[u8] = payload;
+                        libust::record(c.tp, bytes.len(), |w| w.put(bytes));
+                        return;
+                    }
+                }
+            }
+            values.clear();
+            values.lead(ids);
+            visit(values);
+            self.record_values(values, payload);
+        });
+    }
+
     /// Records `v` through the class it fits, registering one when none does.
-    pub fn record(&self, v: &Values, payload: &mut Vec<u8>) {
+    fn record_values(&self, v: &Values, payload: &mut Vec<u8>) {
         let Some(class) = self.class_for(v) else {
             return;
         };
         if !class.tp.is_enabled() {
             return;
         }
-        class.encode(v, payload);
+        encode(&class.kinds, v, payload);
         let bytes: &[u8] = payload;
         libust::record(class.tp, bytes.len(), |w| w.put(bytes));
     }
@@ -461,6 +677,103 @@ impl Callsite {
             loglevel: site.level,
             model_emf_uri: site.uri.clone(),
             fields,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_core::callsite::DefaultCallsite;
+    use tracing_core::field::{FieldSet, Value};
+    use tracing_core::{identify_callsite, Level};
+
+    static CALLSITE: DefaultCallsite = DefaultCallsite::new(&META);
+    static META: Metadata<'static> = Metadata::new(
+        "test",
+        "test",
+        Level::INFO,
+        None,
+        None,
+        None,
+        FieldSet::new(&["n", "s", "m", "f"], identify_callsite!(&CALLSITE)),
+        tracing_core::metadata::Kind::EVENT,
+    );
+
+    /// Visits one record of `n`, `s`, `m` (a Debug value) and `f` with both paths.
+    fn both(kinds: &[Kind], ids: &[u64], n: &dyn Value, s: &str, m: &dyn Value) -> [Vec<u8>; 2] {
+        let fields = META.fields();
+        let [fnn, fs, fm, ff] = ["n", "s", "m", "f"].map(|x| fields.field(x).unwrap());
+        let f = 0.5f64;
+        let values = [
+            (&fnn, Some(n)),
+            (&fs, Some(&s as &dyn Value)),
+            (&fm, Some(m)),
+            (&ff, Some(&f as &dyn Value)),
+        ];
+        let set = fields.value_set(&values);
+        let mut direct = Vec::new();
+        let mut d = Direct::new(kinds, ids, &mut direct);
+        set.record(&mut d);
+        if !d.finish() {
+            direct.clear();
+        }
+        let mut v = Values::new();
+        v.lead(ids);
+        set.record(&mut v);
+        let mut general = Vec::new();
+        if Class::fits_kinds(kinds, &v) {
+            encode(kinds, &v, &mut general);
+        }
+        [direct, general]
+    }
+
+    #[test]
+    fn the_fast_path_encodes_what_the_general_path_does() {
+        use Kind::*;
+        let kinds = [U64, U64, Str, Str, F64];
+        let long = "a string longer than thirty-two bytes, with a NUL\0 inside";
+        for s in ["", "short", "sixteen chars...", "nul\0after", long, "\0"] {
+            let msg = format_args!("m {}", 7);
+            let [direct, general] = both(&kinds, &[9], &3u64, s, &msg);
+            assert!(!direct.is_empty(), "{s:?}: the fast path gave up");
+            assert_eq!(direct, general, "{s:?}");
+            let cut = s.find('\0').unwrap_or(s.len());
+            let mut want = [9u64.to_le_bytes(), 3u64.to_le_bytes()].concat();
+            want.extend_from_slice(&s.as_bytes()[..cut]);
+            want.extend_from_slice(b"\0m 7\0");
+            want.extend_from_slice(&0.5f64.to_bits().to_le_bytes());
+            assert_eq!(direct, want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_gives_up_on_another_kind_and_the_general_path_converts() {
+        use Kind::*;
+        // A signed value where the class has an unsigned field; a field the class
+        // lacks; a class with a field this record lacks.
+        let [direct, general] = both(&[U64, Str, Str, F64], &[], &3i64, "x", &"m");
+        assert!(direct.is_empty());
+        assert_eq!(general[..8], 3u64.to_le_bytes());
+        let [direct, _] = both(&[U64, Absent, Str, F64], &[], &3u64, "x", &"m");
+        assert!(direct.is_empty());
+        let [direct, _] = both(&[U64, Str, Str, F64, Bool], &[], &3u64, "x", &"m");
+        assert!(direct.is_empty());
+    }
+
+    #[test]
+    fn nul_search_finds_the_first_nul_at_every_position() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut b = vec![b'x'; len];
+                if at < len {
+                    b[at] = 0;
+                    if at + 1 < len {
+                        b[at + 1] = 0x80; // a byte that fools a naive word test
+                    }
+                }
+                assert_eq!(until_nul_bytes(&b), at, "len {len}, NUL at {at}");
+            }
         }
     }
 }

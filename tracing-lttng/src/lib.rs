@@ -34,7 +34,6 @@ pub mod callsites;
 pub mod class;
 pub mod names;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -45,7 +44,7 @@ use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use callsites::{Entry, SpanSites};
-use class::{Callsite, Site, Values};
+use class::{Callsite, Site};
 use tracing_log::NormalizeEvent;
 
 /// The layer, with its filter: `registry().with(tracing_lttng::layer())`. Each
@@ -74,11 +73,6 @@ pub struct LttngFilter {
     _private: (),
 }
 
-thread_local! {
-    /// Each thread's record buffers: the values and the encoded payload.
-    static BUFFERS: RefCell<(Values, Vec<u8>)> = RefCell::new((Values::new(), Vec::new()));
-}
-
 impl<S: Subscriber> Filter<S> for LttngFilter {
     fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
         match callsites::get(meta) {
@@ -100,28 +94,6 @@ impl<S: Subscriber> Filter<S> for LttngFilter {
     }
 }
 
-/// Runs `f` with this thread's buffers, cleared, `ids` before the fields. An event
-/// recorded while formatting another one's value (a Debug impl that logs) gets
-/// buffers of its own.
-fn with_values(ids: &[u64], f: impl FnOnce(&mut Values, &mut Vec<u8>)) {
-    let mut f = Some(f);
-    let _ = BUFFERS.try_with(|b| {
-        if let Ok(mut b) = b.try_borrow_mut() {
-            let (values, payload) = &mut *b;
-            values.clear();
-            values.lead(ids);
-            if let Some(f) = f.take() {
-                f(values, payload);
-            }
-        }
-    });
-    if let Some(f) = f {
-        let mut values = Values::new();
-        values.lead(ids);
-        f(&mut values, &mut Vec::new());
-    }
-}
-
 /// The span callsites of `id`'s span.
 fn span_sites<S>(id: &Id, ctx: &Context<'_, S>) -> Option<&'static SpanSites>
 where
@@ -129,7 +101,7 @@ where
 {
     match callsites::get(ctx.metadata(id)?)? {
         Entry::Span(s) => Some(s),
-        Entry::Event(_) => None,
+        Entry::Event(_) | Entry::Log => None,
     }
 }
 
@@ -138,25 +110,19 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let callsite = if event.is_log() {
-            log_callsite(event)
-        } else {
-            match callsites::get_or_insert(event.metadata()) {
-                Some(Entry::Event(c)) => Some(c),
-                _ => None,
-            }
+        let callsite = match callsites::get_or_insert(event.metadata(), || event.is_log()) {
+            Some(Entry::Event(c)) => c,
+            Some(Entry::Log) => match log_callsite(event) {
+                Some(c) => c,
+                None => return,
+            },
+            _ => return,
         };
-        let Some(callsite) = callsite else {
-            return;
-        };
-        with_values(&[], |values, payload| {
-            event.record(values);
-            callsite.record(values, payload);
-        });
+        callsite.record(&[], |v| event.record(v));
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let Some(Entry::Span(sites)) = callsites::get_or_insert(attrs.metadata()) else {
+        let Some(Entry::Span(sites)) = callsites::get_or_insert(attrs.metadata(), || false) else {
             return;
         };
         let parent = if attrs.is_root() {
@@ -167,46 +133,42 @@ where
             attrs.parent().cloned()
         };
         let parent = parent.map_or(0, |p| p.into_u64());
-        with_values(&[id.into_u64(), parent], |values, payload| {
-            attrs.record(values);
-            sites.new.record(values, payload);
-        });
+        sites
+            .new
+            .record(&[id.into_u64(), parent], |v| attrs.record(v));
     }
 
     fn on_record(&self, id: &Id, record: &Record<'_>, ctx: Context<'_, S>) {
         let Some(sites) = span_sites(id, &ctx) else {
             return;
         };
-        with_values(&[id.into_u64()], |values, payload| {
-            record.record(values);
-            sites.record.record(values, payload);
-        });
+        sites.record.record(&[id.into_u64()], |v| record.record(v));
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
         let Some(sites) = span_sites(id, &ctx) else {
             return;
         };
-        with_values(&[id.into_u64(), follows.into_u64()], |values, payload| {
-            sites.follows.record(values, payload);
-        });
+        sites
+            .follows
+            .record(&[id.into_u64(), follows.into_u64()], |_| {});
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if let Some(sites) = span_sites(id, &ctx) {
-            with_values(&[id.into_u64()], |v, p| sites.enter.record(v, p));
+            sites.enter.record(&[id.into_u64()], |_| {});
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if let Some(sites) = span_sites(id, &ctx) {
-            with_values(&[id.into_u64()], |v, p| sites.exit.record(v, p));
+            sites.exit.record(&[id.into_u64()], |_| {});
         }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if let Some(sites) = span_sites(&id, &ctx) {
-            with_values(&[id.into_u64()], |v, p| sites.close.record(v, p));
+            sites.close.record(&[id.into_u64()], |_| {});
         }
     }
 }
