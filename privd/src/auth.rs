@@ -20,6 +20,8 @@ pub struct Caller {
 /// What the connecting process was when it connected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
+    /// The process that connected.
+    pub pid: i32,
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
@@ -67,6 +69,7 @@ mod tests {
 
     fn conn(uid: u32, groups: Vec<u32>) -> Connection {
         Connection {
+            pid: 1,
             uid,
             gid: uid,
             groups,

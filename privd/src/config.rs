@@ -10,6 +10,16 @@
 //! tracefs = /sys/kernel/tracing
 //! max_instances_per_user = 4
 //! max_buffer_kb = 16384
+//! # connections served at once, in all and per user (one thread each); a
+//! # connection over a limit is refused with a message naming the key
+//! max_connections = 64
+//! max_connections_per_user = 8
+//! # a new connection must say hello within this time; one that holds no kernel
+//! # session is closed after this long without a request; a reply the client does
+//! # not read within this time ends the connection
+//! hello_timeout_ms = 5000
+//! idle_timeout_ms = 60000
+//! reply_timeout_ms = 5000
 //! # the events members may enable (system:event, `*` globs)
 //! events = sched:*, raw_syscalls:*, irq:*, timer:*, block:block_rq_issue
 //! # the C library whose open functions get path probes (`off`: none, and openat
@@ -18,6 +28,10 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the configuration is read from by default.
+pub const DEFAULT_PATH: &str = "/etc/lttng-rs/privd.conf";
 
 /// The settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +41,18 @@ pub struct Config {
     pub tracefs: PathBuf,
     pub max_instances_per_user: u32,
     pub max_buffer_kb: u32,
+    /// Connections served at once, in all.
+    pub max_connections: u32,
+    /// Connections served at once for one uid.
+    pub max_connections_per_user: u32,
+    /// How long a new connection has to say hello.
+    pub hello_timeout: Duration,
+    /// How long a connection holding no kernel session may stay silent.
+    pub idle_timeout: Duration,
+    /// How long a reply may wait for the client to read it.
+    pub reply_timeout: Duration,
+    /// The file these settings came from (named in refusals that cite a setting).
+    pub path: PathBuf,
     /// `system:event` globs.
     pub events: Vec<String>,
     /// The C library to put the path probes on (`None`: no path probes).
@@ -41,6 +67,12 @@ impl Default for Config {
             tracefs: PathBuf::from("/sys/kernel/tracing"),
             max_instances_per_user: 4,
             max_buffer_kb: 16384,
+            max_connections: 64,
+            max_connections_per_user: 8,
+            hello_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            reply_timeout: Duration::from_secs(5),
+            path: PathBuf::from(DEFAULT_PATH),
             events: [
                 "sched:sched_switch",
                 "sched:sched_wakeup",
@@ -71,6 +103,9 @@ impl Default for Config {
     }
 }
 
+/// The most connections any setting allows: each is a thread of the root helper.
+pub const MAX_CONNECTIONS: u32 = 1024;
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -92,7 +127,10 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
+                path: path.to_path_buf(),
+                ..Config::default()
+            }),
             Err(source) => Err(ConfigError::Read {
                 path: path.to_path_buf(),
                 source,
@@ -101,7 +139,10 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut c = Config::default();
+        let mut c = Config {
+            path: path.to_path_buf(),
+            ..Config::default()
+        };
         for (i, raw) in text.lines().enumerate() {
             let bad = |why: String| ConfigError::Bad {
                 path: path.to_path_buf(),
@@ -158,6 +199,22 @@ impl Config {
                 }
                 "max_instances_per_user" => c.max_instances_per_user = number(v)?,
                 "max_buffer_kb" => c.max_buffer_kb = number(v)?.max(4),
+                "max_connections" => c.max_connections = number(v)?.clamp(1, MAX_CONNECTIONS),
+                "max_connections_per_user" => {
+                    c.max_connections_per_user = number(v)?.clamp(1, MAX_CONNECTIONS)
+                }
+                "hello_timeout_ms" | "idle_timeout_ms" | "reply_timeout_ms" => {
+                    let ms = number(v)?;
+                    if ms == 0 {
+                        return Err(bad(format!("{k} must be at least 1")));
+                    }
+                    let d = Duration::from_millis(u64::from(ms));
+                    match k {
+                        "hello_timeout_ms" => c.hello_timeout = d,
+                        "idle_timeout_ms" => c.idle_timeout = d,
+                        _ => c.reply_timeout = d,
+                    }
+                }
                 "events" => {
                     let list: Vec<String> = v
                         .split(',')
@@ -198,6 +255,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.group, "tracers");
         assert_eq!(c.max_instances_per_user, 2);
+        assert_eq!(c.path, Path::new("t"));
+        let l = Config::parse(
+            "max_connections = 100000\nmax_connections_per_user = 3\nidle_timeout_ms = 250\n",
+            Path::new("t"),
+        )
+        .unwrap();
+        assert_eq!(l.max_connections, MAX_CONNECTIONS);
+        assert_eq!(l.max_connections_per_user, 3);
+        assert_eq!(l.idle_timeout, Duration::from_millis(250));
+        assert_eq!(l.hello_timeout, Duration::from_secs(5));
         assert!(c.allows("sched:sched_switch"));
         assert!(c.allows("irq:irq_handler_entry"));
         assert!(!c.allows("sched:sched_wakeup"));
@@ -211,6 +278,8 @@ mod tests {
             "nonsense",
             "colour = blue",
             "path_probes = libc.so.6",
+            "hello_timeout_ms = 0",
+            "max_connections = -1",
             "path_probes = /lib/libc.so.6 p:evil/x /bin/sh:0x1",
         ] {
             assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");

@@ -27,6 +27,7 @@
 
 mod auth;
 mod config;
+mod limits;
 mod path_probes;
 mod server;
 mod sys;
@@ -44,6 +45,7 @@ use nix::unistd::{chown, Gid, Group};
 use proto::wire::socket;
 
 use config::Config;
+use limits::{Limits, Refuser};
 use path_probes::PathProbes;
 use server::Server;
 
@@ -52,7 +54,7 @@ const SOCKET: &str = "privd.sock";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let mut config_path = PathBuf::from("/etc/lttng-rs/privd.conf");
+    let mut config_path = PathBuf::from(config::DEFAULT_PATH);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--config" => match args.next() {
@@ -150,12 +152,14 @@ fn run(cfg: Config) -> Result<(), (u8, String)> {
         cfg.group,
         cfg.socket_dir.join(SOCKET).display()
     );
+    let limits = Limits::new(&cfg);
+    let refuser = Refuser::start().map_err(|e| rt(&e))?;
     let server = Arc::new(Server::new(cfg, lockdown));
     {
         let server = server.clone();
         std::thread::Builder::new()
             .name("accept".into())
-            .spawn(move || accept_loop(sock, server))
+            .spawn(move || accept_loop(sock, server, limits, refuser))
             .map_err(|e| rt(&e))?;
     }
     {
@@ -214,26 +218,50 @@ fn listen(dir: &Path, gid: Gid) -> Result<(OwnedFd, Flock<File>), (u8, String)> 
     Ok((sock, lock))
 }
 
-fn accept_loop(listener: OwnedFd, server: Arc<Server>) {
+/// The stack of a connection's thread: requests are small and parsed in place.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// Accepts connections: each within the limits gets a thread; one over them is
+/// refused (see `limits`).
+fn accept_loop(listener: OwnedFd, server: Arc<Server>, limits: Arc<Limits>, refuser: Refuser) {
     loop {
-        match socket::accept(listener.as_fd()) {
-            Ok(sock) => {
-                if let Err(e) = socket::pass_credentials(sock.as_fd()) {
-                    eprintln!("lttng-privd: SO_PASSCRED: {e}");
-                    continue;
-                }
-                let s = server.clone();
-                if let Err(e) = std::thread::Builder::new()
-                    .name("connection".into())
-                    .spawn(move || server::serve(s, sock))
-                {
-                    eprintln!("lttng-privd: cannot serve a connection: {e}");
-                }
-            }
+        let sock = match socket::accept(listener.as_fd()) {
+            Ok(sock) => sock,
             Err(e) => {
+                // EMFILE and the like: let connections end before the next one.
                 eprintln!("lttng-privd: accept: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
             }
+        };
+        let uid = match socket::peer_cred(sock.as_fd()) {
+            Ok(c) => c.uid,
+            Err(e) => {
+                eprintln!("lttng-privd: refused a connection: no credentials: {e}");
+                continue;
+            }
+        };
+        let admitted = match limits.admit(uid) {
+            Ok(a) => a,
+            Err(why) => {
+                refuser.refuse(sock, why);
+                continue;
+            }
+        };
+        if let Err(e) = socket::pass_credentials(sock.as_fd()) {
+            eprintln!("lttng-privd: SO_PASSCRED: {e}");
+            continue;
+        }
+        let s = server.clone();
+        if let Err(e) = std::thread::Builder::new()
+            .name("connection".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                server::serve(s, sock);
+                drop(admitted);
+            })
+        {
+            eprintln!("lttng-privd: cannot serve a connection: {e}");
         }
     }
 }

@@ -116,10 +116,53 @@ pub fn serve(server: Arc<Server>, sock: OwnedFd) {
         instances: HashMap::new(),
         next_session: 1,
     };
+    let cfg = &conn.server.cfg;
+    // A reply the client does not read ends the connection (its instances go with
+    // it) rather than holding this thread.
+    let (hello_timeout, idle_timeout) = (cfg.hello_timeout, cfg.idle_timeout);
+    if socket::set_send_timeout(sock.as_fd(), Some(cfg.reply_timeout)).is_err() {
+        return;
+    }
+    let mut greeted = false;
     loop {
+        // Until its hello, a connection has `hello_timeout`; then, while it holds no
+        // instance, `idle_timeout` between requests; with an instance, no deadline
+        // (the session daemon keeps it for the session's life).
+        let deadline = match (greeted, conn.instances.is_empty()) {
+            (false, _) => Some(hello_timeout),
+            (true, true) => Some(idle_timeout),
+            (true, false) => None,
+        };
+        if socket::set_recv_timeout(sock.as_fd(), deadline).is_err() {
+            return;
+        }
         let (req, sender) = match socket::recv_with_sender::<PrivRequest>(sock.as_fd()) {
             Ok((r, c)) => (r.msg, c),
-            Err(WireError::Closed) | Err(WireError::Io(_)) => return,
+            Err(WireError::Timeout) => {
+                let why = if greeted {
+                    format!("idle for {idle_timeout:?} with no kernel session")
+                } else {
+                    format!("no hello within {hello_timeout:?}")
+                };
+                eprintln!(
+                    "lttng-privd: uid {} pid {}: closed the connection: {why}",
+                    conn_info.uid, conn_info.pid
+                );
+                let _ = socket::send(
+                    sock.as_fd(),
+                    &PrivReply::Error(format!("lttng-privd closed the connection: {why}")),
+                    &[],
+                );
+                return;
+            }
+            Err(WireError::Closed) => return,
+            Err(WireError::Io(e)) => {
+                eprintln!(
+                    "lttng-privd: uid {} pid {}: connection ended: {e}",
+                    conn_info.uid, conn_info.pid
+                );
+                return;
+            }
             Err(e) => {
                 // Malformed: one error reply, then the connection ends (its instances
                 // go with it).
@@ -131,6 +174,15 @@ pub fn serve(server: Arc<Server>, sock: OwnedFd) {
                 return;
             }
         };
+        if !greeted && !matches!(req, PrivRequest::Hello { .. }) {
+            let _ = socket::send(
+                sock.as_fd(),
+                &PrivReply::Error("say hello first: the first request is Hello".into()),
+                &[],
+            );
+            return;
+        }
+        greeted = true;
         let (reply, fd) = match auth::authorize(sender, &conn_info, &conn.server.cfg.group) {
             Ok(caller) => {
                 let (reply, fd) = conn.handle(&caller, req.clone());
@@ -148,8 +200,23 @@ pub fn serve(server: Arc<Server>, sock: OwnedFd) {
             }
         };
         let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
-        if socket::send(sock.as_fd(), &reply, &fds).is_err() {
-            return;
+        match socket::send(sock.as_fd(), &reply, &fds) {
+            Ok(()) => {}
+            Err(WireError::Timeout) => {
+                eprintln!(
+                    "lttng-privd: uid {} pid {}: closed the connection: it did not read a reply within {:?}",
+                    conn_info.uid, conn_info.pid, conn.server.cfg.reply_timeout
+                );
+                return;
+            }
+            Err(WireError::Closed) => return,
+            Err(e) => {
+                eprintln!(
+                    "lttng-privd: uid {} pid {}: connection ended: cannot reply: {e}",
+                    conn_info.uid, conn_info.pid
+                );
+                return;
+            }
         }
     }
 }
@@ -158,6 +225,7 @@ fn connection(sock: &OwnedFd) -> Result<Connection, String> {
     let c: PeerCred = socket::peer_cred(sock.as_fd()).map_err(|e| e.to_string())?;
     let groups = crate::sys::peer_groups(sock.as_fd()).map_err(|e| e.to_string())?;
     Ok(Connection {
+        pid: c.pid,
         uid: c.uid,
         gid: c.gid,
         groups,

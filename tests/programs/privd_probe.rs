@@ -9,6 +9,10 @@
 //! `count EVENT` (reads every CPU's
 //! `trace_pipe_raw` and counts the records of EVENT, decoding the ftrace pages),
 //! `destroy`, `quit`. Answers: `ok ...`, `denied: ...`, `error: ...`.
+//!
+//! `privd_probe --hold N SOCKET` opens N connections one after the other, says hello
+//! on each and prints the answer (a line per connection), then `held` and keeps them
+//! all open until its stdin closes.
 
 use std::io::{BufRead, Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -71,8 +75,37 @@ fn count_in_page(page: &[u8], id: u16) -> usize {
     n
 }
 
+/// `--hold N SOCKET`.
+fn hold(n: usize, path: &str) {
+    let mut held = Vec::new();
+    let mut out = std::io::stdout();
+    for _ in 0..n {
+        let line = match socket::connect(std::path::Path::new(path)) {
+            Ok(sock) => {
+                let _ = socket::set_timeout(sock.as_fd(), Some(std::time::Duration::from_secs(10)));
+                let hello = PrivRequest::Hello {
+                    version: proto::wire::VERSION,
+                };
+                let line = answer(&call(&sock, &hello));
+                held.push(sock);
+                line
+            }
+            Err(e) => format!("error: connect: {e}"),
+        };
+        writeln!(out, "{line}").unwrap();
+    }
+    writeln!(out, "held").unwrap();
+    out.flush().unwrap();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, n, path] = args.as_slice() {
+        if flag == "--hold" {
+            return hold(n.parse().expect("a number of connections"), path);
+        }
+    }
     let (target, commands): (&[String], Vec<String>) = match args.first().map(String::as_str) {
         Some("--fd") if args.len() >= 2 => (&args[..2], args[2..].to_vec()),
         Some(_) => (&args[..1], args[1..].to_vec()),

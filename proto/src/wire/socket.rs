@@ -127,16 +127,32 @@ pub fn peer_cred(sock: BorrowedFd<'_>) -> Result<PeerCred, WireError> {
 
 /// Bounds how long a receive (and a send) may block; `None` blocks forever.
 pub fn set_timeout(sock: BorrowedFd<'_>, t: Option<Duration>) -> Result<(), WireError> {
-    let tv = match t {
+    set_recv_timeout(sock, t)?;
+    set_send_timeout(sock, t)
+}
+
+/// Bounds how long a receive may block; `None` blocks forever.
+pub fn set_recv_timeout(sock: BorrowedFd<'_>, t: Option<Duration>) -> Result<(), WireError> {
+    socket::setsockopt(&sock, sockopt::ReceiveTimeout, &timeval(t))
+        .map_err(|e| WireError::Io(e.into()))
+}
+
+/// Bounds how long a send may block (on a peer that does not read); `None` blocks
+/// forever.
+pub fn set_send_timeout(sock: BorrowedFd<'_>, t: Option<Duration>) -> Result<(), WireError> {
+    socket::setsockopt(&sock, sockopt::SendTimeout, &timeval(t))
+        .map_err(|e| WireError::Io(e.into()))
+}
+
+fn timeval(t: Option<Duration>) -> TimeVal {
+    match t {
         Some(d) => TimeVal::new(
             d.as_secs() as i64,
             // Never 0 µs with 0 s: that would mean "no timeout".
             (d.subsec_micros().max(u32::from(d.as_secs() == 0))) as i64,
         ),
         None => TimeVal::new(0, 0),
-    };
-    socket::setsockopt(&sock, sockopt::ReceiveTimeout, &tv).map_err(|e| WireError::Io(e.into()))?;
-    socket::setsockopt(&sock, sockopt::SendTimeout, &tv).map_err(|e| WireError::Io(e.into()))
+    }
 }
 
 /// Sends `msg` with `fds` attached. The number of descriptors must be what the message
