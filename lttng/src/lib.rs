@@ -99,7 +99,17 @@ impl Client {
     }
 
     fn call(&mut self, req: Request) -> Result<Reply, ControlError> {
-        match socket::call::<_, Reply>(&self.sock, &req)? {
+        let reply = match socket::call::<_, Reply>(&self.sock, &req) {
+            // The daemon closes a connection that stays silent too long, before it
+            // reads anything more from it: the request was not seen, and goes again
+            // on a new connection.
+            Err(WireError::Closed) => {
+                *self = Client::connect()?;
+                socket::call::<_, Reply>(&self.sock, &req)?
+            }
+            r => r?,
+        };
+        match reply {
             Reply::Error(e) => Err(ControlError::Daemon(e)),
             r => Ok(r),
         }

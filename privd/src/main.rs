@@ -45,7 +45,7 @@ use nix::unistd::{chown, Gid, Group};
 use proto::wire::socket;
 
 use config::Config;
-use limits::{Limits, Refuser};
+use limits::Limits;
 use path_probes::PathProbes;
 use server::Server;
 
@@ -152,14 +152,13 @@ fn run(cfg: Config) -> Result<(), (u8, String)> {
         cfg.group,
         cfg.socket_dir.join(SOCKET).display()
     );
-    let limits = Limits::new(&cfg);
-    let refuser = Refuser::start().map_err(|e| rt(&e))?;
+    let limits = Limits::start(&cfg).map_err(|e| rt(&e))?;
     let server = Arc::new(Server::new(cfg, lockdown));
     {
         let server = server.clone();
         std::thread::Builder::new()
             .name("accept".into())
-            .spawn(move || accept_loop(sock, server, limits, refuser))
+            .spawn(move || accept_loop(sock, server, limits))
             .map_err(|e| rt(&e))?;
     }
     {
@@ -223,7 +222,7 @@ const CONNECTION_STACK: usize = 256 * 1024;
 
 /// Accepts connections: each within the limits gets a thread; one over them is
 /// refused (see `limits`).
-fn accept_loop(listener: OwnedFd, server: Arc<Server>, limits: Arc<Limits>, refuser: Refuser) {
+fn accept_loop(listener: OwnedFd, server: Arc<Server>, limits: Limits) {
     loop {
         let sock = match socket::accept(listener.as_fd()) {
             Ok(sock) => sock,
@@ -241,12 +240,8 @@ fn accept_loop(listener: OwnedFd, server: Arc<Server>, limits: Arc<Limits>, refu
                 continue;
             }
         };
-        let admitted = match limits.admit(uid) {
-            Ok(a) => a,
-            Err(why) => {
-                refuser.refuse(sock, why);
-                continue;
-            }
+        let Some((admitted, sock)) = limits.admit(uid, sock) else {
+            continue;
         };
         if let Err(e) = socket::pass_credentials(sock.as_fd()) {
             eprintln!("lttng-privd: SO_PASSCRED: {e}");

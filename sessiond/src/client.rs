@@ -1,5 +1,8 @@
 //! Control connections from the `lttng` command: one thread per connection, one reply
-//! per request. Only the daemon's own uid may connect.
+//! per request. Only the daemon's own uid may connect. A connection must say hello
+//! within its deadline and is closed after a silence (the `lttng` library reconnects
+//! on its next request); a reply the client does not read ends it (see
+//! `listeners::Bounds`).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
@@ -9,9 +12,10 @@ use proto::wire::socket;
 use proto::wire::{WireError, VERSION};
 
 use crate::daemon::{lock, Shared};
+use crate::listeners::Bounds;
 
-/// Serves one client until it disconnects or sends garbage.
-pub fn serve(daemon: Shared, sock: OwnedFd) {
+/// Serves one client until it disconnects, sends garbage or misses a deadline.
+pub fn serve(daemon: Shared, sock: OwnedFd, bounds: Bounds) {
     let uid = lock(&daemon).uid;
     match socket::peer_cred(sock.as_fd()) {
         Ok(c) if c.uid == uid => {}
@@ -33,10 +37,34 @@ pub fn serve(daemon: Shared, sock: OwnedFd) {
         }
         Err(_) => return,
     }
+    if socket::set_send_timeout(sock.as_fd(), Some(bounds.reply_timeout)).is_err() {
+        return;
+    }
     let mut greeted = false;
     loop {
+        let deadline = if greeted {
+            bounds.idle_timeout
+        } else {
+            bounds.hello_timeout
+        };
+        if socket::set_recv_timeout(sock.as_fd(), Some(deadline)).is_err() {
+            return;
+        }
         let req = match socket::recv::<Request>(sock.as_fd()) {
             Ok(r) => r.msg,
+            // Idle: closed without a word (the client reconnects when it needs to).
+            Err(WireError::Timeout) if greeted => return,
+            Err(WireError::Timeout) => {
+                let _ = socket::send(
+                    sock.as_fd(),
+                    &Reply::Error(format!(
+                        "no hello within {:?} (lttng-sessiond --hello-timeout-ms)",
+                        bounds.hello_timeout
+                    )),
+                    &[],
+                );
+                return;
+            }
             Err(WireError::Closed) | Err(WireError::Io(_)) => return,
             Err(e) => {
                 // A malformed request gets an error reply, then the peer is
@@ -64,8 +92,16 @@ pub fn serve(daemon: Shared, sock: OwnedFd) {
             _ if !greeted => Reply::Error("say hello first (protocol error)".into()),
             req => handle(&daemon, req),
         };
-        if socket::send(sock.as_fd(), &reply, &[]).is_err() {
-            return;
+        match socket::send(sock.as_fd(), &reply, &[]) {
+            Ok(()) => {}
+            Err(WireError::Timeout) => {
+                eprintln!(
+                    "lttng-sessiond: dropped a client that did not read its reply within {:?}",
+                    bounds.reply_timeout
+                );
+                return;
+            }
+            Err(_) => return,
         }
     }
 }

@@ -32,27 +32,27 @@ mod client;
 mod consumer;
 mod daemon;
 mod kernel;
+mod listeners;
 mod privd;
 mod session;
 mod statedump;
+mod watch;
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use nix::fcntl::{Flock, FlockArg};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use proto::rundir;
-use proto::wire::app::DaemonMessage;
 use proto::wire::control::{Reply, Request};
 use proto::wire::{socket, VERSION};
 
-use daemon::{lock, Daemon, Shared};
+use daemon::{lock, Daemon};
 
 /// The per-user session daemon of the tracer.
 #[derive(Parser, Debug)]
@@ -69,6 +69,24 @@ struct Args {
     /// lack it; `lttng status` then says the session is not sandboxed.
     #[arg(long)]
     allow_unsandboxed: bool,
+    /// Most `lttng` commands served at once (each is a thread); more are refused with
+    /// a message naming this option.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_clients: u32,
+    /// Most applications registering at once (each is a thread for at most 2 s); more
+    /// are turned away and try again later.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_registrations: u32,
+    /// How long a new `lttng` connection has to say hello.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    hello_timeout_ms: u64,
+    /// How long a greeted `lttng` connection may stay silent before it is closed
+    /// (`lttng` reconnects on its next request).
+    #[arg(long, value_name = "MS", default_value_t = 60000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// How long a reply may wait for its client to read it; then the connection ends.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    reply_timeout_ms: u64,
     /// Internal: the detached child of --daemonize.
     #[arg(long, hide = true)]
     detached: bool,
@@ -240,13 +258,21 @@ fn run(args: &Args, dir: &Path, uid: u32) -> Result<(), (u8, String)> {
         app_listener.as_raw_fd(),
     ];
     enter_sandbox(&keep, args.allow_unsandboxed)?;
+    let bounds = listeners::Bounds {
+        max_clients: args.max_clients,
+        max_registrations: args.max_registrations,
+        hello_timeout: Duration::from_millis(args.hello_timeout_ms),
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+        reply_timeout: Duration::from_millis(args.reply_timeout_ms),
+    };
+    let watcher = watch::Watcher::start(daemon.clone()).map_err(|e| rt(&e))?;
     spawn("client-listener", {
         let d = daemon.clone();
-        move || accept_loop(client_listener, d, client::serve)
+        move || listeners::accept_clients(client_listener, d, bounds)
     })?;
     spawn("app-listener", {
         let d = daemon.clone();
-        move || accept_loop(app_listener, d, serve_app)
+        move || listeners::accept_apps(app_listener, d, bounds, watcher)
     })?;
     eprintln!(
         "lttng-sessiond: pid {} serving uid {uid} in {}",
@@ -347,110 +373,4 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), (u8, Strin
         .spawn(f)
         .map(|_| ())
         .map_err(|e| (EXIT_RUNTIME, format!("cannot start a thread: {e}")))
-}
-
-fn accept_loop(listener: OwnedFd, daemon: Shared, serve: fn(Shared, OwnedFd)) {
-    loop {
-        match socket::accept(listener.as_fd()) {
-            Ok(sock) => {
-                let d = daemon.clone();
-                if let Err(e) = std::thread::Builder::new()
-                    .name("connection".into())
-                    .spawn(move || serve(d, sock))
-                {
-                    eprintln!("lttng-sessiond: cannot serve a connection: {e}");
-                }
-            }
-            Err(e) => {
-                eprintln!("lttng-sessiond: accept: {e}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Registers one application, then waits for it to go away.
-fn serve_app(daemon: Shared, sock: OwnedFd) {
-    let (uid, source) = {
-        let d = lock(&daemon);
-        (d.uid, d.clock.source)
-    };
-    let cred = match socket::peer_cred(sock.as_fd()) {
-        Ok(c) => c,
-        Err(_) => return,
-    };
-    let hello = match apps::read_registration(sock.as_fd(), cred, uid) {
-        Ok(apps::Arrival::Hello(h)) => h,
-        Ok(apps::Arrival::More {
-            pid,
-            first,
-            tracepoints,
-        }) => {
-            let answer = match lock(&daemon).add_app_tracepoints(pid, first, tracepoints) {
-                Ok(()) => DaemonMessage::Ready,
-                Err(e) => {
-                    eprintln!("lttng-sessiond: late tracepoints of pid {pid} refused: {e}");
-                    DaemonMessage::Refused(e.to_string())
-                }
-            };
-            let _ = socket::send(sock.as_fd(), &answer, &[]);
-            return;
-        }
-        Err(e) => {
-            eprintln!(
-                "lttng-sessiond: registration of pid {} refused: {e}",
-                cred.pid
-            );
-            let _ = socket::send(sock.as_fd(), &DaemonMessage::Refused(e.to_string()), &[]);
-            client::linger(sock.as_fd());
-            return;
-        }
-    };
-    let accepted = DaemonMessage::Accepted {
-        version: VERSION,
-        clock: source,
-    };
-    let Ok(watch) = sock.try_clone() else {
-        return;
-    };
-    if socket::send(sock.as_fd(), &accepted, &[]).is_err() {
-        return;
-    }
-    let pid = hello.pid;
-    let id = {
-        let mut d = lock(&daemon);
-        let id = match d.register_app(hello, sock) {
-            Ok(id) => id,
-            Err(e) => {
-                eprintln!("lttng-sessiond: app {pid}: {e}");
-                return;
-            }
-        };
-        if let Some(app) = d.apps.iter().find(|a| a.id == id) {
-            if let Err(e) = apps::call(&app.sock, &DaemonMessage::Ready, &[]) {
-                eprintln!("lttng-sessiond: app {pid} dropped: {e}");
-                apps::disconnect(&app.sock);
-            }
-        }
-        id
-    };
-    // Wait for the hang-up without reading: replies are read by whoever sent a command.
-    // nix has no name for POLLRDHUP (the peer closed its end).
-    let rdhup = PollFlags::from_bits_retain(libc::POLLRDHUP);
-    loop {
-        let mut fds = [PollFd::new(watch.as_fd(), rdhup)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {
-                let r = fds[0].revents().unwrap_or(PollFlags::POLLHUP);
-                if r.intersects(
-                    rdhup | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
-                ) {
-                    break;
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break,
-        }
-    }
-    lock(&daemon).app_gone(id);
 }

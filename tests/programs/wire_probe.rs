@@ -78,6 +78,8 @@ fn main() -> ExitCode {
         "app-inject" => app_inject(),
         "app-more" => app_more(),
         "more-unregistered" => more_unregistered(),
+        "hold-clients" => hold_clients(std::env::args().nth(2)),
+        "silent-client" => silent_client(),
         other => Err(format!("no scenario named {other}")),
     };
     match r {
@@ -183,6 +185,38 @@ fn send_raw(s: &OwnedFd, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Res {
 fn hello_only() -> Res {
     let s = greeted()?;
     follow_up(&s)
+}
+
+/// `hold-clients N`: N connections, each greeted (its reply printed), then `held`;
+/// all stay open until stdin closes.
+fn hold_clients(n: Option<String>) -> Res {
+    let n: usize = n
+        .and_then(|n| n.parse().ok())
+        .ok_or("hold-clients needs a number")?;
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let s = connect(rundir::CLIENT_SOCKET)?;
+        socket::send(s.as_fd(), &Request::Hello { version: VERSION }, &[])
+            .map_err(|e| format!("send hello: {e}"))?;
+        read_reply(&s)?;
+        held.push(s);
+    }
+    println!("held");
+    use std::io::Write;
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    Ok(())
+}
+
+/// A client that connects and says nothing: what the daemon says, and when.
+fn silent_client() -> Res {
+    let s = connect(rundir::CLIENT_SOCKET)?;
+    let t = Instant::now();
+    if read_reply(&s)? {
+        read_reply(&s)?;
+    }
+    println!("after: {} ms", t.elapsed().as_millis());
+    Ok(())
 }
 
 fn malformed(bytes: &[u8]) -> Res {

@@ -14,6 +14,7 @@
 //! descriptor count and truncated control data ([`socket`]). Names a peer sends are
 //! checked with [`check_name`] before they reach a path or the metadata.
 
+pub mod admission;
 pub mod app;
 pub mod consumer;
 pub mod control;

@@ -1,0 +1,282 @@
+//! The user's session daemon bounds what its clients and applications can make it
+//! hold: `lttng` connections at once (`--max-clients`; one over the limit is refused
+//! with a message naming the option), a hello deadline and an idle deadline for them
+//! (`lttng` reconnects by itself after the idle one), and a registered application
+//! costs a descriptor, not a thread. An application frozen with SIGSTOP stalls a
+//! command for at most one reply timeout (then it is disconnected), and never stalls
+//! another client for longer.
+//!
+//! The clients are `wire_probe` (raw connections) and `lttng` itself, run as the test
+//! user; the applications are `ust_app`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::user::{bin_dir, User};
+
+fn threads(pid: i32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("Threads: in /proc/PID/status")
+}
+
+/// The daemon's thread count once it has not changed for 300 ms.
+fn settled_threads(pid: i32) -> usize {
+    let mut last = threads(pid);
+    let mut since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while since.elapsed() < Duration::from_millis(300) {
+        assert!(Instant::now() < deadline, "the thread count never settles");
+        std::thread::sleep(Duration::from_millis(20));
+        let n = threads(pid);
+        if n != last {
+            (last, since) = (n, Instant::now());
+        }
+    }
+    last
+}
+
+/// Starts the user's daemon with `args`; returns its pid.
+fn start_daemon(u: &User, args: &[&str]) -> i32 {
+    let out = u
+        .cmd(bin_dir().join("lttng-sessiond"))
+        .arg("--daemonize")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sessiond: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    u.daemon_pid().expect("daemon pid in the lock file")
+}
+
+/// `wire_probe hold-clients N` as the user: its answer per connection, once all are
+/// open; the connections stay open until it is released.
+struct Holder {
+    child: Child,
+    answers: Vec<String>,
+    /// Kept open: the probe prints `ok` when it ends.
+    _out: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Holder {
+    fn start(u: &User, n: usize) -> Holder {
+        let mut child = u
+            .cmd(env!("CARGO_BIN_EXE_wire_probe"))
+            .args(["hold-clients", &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut answers = Vec::new();
+        for line in out.by_ref() {
+            let line = line.unwrap();
+            if line == "held" {
+                return Holder {
+                    child,
+                    answers,
+                    _out: out,
+                };
+            }
+            answers.push(line);
+        }
+        let _ = child.wait();
+        panic!("wire_probe ended before holding: {answers:?}");
+    }
+
+    fn release(mut self) {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn clients_over_the_limit_are_refused_and_the_rest_are_served() {
+    let u = User::new("max-clients");
+    let pid = start_daemon(&u, &["--max-clients", "4"]);
+    let idle = settled_threads(pid);
+    let held = Holder::start(&u, 30);
+    let greeted = held
+        .answers
+        .iter()
+        .filter(|a| a.starts_with("reply: Hello"))
+        .count();
+    assert_eq!(greeted, 4, "{:#?}", held.answers);
+    for a in held
+        .answers
+        .iter()
+        .filter(|a| !a.starts_with("reply: Hello"))
+    {
+        assert!(
+            a.contains("serves 4 clients already") && a.contains("--max-clients"),
+            "{a}"
+        );
+    }
+    assert!(
+        threads(pid) <= idle + 4,
+        "{} threads, {idle} idle",
+        threads(pid)
+    );
+    // `lttng` itself is told why.
+    let out = u.lttng(&["list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-clients"), "{err}");
+    held.release();
+    // Once they are gone, `lttng` is served again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !u.lttng(&["list"]).status.success() {
+        assert!(Instant::now() < deadline, "never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    u.lttng_ok(&["create", "after"]);
+}
+
+#[test]
+fn a_silent_client_is_closed_and_an_idle_lttng_reconnects_by_itself() {
+    let u = User::new("client-deadlines");
+    start_daemon(
+        &u,
+        &["--hello-timeout-ms", "300", "--idle-timeout-ms", "300"],
+    );
+    let out = u
+        .cmd(env!("CARGO_BIN_EXE_wire_probe"))
+        .arg("silent-client")
+        .output()
+        .unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{lines}");
+    assert!(lines.contains("no hello within 300ms"), "{lines}");
+    assert!(lines.contains("\nclosed\n"), "{lines}");
+    let ms: u64 = lines
+        .lines()
+        .find_map(|l| l.strip_prefix("after: "))
+        .and_then(|l| l.trim_end_matches(" ms").parse().ok())
+        .unwrap();
+    assert!((250..5000).contains(&ms), "closed after {ms} ms");
+
+    // `lttng trace` keeps its connection while the command runs: idle for a second
+    // here, closed by the daemon, and yet it stops and destroys its session.
+    let out = u.lttng(&["trace", "--quiet", "--", "sleep", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = u.lttng_ok(&["list"]);
+    assert!(!listed.contains("trace-"), "{listed}");
+}
+
+#[test]
+fn registered_applications_cost_no_thread_each() {
+    let u = User::new("many-apps");
+    u.lttng_ok(&["create", "apps"]);
+    u.lttng_ok(&["enable-event", "-u", "myapp:request"]);
+    u.lttng_ok(&["start"]);
+    let pid = u.daemon_pid().unwrap();
+    let idle = settled_threads(pid);
+    let mut apps: Vec<_> = (0..40).map(|_| u.app()).collect();
+    for a in &mut apps {
+        a.emit(10);
+    }
+    assert!(
+        settled_threads(pid) <= idle + 2,
+        "{} threads with 40 apps, {idle} without",
+        threads(pid)
+    );
+    for a in apps {
+        assert!(a.quit().success());
+    }
+    u.lttng_ok(&["stop"]);
+    let out = u.session_output("apps");
+    let n = support::read_trace(&out)
+        .events
+        .iter()
+        .filter(|e| &*e.name == "myapp:request")
+        .count();
+    assert_eq!(n, 400);
+}
+
+#[test]
+fn a_frozen_app_stalls_a_command_for_one_reply_timeout_and_no_other_client() {
+    let u = User::new("frozen-app");
+    u.lttng_ok(&["create", "frozen"]);
+    u.lttng_ok(&["enable-event", "-u", "myapp:request"]);
+    u.lttng_ok(&["start"]);
+    let frozen = u.app();
+    let mut live = u.app();
+    let fpid = frozen.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &fpid])
+        .status()
+        .unwrap()
+        .success());
+    // Enabling an event in a started session tells every app: the frozen one never
+    // answers, and the command waits for it at most the daemon's reply timeout
+    // (1 s), while another client is served meanwhile.
+    let t = Instant::now();
+    let enable = u
+        .cmd(bin_dir().join("lttng"))
+        .args(["enable-event", "-u", "myapp:noisy"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let t_list = Instant::now();
+    u.lttng_ok(&["list"]);
+    let list_took = t_list.elapsed();
+    let out = enable.wait_with_output().unwrap();
+    let enable_took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        enable_took < Duration::from_secs(3),
+        "enable took {enable_took:?}"
+    );
+    assert!(
+        list_took < Duration::from_secs(3),
+        "list took {list_took:?}"
+    );
+    // The frozen app was disconnected: the next command does not wait for it.
+    let t = Instant::now();
+    u.lttng_ok(&["disable-event", "-u", "myapp:noisy"]);
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(900), "disable took {took:?}");
+    // The live one records, as told.
+    live.emit(5);
+    u.lttng_ok(&["stop"]);
+    let names: Vec<String> = support::read_trace(&u.session_output("frozen"))
+        .events
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect();
+    assert_eq!(names.iter().filter(|n| *n == "myapp:request").count(), 5);
+    assert_eq!(
+        names.iter().filter(|n| *n == "myapp:noisy").count(),
+        0,
+        "{names:?}"
+    );
+    let _ = Command::new("kill").args(["-CONT", &fpid]).status();
+    drop(frozen);
+    assert!(live.quit().success());
+}
