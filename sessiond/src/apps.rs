@@ -9,7 +9,9 @@
 
 use std::collections::HashSet;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use proto::event::EventDesc;
 use proto::wire::app::{AppMessage, DaemonMessage, MAX_TRACEPOINTS};
@@ -216,6 +218,103 @@ pub fn call(sock: &OwnedFd, msg: &DaemonMessage, fds: &[BorrowedFd<'_>]) -> Resu
     }
 }
 
+/// One application's part of an operation: its socket and the messages to send it
+/// in order, each with its descriptors.
+pub struct Exchange<'a> {
+    pub sock: &'a OwnedFd,
+    pub msgs: Vec<(DaemonMessage, Vec<BorrowedFd<'a>>)>,
+}
+
+/// Runs every exchange at once: each application gets its next message as soon as
+/// it answered the previous one, and fails when it does not answer one within
+/// [`REPLY_TIMEOUT`]. The whole takes as long as the slowest application's chain,
+/// not the sum of all: however many applications are frozen, an operation waits for
+/// them one reply timeout (the daemon holds its lock meanwhile, so this bounds what
+/// a stopped application costs every other client).
+pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
+    let n = exchanges.len();
+    // Per exchange: the next message to send, when its pending reply is due, and
+    // its result once known.
+    let mut next = vec![0usize; n];
+    let mut due = vec![Instant::now(); n];
+    let mut done: Vec<Option<Result<(), AppError>>> = (0..n).map(|_| None).collect();
+    // Sends exchange i's next message; Some(result) when the exchange is over.
+    let send_next = |i: usize, next: &mut [usize], due: &mut [Instant]| {
+        let ex = &exchanges[i];
+        let (msg, fds) = ex.msgs.get(next[i])?;
+        let sent = socket::set_timeout(ex.sock.as_fd(), Some(REPLY_TIMEOUT))
+            .and_then(|()| socket::send(ex.sock.as_fd(), msg, fds));
+        match sent {
+            Ok(()) => {
+                due[i] = Instant::now() + REPLY_TIMEOUT;
+                next[i] += 1;
+                None
+            }
+            Err(e) => Some(Err(AppError::from(e))),
+        }
+    };
+    let over = |i: usize, next: &[usize]| next[i] >= exchanges[i].msgs.len();
+    for i in 0..n {
+        if over(i, &next) {
+            done[i] = Some(Ok(()));
+        } else {
+            done[i] = send_next(i, &mut next, &mut due);
+        }
+    }
+    loop {
+        let waiting: Vec<usize> = (0..n).filter(|&i| done[i].is_none()).collect();
+        if waiting.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        let wait = waiting
+            .iter()
+            .map(|&i| due[i].saturating_duration_since(now))
+            .min()
+            .unwrap_or_default();
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd<'_>> = waiting
+                .iter()
+                .map(|&i| PollFd::new(exchanges[i].sock.as_fd(), PollFlags::POLLIN))
+                .collect();
+            // Rounded up: a poll that returns early never ends an exchange too soon.
+            let ms = u16::try_from(wait.as_millis() + 1).unwrap_or(u16::MAX);
+            if let Err(e) = poll(&mut fds, PollTimeout::from(ms)) {
+                if e != nix::errno::Errno::EINTR {
+                    for &i in &waiting {
+                        done[i] = Some(Err(AppError::Wire(WireError::Io(e.into()))));
+                    }
+                    break;
+                }
+            }
+            fds.iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        let now = Instant::now();
+        for (k, &i) in waiting.iter().enumerate() {
+            if ready[k] {
+                let reply = match socket::recv::<AppMessage>(exchanges[i].sock.as_fd()) {
+                    Ok(r) => match r.msg {
+                        AppMessage::Reply(None) => Ok(()),
+                        AppMessage::Reply(Some(e)) => Err(AppError::Failed(e)),
+                        _ => Err(AppError::NotAReply),
+                    },
+                    Err(e) => Err(e.into()),
+                };
+                done[i] = match reply {
+                    Ok(()) if over(i, &next) => Some(Ok(())),
+                    Ok(()) => send_next(i, &mut next, &mut due),
+                    Err(e) => Some(Err(e)),
+                };
+            } else if now >= due[i] {
+                done[i] = Some(Err(AppError::Wire(WireError::Timeout)));
+            }
+        }
+    }
+    done.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+}
+
 /// Disconnects an application: its thread sees the hang-up and unregisters it.
 pub fn disconnect(sock: &OwnedFd) {
     let _ = nix::sys::socket::shutdown(
@@ -226,7 +325,41 @@ pub fn disconnect(sock: &OwnedFd) {
 
 #[cfg(test)]
 mod tests {
-    use super::check_app_desc;
+    use super::{check_app_desc, exchange_all, Exchange, REPLY_TIMEOUT};
+    use proto::wire::app::{AppMessage, DaemonMessage};
+    use proto::wire::socket;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn exchanges_run_side_by_side_and_silent_apps_cost_one_timeout_in_all() {
+        let pairs: Vec<_> = (0..4).map(|_| socket::pair().unwrap()).collect();
+        // App 0 answers all three messages; apps 1..4 never answer.
+        let answering = pairs[0].1.try_clone().unwrap();
+        let t = std::thread::spawn(move || {
+            for _ in 0..3 {
+                socket::recv::<DaemonMessage>(answering.as_fd()).unwrap();
+                socket::send(answering.as_fd(), &AppMessage::Reply(None), &[]).unwrap();
+            }
+        });
+        let exchanges: Vec<Exchange<'_>> = pairs
+            .iter()
+            .map(|(ours, _)| Exchange {
+                sock: ours,
+                msgs: (0..3).map(|_| (DaemonMessage::Ready, Vec::new())).collect(),
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let results = exchange_all(&exchanges);
+        let took = started.elapsed();
+        t.join().unwrap();
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert!(results[1..].iter().all(|r| r.is_err()), "{results:?}");
+        assert!(
+            took >= REPLY_TIMEOUT && took < REPLY_TIMEOUT * 2,
+            "{took:?}"
+        );
+        assert!(exchange_all(&[]).is_empty());
+    }
     use proto::event::{EventDesc, LogLevel};
 
     #[test]

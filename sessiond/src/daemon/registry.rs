@@ -124,27 +124,49 @@ impl Daemon {
         }
     }
 
-    /// Sends each application the messages `f` returns for it; an application that
-    /// fails one is disconnected.
+    /// Sends each application the messages `f` returns for it, all applications at
+    /// once (see [`apps::exchange_all`]); an application that fails one is
+    /// disconnected.
     pub(super) fn sync_apps(&mut self, mut f: impl FnMut(&App) -> Vec<DaemonMessage>) {
-        for app in &self.apps {
-            for msg in f(app) {
-                if let Err(e) = apps::call(&app.sock, &msg, &[]) {
-                    eprintln!("lttng-sessiond: app {} dropped: {e}", app.pid);
-                    apps::disconnect(&app.sock);
-                    break;
-                }
+        let exchanges: Vec<apps::Exchange<'_>> = self
+            .apps
+            .iter()
+            .map(|app| apps::Exchange {
+                sock: &app.sock,
+                msgs: f(app).into_iter().map(|m| (m, Vec::new())).collect(),
+            })
+            .collect();
+        let results = apps::exchange_all(&exchanges);
+        for (app, r) in self.apps.iter().zip(results) {
+            if let Err(e) = r {
+                eprintln!("lttng-sessiond: app {} dropped: {e}", app.pid);
+                apps::disconnect(&app.sock);
             }
         }
     }
 
     /// Recomputes every application's bindings from the active sessions and sends
-    /// the channels they lack and the new binding sets.
+    /// the channels they lack and the new binding sets, to all applications at once.
     pub fn push_bindings(&mut self) {
-        for ai in 0..self.apps.len() {
-            if let Err(e) = self.sync_app(ai) {
-                eprintln!("lttng-sessiond: app {} dropped: {e}", self.apps[ai].pid);
-                apps::disconnect(&self.apps[ai].sock);
+        let plans: Vec<Plan> = (0..self.apps.len()).map(|ai| self.plan_app(ai)).collect();
+        let results = {
+            let exchanges: Vec<apps::Exchange<'_>> = plans
+                .iter()
+                .zip(&self.apps)
+                .map(|(plan, app)| apps::Exchange {
+                    sock: &app.sock,
+                    msgs: plan.messages(&self.sessions),
+                })
+                .collect();
+            apps::exchange_all(&exchanges)
+        };
+        for ((app, plan), r) in self.apps.iter_mut().zip(plans).zip(results) {
+            match r {
+                Ok(()) => app.channels.extend(plan.new_channels.iter().map(|c| c.key)),
+                Err(e) => {
+                    eprintln!("lttng-sessiond: app {} dropped: {e}", app.pid);
+                    apps::disconnect(&app.sock);
+                }
             }
         }
         for si in 0..self.sessions.len() {
@@ -154,10 +176,11 @@ impl Daemon {
         }
     }
 
-    pub(super) fn sync_app(&mut self, ai: usize) -> Result<(), apps::AppError> {
+    /// What application `ai` lacks: the channels of the started sessions it has not
+    /// received, and its bindings (event ids are assigned here).
+    fn plan_app(&mut self, ai: usize) -> Plan {
         let app_id = self.apps[ai].id;
-        let mut bindings = Vec::new();
-        let mut new_channels = Vec::new();
+        let mut plan = Plan::default();
         for s in &mut self.sessions {
             if !s.started {
                 continue;
@@ -171,7 +194,19 @@ impl Daemon {
             for (ci, ch) in s.channels.iter().enumerate() {
                 let tc = &t.channels[ci];
                 if !self.apps[ai].channels.contains(&tc.key) {
-                    new_channels.push((ch.config, ch.contexts, tc.key, ci, t.id, s.id));
+                    plan.new_channels.push(NewChannel {
+                        key: tc.key,
+                        session: s.id,
+                        trace: t.id,
+                        ci,
+                        add: DaemonMessage::AddChannel {
+                            key: tc.key,
+                            config: ch.config,
+                            contexts: ch.contexts,
+                            full_wait_us: ch.blocking_timeout_us,
+                            streams: tc.streams.len() as u32,
+                        },
+                    });
                 }
                 if !s.active {
                     continue;
@@ -180,7 +215,7 @@ impl Daemon {
                     let Some(desc) = desc else { continue };
                     if ch.selects(desc) {
                         match t.event_id(ci as u32, desc) {
-                            Ok(event_id) => bindings.push(Binding {
+                            Ok(event_id) => plan.bindings.push(Binding {
                                 tracepoint: tpi as u32,
                                 channel: t.channels[ci].key,
                                 event_id,
@@ -191,61 +226,71 @@ impl Daemon {
                 }
             }
         }
-        for (config, contexts, key, ci, trace, session) in new_channels {
-            let Some(s) = self.sessions.iter().find(|s| s.id == session) else {
+        plan
+    }
+}
+
+/// What one application is sent by [`Daemon::push_bindings`].
+#[derive(Default)]
+struct Plan {
+    new_channels: Vec<NewChannel>,
+    bindings: Vec<Binding>,
+}
+
+/// A channel an application has not received yet.
+struct NewChannel {
+    key: u64,
+    session: u64,
+    trace: u64,
+    ci: usize,
+    add: DaemonMessage,
+}
+
+impl Plan {
+    /// The messages, in order: each new channel with its streams (their descriptors
+    /// borrowed from `sessions`), then the binding set in parts.
+    fn messages<'a>(&self, sessions: &'a [Session]) -> Vec<(DaemonMessage, Vec<BorrowedFd<'a>>)> {
+        let mut msgs = Vec::new();
+        for c in &self.new_channels {
+            let Some(t) = sessions
+                .iter()
+                .find(|s| s.id == c.session)
+                .and_then(|s| s.traces.iter().find(|t| t.id == c.trace))
+            else {
                 continue;
             };
-            let Some(t) = s.traces.iter().find(|t| t.id == trace) else {
-                continue;
-            };
-            let sock = &self.apps[ai].sock;
-            apps::call(
-                sock,
-                &DaemonMessage::AddChannel {
-                    key,
-                    config,
-                    contexts,
-                    full_wait_us: s.channels.get(ci).map_or(0, |c| c.blocking_timeout_us),
-                    streams: t.channels[ci].streams.len() as u32,
-                },
-                &[],
-            )?;
-            for (index, st) in t.channels[ci].streams.iter().enumerate() {
-                apps::call(
-                    sock,
-                    &DaemonMessage::AddStream {
-                        channel: key,
+            msgs.push((c.add.clone(), Vec::new()));
+            for (index, st) in t.channels[c.ci].streams.iter().enumerate() {
+                msgs.push((
+                    DaemonMessage::AddStream {
+                        channel: c.key,
                         index: index as u32,
                         identity: st.identity,
                     },
-                    &[st.memfd.as_fd(), st.wakeup.as_fd()],
-                )?;
+                    vec![st.memfd.as_fd(), st.wakeup.as_fd()],
+                ));
             }
-            self.apps[ai].channels.insert(key);
         }
-        let sock = &self.apps[ai].sock;
-        let mut chunks = bindings.chunks(BINDINGS_PER_MESSAGE).peekable();
+        let mut chunks = self.bindings.chunks(BINDINGS_PER_MESSAGE).peekable();
         if chunks.peek().is_none() {
-            apps::call(
-                sock,
-                &DaemonMessage::SetEvents {
+            msgs.push((
+                DaemonMessage::SetEvents {
                     bindings: Vec::new(),
                     last: true,
                 },
-                &[],
-            )?;
+                Vec::new(),
+            ));
         }
         while let Some(c) = chunks.next() {
             let last = chunks.peek().is_none();
-            apps::call(
-                sock,
-                &DaemonMessage::SetEvents {
+            msgs.push((
+                DaemonMessage::SetEvents {
                     bindings: c.to_vec(),
                     last,
                 },
-                &[],
-            )?;
+                Vec::new(),
+            ));
         }
-        Ok(())
+        msgs
     }
 }
