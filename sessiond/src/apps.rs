@@ -254,12 +254,12 @@ pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
         }
     };
     let over = |i: usize, next: &[usize]| next[i] >= exchanges[i].msgs.len();
-    for i in 0..n {
-        if over(i, &next) {
-            done[i] = Some(Ok(()));
+    for (i, d) in done.iter_mut().enumerate() {
+        *d = if over(i, &next) {
+            Some(Ok(()))
         } else {
-            done[i] = send_next(i, &mut next, &mut due);
-        }
+            send_next(i, &mut next, &mut due)
+        };
     }
     loop {
         let waiting: Vec<usize> = (0..n).filter(|&i| done[i].is_none()).collect();
