@@ -285,10 +285,13 @@ fn kernel_and_userspace_events_share_one_timeline() {
             "{}",
             String::from_utf8_lossy(&bt.stderr)
         );
+        // Nothing but the kernel's own losses, which a loaded machine may cause (they
+        // are counted in the packets, as they should be).
+        let warnings = String::from_utf8_lossy(&bt.stderr);
         assert!(
-            bt.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&bt.stderr)
+            warnings.lines().all(|l| l.is_empty()
+                || (l.starts_with("WARNING: Tracer discarded") && l.contains("/kernel\" (UUID"))),
+            "{warnings}"
         );
         let text = String::from_utf8_lossy(&bt.stdout);
         assert!(text.contains("myapp:request") && text.contains("sched_switch"));

@@ -52,6 +52,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use proto::wire::socket;
 
 /// Exit code of a runtime error.
 pub(crate) const EXIT_RUNTIME: u8 = 1;
@@ -165,7 +166,10 @@ fn main() -> ExitCode {
     // The sandbox, before the first byte of buffer data is touched.
     let sandboxed = match enter_sandbox(&args, &[control.as_raw_fd()]) {
         Ok(complete) => complete,
-        Err(code) => return code,
+        Err(why) => {
+            refuse_hello(&control, &why);
+            return ExitCode::from(EXIT_SANDBOX);
+        }
     };
     match serve::run(control, sandboxed) {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,8 +191,9 @@ fn sandbox_of(args: &Args, keep: &[RawFd]) -> policy::Sandbox {
     }
 }
 
-/// Enters the consumer's sandbox; returns whether all of it is in force.
-fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, ExitCode> {
+/// Enters the consumer's sandbox; returns whether all of it is in force, or why it
+/// cannot be entered.
+fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, String> {
     match policy::enter(&sandbox_of(args, keep)) {
         Ok(e) => {
             for m in &e.missing {
@@ -198,9 +203,24 @@ fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, ExitCode> {
         }
         Err(e) => {
             eprintln!("lttng-consumerd-ust: {e}");
-            Err(ExitCode::from(EXIT_SANDBOX))
+            Err(e.to_string())
         }
     }
+}
+
+/// Tells the session daemon why this consumer will not run: the answer to its
+/// hello (read first: a message left unread would reset the connection, and the
+/// answer would be lost), so that `lttng` shows the reason, not a closed socket.
+fn refuse_hello(control: &std::os::fd::OwnedFd, why: &str) {
+    use proto::wire::consumer::ConsumerReply;
+    use std::os::fd::AsFd;
+    let sock = control.as_fd();
+    let _ = socket::set_timeout(sock, Some(std::time::Duration::from_secs(2)));
+    let _ = socket::recv_bytes(sock);
+    let reply = ConsumerReply::Error(format!(
+        "the consumer cannot enter its sandbox: {why}; to run consumers without it (degraded mode), start lttng-sessiond with --allow-unsandboxed"
+    ));
+    let _ = socket::send(sock, &reply, &[]);
 }
 
 #[cfg(test)]

@@ -80,16 +80,26 @@ pub fn ruleset(
         Role::ConsumerUst | Role::ConsumerKernel | Role::Privd => {}
         Role::Sessiond => return Ok(None),
     }
+    // The crate's compatibility errors list every access right in a bit-set dump:
+    // say what it means instead.
+    let unsupported = |e: landlock::RulesetError| {
+        let text = e.to_string();
+        LandlockError::Unsupported(if text.contains("incompatible") {
+            "the kernel enforces none of the rights to restrict: is Landlock built in and enabled (`lsm=` on the kernel command line)?".into()
+        } else {
+            text
+        })
+    };
     let mut created = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(ABI))
-        .map_err(|e| LandlockError::Unsupported(e.to_string()))?
+        .map_err(unsupported)?
         .handle_access(AccessNet::from_all(ABI))
-        .map_err(|e| LandlockError::Unsupported(e.to_string()))?
+        .map_err(unsupported)?
         .scope(Scope::from_all(ABI))
-        .map_err(|e| LandlockError::Unsupported(e.to_string()))?
+        .map_err(unsupported)?
         .create()
-        .map_err(|e| LandlockError::Unsupported(e.to_string()))?;
+        .map_err(unsupported)?;
     let rules = writable.iter().map(|d| (d, writable_rights())).chain(
         readable
             .iter()

@@ -762,7 +762,8 @@ impl Daemon {
             channels,
             apps,
             consumer_restarts: s.consumer.restarts,
-            sandboxed: s.consumer.sandboxed,
+            // Only a running consumer can be unsandboxed.
+            sandboxed: s.consumer.sandboxed || !s.consumer.is_running(),
             kernel_events: s
                 .kernel
                 .as_ref()
