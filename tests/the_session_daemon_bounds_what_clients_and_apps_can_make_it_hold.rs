@@ -200,8 +200,20 @@ fn registered_applications_cost_no_thread_each() {
         "{} threads with 40 apps, {idle} without",
         threads(pid)
     );
+    let status = u.lttng_ok(&["status"]);
+    assert!(status.contains("applications writing: 40"), "{status}");
     for a in apps {
         assert!(a.quit().success());
+    }
+    // Each hang-up is seen: the daemon forgets the apps that left.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = u.lttng_ok(&["status"]);
+        if status.contains("applications writing: 0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "apps never forgotten: {status}");
+        std::thread::sleep(Duration::from_millis(50));
     }
     u.lttng_ok(&["stop"]);
     let out = u.session_output("apps");

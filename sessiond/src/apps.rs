@@ -288,7 +288,7 @@ pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
                 }
             }
             fds.iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|f| f.revents().is_none_or(|r| !r.is_empty()))
                 .collect()
         };
         let now = Instant::now();
