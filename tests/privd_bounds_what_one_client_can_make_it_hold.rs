@@ -11,17 +11,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use proto::clock::Source;
 use proto::wire::privd::{PrivReply, PrivRequest};
 use proto::wire::{socket, WireError, VERSION};
 
+use support::holder::Holder;
 use support::tracing_group::*;
-use support::{fd_count, stable_fd_count};
+use support::{fd_count, stable_fd_count, stable_thread_count, thread_count};
 
 /// How long the test waits for any answer: longer means privd hangs.
 const WAIT: Duration = Duration::from_secs(10);
@@ -59,35 +59,6 @@ fn greeted(p: &Privd) -> OwnedFd {
     }
 }
 
-fn threads(pid: i32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("Threads: in /proc/PID/status")
-}
-
-/// privd's thread count once it has not changed for 300 ms (the connection that
-/// found privd's pid at start-up may still be ending).
-fn settled_threads(pid: i32) -> usize {
-    let mut last = threads(pid);
-    let mut since = Instant::now();
-    let deadline = Instant::now() + WAIT;
-    while since.elapsed() < Duration::from_millis(300) {
-        assert!(
-            Instant::now() < deadline,
-            "privd's thread count never settles"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        let n = threads(pid);
-        if n != last {
-            (last, since) = (n, Instant::now());
-        }
-    }
-    last
-}
-
 fn rss_kb(pid: i32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -107,47 +78,13 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// `privd_probe --hold N` as `user`: its answer per connection, once all are open.
-struct Holder {
-    child: Child,
-    answers: Vec<String>,
-}
-
-impl Holder {
-    fn start(user: &str, p: &Privd, n: usize) -> Holder {
-        let mut child = Command::new("setpriv")
-            .args(become_user(user))
-            .arg(env!("CARGO_BIN_EXE_privd_probe"))
-            .args(["--hold", &n.to_string()])
-            .arg(&p.socket)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start privd_probe");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut answers = Vec::new();
-        for line in out.lines() {
-            let line = line.unwrap();
-            if line == "held" {
-                return Holder { child, answers };
-            }
-            answers.push(line);
-        }
-        let _ = child.wait();
-        panic!("privd_probe ended before holding: {answers:?}");
-    }
-
-    /// Closes every connection it holds.
-    fn release(mut self) {
-        drop(self.child.stdin.take());
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn hold(user: &str, p: &Privd, n: usize) -> Holder {
+    let mut c = Command::new("setpriv");
+    c.args(become_user(user))
+        .arg(env!("CARGO_BIN_EXE_privd_probe"))
+        .args(["--hold", &n.to_string()])
+        .arg(&p.socket);
+    Holder::start(c)
 }
 
 fn setup(config: &str) -> Option<(Accounts, Privd)> {
@@ -171,11 +108,11 @@ fn one_member_cannot_take_every_connection_and_others_are_still_served() {
         .parent()
         .unwrap()
         .join("privd.conf");
-    let idle_threads = settled_threads(p.pid);
+    let idle_threads = stable_thread_count(p.pid);
     let idle_rss = rss_kb(p.pid);
 
     // The member asks for 12: 4 are served, 8 refused with the setting and its file.
-    let holder = Holder::start(&accounts.member, &p, 12);
+    let holder = hold(&accounts.member, &p, 12);
     let served = holder
         .answers
         .iter()
@@ -191,9 +128,9 @@ fn one_member_cannot_take_every_connection_and_others_are_still_served() {
         );
     }
     assert!(
-        threads(p.pid) <= idle_threads + 6,
+        thread_count(p.pid) <= idle_threads + 6,
         "{} threads",
-        threads(p.pid)
+        thread_count(p.pid)
     );
 
     // Root is another user: served while the member holds its four, up to the limit
@@ -218,16 +155,16 @@ fn one_member_cannot_take_every_connection_and_others_are_still_served() {
 
     // A flood of 300 more from the member: all refused, no thread and little memory
     // more, and root is still served.
-    let flood = Holder::start(&accounts.member, &p, 300);
+    let flood = hold(&accounts.member, &p, 300);
     assert!(
         flood.answers.iter().all(|a| !a.contains("Hello")),
         "{:?}",
         flood.answers.iter().find(|a| a.contains("Hello"))
     );
     assert!(
-        threads(p.pid) <= idle_threads + 6,
+        thread_count(p.pid) <= idle_threads + 6,
         "{} threads",
-        threads(p.pid)
+        thread_count(p.pid)
     );
     let grown = rss_kb(p.pid).saturating_sub(idle_rss);
     assert!(grown < 16 * 1024, "privd's memory grew by {grown} kB");
@@ -238,7 +175,7 @@ fn one_member_cannot_take_every_connection_and_others_are_still_served() {
     // Once the member lets go, its connections and their threads are gone.
     holder.release();
     eventually("privd's threads back to idle", || {
-        threads(p.pid) == idle_threads
+        thread_count(p.pid) == idle_threads
     });
     let served: Vec<OwnedFd> = (0..4).map(|_| greeted(&p)).collect();
     drop(served);
@@ -323,7 +260,7 @@ fn a_client_that_does_not_read_its_replies_is_dropped_and_others_are_served() {
         return;
     };
     let base = stable_fd_count(p.pid);
-    let idle_threads = settled_threads(p.pid);
+    let idle_threads = stable_thread_count(p.pid);
     let stuck = greeted(&p);
     socket::set_timeout(stuck.as_fd(), Some(Duration::from_millis(200))).unwrap();
     // Requests until privd's replies fill the socket and it stops reading (hellos:
@@ -365,6 +302,6 @@ fn a_client_that_does_not_read_its_replies_is_dropped_and_others_are_served() {
         }
     }
     eventually("privd's thread and descriptor back", || {
-        threads(p.pid) == idle_threads && fd_count(p.pid) == base
+        thread_count(p.pid) == idle_threads && fd_count(p.pid) == base
     });
 }

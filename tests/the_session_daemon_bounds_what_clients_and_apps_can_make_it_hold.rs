@@ -11,107 +11,27 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::holder::Holder;
 use support::user::{bin_dir, User};
-
-fn threads(pid: i32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("Threads: in /proc/PID/status")
-}
-
-/// The daemon's thread count once it has not changed for 300 ms.
-fn settled_threads(pid: i32) -> usize {
-    let mut last = threads(pid);
-    let mut since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while since.elapsed() < Duration::from_millis(300) {
-        assert!(Instant::now() < deadline, "the thread count never settles");
-        std::thread::sleep(Duration::from_millis(20));
-        let n = threads(pid);
-        if n != last {
-            (last, since) = (n, Instant::now());
-        }
-    }
-    last
-}
-
-/// Starts the user's daemon with `args`; returns its pid.
-fn start_daemon(u: &User, args: &[&str]) -> i32 {
-    let out = u
-        .cmd(bin_dir().join("lttng-sessiond"))
-        .arg("--daemonize")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sessiond: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    u.daemon_pid().expect("daemon pid in the lock file")
-}
+use support::{stable_thread_count, thread_count};
 
 /// `wire_probe hold-clients N` as the user: its answer per connection, once all are
 /// open; the connections stay open until it is released.
-struct Holder {
-    child: Child,
-    answers: Vec<String>,
-    /// Kept open: the probe prints `ok` when it ends.
-    _out: std::io::Lines<BufReader<std::process::ChildStdout>>,
-}
-
-impl Holder {
-    fn start(u: &User, n: usize) -> Holder {
-        let mut child = u
-            .cmd(env!("CARGO_BIN_EXE_wire_probe"))
-            .args(["hold-clients", &n.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut answers = Vec::new();
-        for line in out.by_ref() {
-            let line = line.unwrap();
-            if line == "held" {
-                return Holder {
-                    child,
-                    answers,
-                    _out: out,
-                };
-            }
-            answers.push(line);
-        }
-        let _ = child.wait();
-        panic!("wire_probe ended before holding: {answers:?}");
-    }
-
-    fn release(mut self) {
-        drop(self.child.stdin.take());
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn hold(u: &User, n: usize) -> Holder {
+    let mut c = u.cmd(env!("CARGO_BIN_EXE_wire_probe"));
+    c.args(["hold-clients", &n.to_string()]);
+    Holder::start(c)
 }
 
 #[test]
 fn clients_over_the_limit_are_refused_and_the_rest_are_served() {
     let u = User::new("max-clients");
-    let pid = start_daemon(&u, &["--max-clients", "4"]);
-    let idle = settled_threads(pid);
-    let held = Holder::start(&u, 30);
+    let pid = u.start_daemon(None, &["--max-clients", "4"]);
+    let idle = stable_thread_count(pid);
+    let held = hold(&u, 30);
     let greeted = held
         .answers
         .iter()
@@ -129,9 +49,9 @@ fn clients_over_the_limit_are_refused_and_the_rest_are_served() {
         );
     }
     assert!(
-        threads(pid) <= idle + 4,
+        thread_count(pid) <= idle + 4,
         "{} threads, {idle} idle",
-        threads(pid)
+        thread_count(pid)
     );
     // `lttng` itself is told why.
     let out = u.lttng(&["list"]);
@@ -151,8 +71,8 @@ fn clients_over_the_limit_are_refused_and_the_rest_are_served() {
 #[test]
 fn a_silent_client_is_closed_and_an_idle_lttng_reconnects_by_itself() {
     let u = User::new("client-deadlines");
-    start_daemon(
-        &u,
+    u.start_daemon(
+        None,
         &["--hello-timeout-ms", "300", "--idle-timeout-ms", "300"],
     );
     let out = u
@@ -190,15 +110,15 @@ fn registered_applications_cost_no_thread_each() {
     u.lttng_ok(&["enable-event", "-u", "myapp:request"]);
     u.lttng_ok(&["start"]);
     let pid = u.daemon_pid().unwrap();
-    let idle = settled_threads(pid);
+    let idle = stable_thread_count(pid);
     let mut apps: Vec<_> = (0..40).map(|_| u.app()).collect();
     for a in &mut apps {
         a.emit(10);
     }
     assert!(
-        settled_threads(pid) <= idle + 2,
+        stable_thread_count(pid) <= idle + 2,
         "{} threads with 40 apps, {idle} without",
-        threads(pid)
+        thread_count(pid)
     );
     let status = u.lttng_ok(&["status"]);
     assert!(status.contains("applications writing: 40"), "{status}");

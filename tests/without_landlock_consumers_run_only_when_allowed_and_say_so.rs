@@ -7,21 +7,11 @@
 
 mod support;
 
-use support::user::{bin_dir, User};
+use support::user::User;
 
 fn start_daemon_without_landlock(u: &User, extra: &[&str]) {
-    let out = u
-        .cmd(env!("CARGO_BIN_EXE_without_landlock"))
-        .arg(bin_dir().join("lttng-sessiond"))
-        .arg("--daemonize")
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sessiond: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let wrapper = std::path::Path::new(env!("CARGO_BIN_EXE_without_landlock"));
+    u.start_daemon(Some(wrapper), extra);
 }
 
 fn log(u: &User) -> String {

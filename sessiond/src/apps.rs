@@ -211,6 +211,11 @@ pub fn check_app_desc(d: &EventDesc) -> Result<(), String> {
 pub fn call(sock: &OwnedFd, msg: &DaemonMessage, fds: &[BorrowedFd<'_>]) -> Result<(), AppError> {
     socket::set_timeout(sock.as_fd(), Some(REPLY_TIMEOUT))?;
     socket::send(sock.as_fd(), msg, fds)?;
+    read_reply(sock)
+}
+
+/// Reads the application's reply to the command it was sent.
+fn read_reply(sock: &OwnedFd) -> Result<(), AppError> {
     match socket::recv::<AppMessage>(sock.as_fd())?.msg {
         AppMessage::Reply(None) => Ok(()),
         AppMessage::Reply(Some(e)) => Err(AppError::Failed(e)),
@@ -234,33 +239,32 @@ pub struct Exchange<'a> {
 pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
     let n = exchanges.len();
     // Per exchange: the next message to send, when its pending reply is due, and
-    // its result once known.
+    // its result once known (`None` while a reply is pending).
     let mut next = vec![0usize; n];
     let mut due = vec![Instant::now(); n];
-    let mut done: Vec<Option<Result<(), AppError>>> = (0..n).map(|_| None).collect();
-    // Sends exchange i's next message; Some(result) when the exchange is over.
+    // Sends exchange i's next message; the exchange's result when it has no more.
     let send_next = |i: usize, next: &mut [usize], due: &mut [Instant]| {
         let ex = &exchanges[i];
-        let (msg, fds) = ex.msgs.get(next[i])?;
-        let sent = socket::set_timeout(ex.sock.as_fd(), Some(REPLY_TIMEOUT))
-            .and_then(|()| socket::send(ex.sock.as_fd(), msg, fds));
-        match sent {
-            Ok(()) => {
-                due[i] = Instant::now() + REPLY_TIMEOUT;
-                next[i] += 1;
-                None
-            }
-            Err(e) => Some(Err(AppError::from(e))),
-        }
-    };
-    let over = |i: usize, next: &[usize]| next[i] >= exchanges[i].msgs.len();
-    for (i, d) in done.iter_mut().enumerate() {
-        *d = if over(i, &next) {
-            Some(Ok(()))
-        } else {
-            send_next(i, &mut next, &mut due)
+        let (msg, fds) = match ex.msgs.get(next[i]) {
+            Some(m) => m,
+            None => return Some(Ok(())),
         };
-    }
+        if let Err(e) = socket::send(ex.sock.as_fd(), msg, fds) {
+            return Some(Err(AppError::from(e)));
+        }
+        due[i] = Instant::now() + REPLY_TIMEOUT;
+        next[i] += 1;
+        None
+    };
+    // Sends block at most a reply timeout too (an application that reads nothing).
+    let mut done: Vec<Option<Result<(), AppError>>> = (0..n)
+        .map(
+            |i| match socket::set_send_timeout(exchanges[i].sock.as_fd(), Some(REPLY_TIMEOUT)) {
+                Ok(()) => send_next(i, &mut next, &mut due),
+                Err(e) => Some(Err(e.into())),
+            },
+        )
+        .collect();
     loop {
         let waiting: Vec<usize> = (0..n).filter(|&i| done[i].is_none()).collect();
         if waiting.is_empty() {
@@ -287,6 +291,7 @@ pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
                     break;
                 }
             }
+            // nix knows no POLLRDHUP: revents holding unknown bits come back as None.
             fds.iter()
                 .map(|f| f.revents().is_none_or(|r| !r.is_empty()))
                 .collect()
@@ -294,16 +299,8 @@ pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
         let now = Instant::now();
         for (k, &i) in waiting.iter().enumerate() {
             if ready[k] {
-                let reply = match socket::recv::<AppMessage>(exchanges[i].sock.as_fd()) {
-                    Ok(r) => match r.msg {
-                        AppMessage::Reply(None) => Ok(()),
-                        AppMessage::Reply(Some(e)) => Err(AppError::Failed(e)),
-                        _ => Err(AppError::NotAReply),
-                    },
-                    Err(e) => Err(e.into()),
-                };
-                done[i] = match reply {
-                    Ok(()) if over(i, &next) => Some(Ok(())),
+                // Readable: the reply (or the hang-up) is there, no wait.
+                done[i] = match read_reply(exchanges[i].sock) {
                     Ok(()) => send_next(i, &mut next, &mut due),
                     Err(e) => Some(Err(e)),
                 };
@@ -315,7 +312,8 @@ pub fn exchange_all(exchanges: &[Exchange<'_>]) -> Vec<Result<(), AppError>> {
     done.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
 }
 
-/// Disconnects an application: its thread sees the hang-up and unregisters it.
+/// Disconnects an application: the watcher (`watch`) sees the hang-up and
+/// unregisters it.
 pub fn disconnect(sock: &OwnedFd) {
     let _ = nix::sys::socket::shutdown(
         std::os::fd::AsRawFd::as_raw_fd(sock),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod c;
+pub mod holder;
 pub mod sandbox;
 pub mod tracing_group;
 pub mod user;
@@ -265,19 +266,44 @@ pub fn fd_list(pid: i32) -> Vec<String> {
 
 /// Process `pid`'s descriptor count once it stops changing (at most 5 s).
 pub fn stable_fd_count(pid: i32) -> usize {
+    settled(|| fd_count(pid)).0
+}
+
+/// How many threads process `pid` has.
+pub fn thread_count(pid: i32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e} (did the process die?)"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("Threads: in /proc/PID/status")
+}
+
+/// Process `pid`'s thread count once it has not changed for 300 ms (a connection
+/// that is ending may still hold one); fails if it never settles within 5 s.
+pub fn stable_thread_count(pid: i32) -> usize {
+    let (n, settled) = settled(|| thread_count(pid));
+    assert!(settled, "process {pid}'s thread count never settles");
+    n
+}
+
+/// `count()` once it has not changed for 300 ms, and whether it settled so within
+/// 5 s (if not: its last value).
+fn settled(count: impl Fn() -> usize) -> (usize, bool) {
     use std::time::{Duration, Instant};
-    let mut last = fd_count(pid);
+    let mut last = count();
     let mut since = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        let n = fd_count(pid);
+        let n = count();
         if n != last {
             last = n;
             since = Instant::now();
         } else if since.elapsed() > Duration::from_millis(300) {
-            break;
+            return (last, true);
         }
     }
-    last
+    (last, false)
 }

@@ -119,6 +119,27 @@ impl User {
         }
     }
 
+    /// Starts this user's session daemon with `args` (through `wrapper`, a program
+    /// that runs the command it is given, if any); returns its pid.
+    pub fn start_daemon(&self, wrapper: Option<&Path>, args: &[&str]) -> i32 {
+        let sessiond = bin_dir().join("lttng-sessiond");
+        let mut c = match wrapper {
+            Some(w) => {
+                let mut c = self.cmd(w);
+                c.arg(sessiond);
+                c
+            }
+            None => self.cmd(sessiond),
+        };
+        let out = c.arg("--daemonize").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "sessiond: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.daemon_pid().expect("daemon pid in the lock file")
+    }
+
     /// The session daemon's pid, from its lock file.
     pub fn daemon_pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.rundir().join("sessiond.lock"))

@@ -156,7 +156,7 @@ impl Values {
     fn push_text(&mut self, field: &Field, f: impl FnOnce(&mut String)) {
         let start = self.text.len();
         f(&mut self.text);
-        let end = start + self.text.get(start..).map_or(0, until_nul);
+        let end = start + until_nul(self.text.as_bytes().get(start..).unwrap_or(&[]));
         self.set(field, Val::Str(start as u32, end as u32));
     }
 
@@ -220,16 +220,10 @@ impl Visit for Values {
     }
 }
 
-/// The length of `s` up to its first NUL.
-#[inline]
-fn until_nul(s: &str) -> usize {
-    until_nul_bytes(s.as_bytes())
-}
-
 /// The length of `b` up to its first NUL, eight bytes at a time: short strings, the
 /// common case, are searched inline rather than by a call to memchr.
 #[inline]
-fn until_nul_bytes(b: &[u8]) -> usize {
+fn until_nul(b: &[u8]) -> usize {
     const LOW: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut words = b.chunks_exact(8);
@@ -306,12 +300,18 @@ impl<'a> Direct<'a> {
         d
     }
 
-    /// Whether field `i`, of kind `k`, is the one expected next (and moves past it).
+    /// Moves past the class's fields that its first record did not have.
     #[inline]
-    fn expect(&mut self, i: usize, k: Kind) -> bool {
+    fn skip_absent(&mut self) {
         while self.kinds.get(self.next) == Some(&Kind::Absent) {
             self.next += 1;
         }
+    }
+
+    /// Whether field `i`, of kind `k`, is the one expected next (and moves past it).
+    #[inline]
+    fn expect(&mut self, i: usize, k: Kind) -> bool {
+        self.skip_absent();
         if self.ok && i == self.next && self.kinds.get(i) == Some(&k) {
             self.next += 1;
             true
@@ -333,7 +333,7 @@ impl<'a> Direct<'a> {
     fn put_str(&mut self, s: &str) {
         if !self.cut {
             let b = s.as_bytes();
-            let n = until_nul_bytes(b);
+            let n = until_nul(b);
             self.out.extend_from_slice(&b[..n]);
             self.cut = n < b.len();
         }
@@ -348,9 +348,7 @@ impl<'a> Direct<'a> {
 
     /// Whether the record was encoded whole.
     fn finish(mut self) -> bool {
-        while self.kinds.get(self.next) == Some(&Kind::Absent) {
-            self.next += 1;
-        }
+        self.skip_absent();
         self.ok && self.next == self.kinds.len()
     }
 }
@@ -772,7 +770,7 @@ mod tests {
                         b[at + 1] = 0x80; // a byte that fools a naive word test
                     }
                 }
-                assert_eq!(until_nul_bytes(&b), at, "len {len}, NUL at {at}");
+                assert_eq!(until_nul(&b), at, "len {len}, NUL at {at}");
             }
         }
     }
