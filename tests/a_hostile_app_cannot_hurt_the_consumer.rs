@@ -143,14 +143,17 @@ fn a_hostile_app_cannot_hurt_the_consumer_or_a_healthy_stream() {
     // The hostile app registers and is handed (and maps) its per-CPU buffers.
     let mut evil = Hostile::start(&u);
     let ready = evil.line(Duration::from_secs(30));
-    let shm_size = 4096 + SUBBUF * NUM_SUBBUF;
-    let streams: usize = match ready.split_whitespace().collect::<Vec<_>>().as_slice() {
-        ["ready", n, size] => {
-            assert_eq!(size.parse::<u64>().unwrap(), shm_size, "{ready}");
-            n.parse().unwrap()
-        }
-        _ => panic!("hostile_app: {ready}"),
-    };
+    // The ring, then spare sub-buffers (which the hostile app maps and damages too).
+    let ring_size = 4096 + SUBBUF * NUM_SUBBUF;
+    let (streams, memfd_size): (usize, u64) =
+        match ready.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["ready", n, size] => (n.parse().unwrap(), size.parse().unwrap()),
+            _ => panic!("hostile_app: {ready}"),
+        };
+    assert!(
+        memfd_size > ring_size && (memfd_size - ring_size).is_multiple_of(SUBBUF),
+        "{ready}: the ring and whole spare sub-buffers"
+    );
     assert!(streams >= 1, "no buffer was handed over: {ready}");
     let mut app = u.app();
     let consumers = children_named(daemon, "lttng-consumerd");
@@ -163,7 +166,7 @@ fn a_hostile_app_cannot_hurt_the_consumer_or_a_healthy_stream() {
     assert_eq!(evil.line(second), "shrink EPERM");
     assert_eq!(evil.line(second), "grow EPERM");
     assert_eq!(evil.line(second), "seal-write EPERM");
-    assert_eq!(evil.line(second), format!("size {shm_size}"));
+    assert_eq!(evil.line(second), format!("size {memfd_size}"));
 
     // T5: damage for 3 s while the good app records into its own buffers.
     evil.send("scribble 3000");

@@ -160,6 +160,7 @@ fn an_app_registers_with_a_fake_daemon() {
     assert!(reply(&sock).is_some(), "unknown channel must be refused");
 
     // One channel, one stream per possible CPU.
+    const SPARES: u64 = 2;
     let cfg = BufferConfig {
         subbuf_size: 16384,
         num_subbuf: 4,
@@ -171,6 +172,7 @@ fn an_app_registers_with_a_fake_daemon() {
         &DaemonMessage::AddChannel {
             key: 1,
             config: cfg,
+            spares: SPARES,
             contexts: Contexts::default(),
             full_wait_us: 0,
             streams: ncpu,
@@ -186,9 +188,17 @@ fn an_app_registers_with_a_fake_daemon() {
             stream_instance_id: u64::from(cpu),
             cpu_id: cpu,
         };
-        let (_writer, memfd) =
-            RingWriter::create(c"fake-daemon", cfg, identity, Some(wakeup.clone())).unwrap();
-        readers.push(RingReader::open(memfd.as_fd(), cfg, identity).unwrap());
+        // Memfds with spare sub-buffers after the ring, as the session daemon makes
+        // them: the app maps them whole.
+        let (_writer, memfd) = RingWriter::create_with_spares(
+            c"fake-daemon",
+            cfg,
+            identity,
+            Some(wakeup.clone()),
+            SPARES,
+        )
+        .unwrap();
+        readers.push(RingReader::open_with_spares(memfd.as_fd(), cfg, identity, SPARES).unwrap());
         call(
             &sock,
             &DaemonMessage::AddStream {

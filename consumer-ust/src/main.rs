@@ -30,8 +30,10 @@
 //! closes the socket or dies, every stream is flushed and written out, then the
 //! process exits.
 //!
-//! The process is a single thread (see [`serve`]) so that a seccomp policy for it
-//! stays simple.
+//! Two threads: the loop ([`serve`]) and the writer thread ([`writer`]), which
+//! writes the packets the loop takes out of the rings by exchange; the writer is
+//! started before the sandbox, which confines both, so the seccomp policy creates no
+//! thread.
 //!
 //! # Exit codes
 //!
@@ -46,6 +48,7 @@
 mod serve;
 mod sink;
 mod stream;
+mod writer;
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
@@ -163,15 +166,28 @@ fn main() -> ExitCode {
         eprintln!("lttng-consumerd-ust: {e}");
         return ExitCode::from(e.exit_code());
     }
+    // The writer thread, started now so that the sandbox confines it with us (the
+    // seccomp policy has no thread creation); it waits for work until then.
+    let writer = match writer::Writer::start() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            eprintln!(
+                "lttng-consumerd-ust: cannot start the writer thread: {e}; streams are written by the main loop"
+            );
+            None
+        }
+    };
+    let mut keep = vec![control.as_raw_fd()];
+    keep.extend(writer.iter().flat_map(writer::Writer::raw_fds));
     // The sandbox, before the first byte of buffer data is touched.
-    let sandboxed = match enter_sandbox(&args, &[control.as_raw_fd()]) {
+    let sandboxed = match enter_sandbox(&args, &keep) {
         Ok(complete) => complete,
         Err(why) => {
             refuse_hello(&control, &why);
             return ExitCode::from(EXIT_SANDBOX);
         }
     };
-    match serve::run(control, sandboxed) {
+    match serve::run(control, sandboxed, writer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lttng-consumerd-ust: {e}");

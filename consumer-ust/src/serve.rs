@@ -1,9 +1,10 @@
-//! The consumer's one loop: answer the session daemon's requests and drain the
-//! streams, in a single thread.
+//! The consumer's loop: answer the session daemon's requests and drain the streams.
+//! Packets taken by exchange go to the writer thread ([`crate::writer`]), the only
+//! other thread.
 //!
-//! The loop sleeps in `poll` on the control socket and every drained stream's
-//! eventfd, for at most [`TICK`] (a packet completed without a wakeup is drained at
-//! the next tick) or until the next switch timer. Each request gets exactly one reply;
+//! The loop sleeps in `poll` on the control socket, every drained stream's eventfd
+//! and the writer thread's spares eventfd, for at most [`TICK`] (a packet completed
+//! without a wakeup is drained at the next tick) or until the next switch timer. Each request gets exactly one reply;
 //! a request that cannot be decoded gets an error reply and the loop goes on. When
 //! the daemon closes the socket (or dies), every stream is flushed and written out
 //! and the loop ends.
@@ -21,13 +22,17 @@ use proto::wire::consumer::{ConsumerReply, ConsumerRequest, StreamSpec};
 use proto::wire::socket::{self, Received};
 use proto::wire::{WireError, VERSION};
 
-use crate::stream::Stream;
+use crate::stream::{Drained, Stream};
+use crate::writer::Writer;
 
 /// Drain every stream at least this often.
 pub(crate) const TICK: Duration = Duration::from_millis(100);
 /// How long a flush waits, per session, for writers still committing into the packets
 /// it closed; packets still incomplete then stay in the ring for a later drain.
 pub(crate) const COMMIT_WAIT: Duration = Duration::from_millis(200);
+/// Most time a flush spends waiting for the writer thread to return spares, after
+/// which packets still in the rings stay there for later drains.
+const WRITE_OUT_LIMIT: Duration = Duration::from_secs(10);
 /// A send to the daemon that blocks this long means it stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,6 +59,35 @@ impl ServeError {
     }
 }
 
+/// What one `poll` found ready.
+#[derive(Debug, Default)]
+struct Woke {
+    control: bool,
+    /// The writer thread returned spares that some stream waited for.
+    spares_back: bool,
+    streams: Vec<u64>,
+}
+
+/// Streams to drain again, sorted by why.
+#[derive(Debug, Default)]
+struct Later {
+    behind: Vec<u64>,
+    starved: Vec<u64>,
+}
+
+impl Later {
+    fn note(&mut self, key: u64, drained: Drained) {
+        let list = match drained {
+            Drained::Empty => return,
+            Drained::Behind => &mut self.behind,
+            Drained::NoSpare => &mut self.starved,
+        };
+        if !list.contains(&key) {
+            list.push(key);
+        }
+    }
+}
+
 /// What the loop does after a request.
 enum Step {
     Continue,
@@ -70,6 +104,8 @@ struct Consumer {
     streams: BTreeMap<u64, Stream>,
     /// Packet buffer reused by every drain (page-aligned for direct I/O).
     scratch: PageBuf,
+    /// `None` if it could not be started: every stream is then written by the loop.
+    writer: Option<Writer>,
 }
 
 /// Sets up the control socket; before the sandbox (setsockopt is not in it).
@@ -78,21 +114,28 @@ pub(crate) fn prepare(control: &OwnedFd) -> Result<(), ServeError> {
 }
 
 /// Serves the daemon on `control` until it closes the connection.
-pub(crate) fn run(control: OwnedFd, sandboxed: bool) -> Result<(), ServeError> {
+pub(crate) fn run(
+    control: OwnedFd,
+    sandboxed: bool,
+    writer: Option<Writer>,
+) -> Result<(), ServeError> {
     let mut c = Consumer {
         control,
         sandboxed,
         greeted: false,
         streams: BTreeMap::new(),
         scratch: PageBuf::new(0),
+        writer,
     };
     let result = c.serve();
     // Whatever ended the loop, what the buffers hold goes to the files.
     let keys: Vec<u64> = c.streams.keys().copied().collect();
     c.write_out(&keys);
     for (_, s) in std::mem::take(&mut c.streams) {
-        s.close();
+        s.close(c.writer.as_ref());
     }
+    // Joins the writer thread once it has written everything.
+    drop(c.writer.take());
     result
 }
 
@@ -101,6 +144,8 @@ impl Consumer {
         let mut next_tick = Instant::now() + TICK;
         // Streams whose last drain stopped at its limit: drained again at once.
         let mut behind: Vec<u64> = Vec::new();
+        // Streams that found no spare: drained again when the writer returns some.
+        let mut starved: Vec<u64> = Vec::new();
         loop {
             let now = Instant::now();
             let wake_at = self
@@ -117,19 +162,25 @@ impl Consumer {
                     .div_ceil(1000);
                 PollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
             };
-            let (control_ready, woken) = self.wait(timeout)?;
-            if control_ready {
+            let woke = self.wait(timeout)?;
+            if woke.control {
                 if let Step::Closed = self.serve_one()? {
                     return Ok(());
                 }
             }
-            let mut again = Vec::new();
-            for key in woken.iter().chain(&behind) {
-                if let Some(s) = self.streams.get_mut(key) {
+            let mut todo = woke.streams;
+            todo.append(&mut behind);
+            if woke.spares_back {
+                if let Some(w) = &self.writer {
+                    w.clear_spares_back();
+                }
+                todo.append(&mut starved);
+            }
+            let mut later = Later::default();
+            for key in todo {
+                if let Some(s) = self.streams.get_mut(&key) {
                     s.clear_wakeup();
-                    if !s.drain(&mut self.scratch) && !again.contains(key) {
-                        again.push(*key);
-                    }
+                    later.note(key, s.drain(&mut self.scratch, self.writer.as_ref()));
                 }
             }
             let now = Instant::now();
@@ -139,37 +190,48 @@ impl Consumer {
             }
             for (key, s) in self.streams.iter_mut() {
                 let switched = s.switch_if_due(now);
-                if (tick || switched) && !s.drain(&mut self.scratch) && !again.contains(key) {
-                    again.push(*key);
+                if tick || switched {
+                    later.note(*key, s.drain(&mut self.scratch, self.writer.as_ref()));
                 }
             }
-            behind = again;
+            behind = later.behind;
+            for key in later.starved {
+                if !starved.contains(&key) {
+                    starved.push(key);
+                }
+            }
         }
     }
 
-    /// Polls the control socket and the drained streams' eventfds. Returns whether
-    /// the control socket is readable (or closed) and which streams were woken.
-    fn wait(&self, timeout: PollTimeout) -> Result<(bool, Vec<u64>), ServeError> {
+    /// Polls the control socket, the drained streams' eventfds and the writer
+    /// thread's spares eventfd.
+    fn wait(&self, timeout: PollTimeout) -> Result<Woke, ServeError> {
         let mut keys = Vec::with_capacity(self.streams.len());
         let mut fds = vec![PollFd::new(self.control.as_fd(), PollFlags::POLLIN)];
+        if let Some(w) = &self.writer {
+            fds.push(PollFd::new(w.spares_back(), PollFlags::POLLIN));
+        }
+        let first_stream = fds.len();
         for (key, s) in self.streams.iter().filter(|(_, s)| s.drains()) {
             keys.push(*key);
             fds.push(PollFd::new(s.wakeup(), PollFlags::POLLIN));
         }
         match poll(&mut fds, timeout) {
             Ok(_) => {}
-            Err(Errno::EINTR) => return Ok((false, Vec::new())),
+            Err(Errno::EINTR) => return Ok(Woke::default()),
             Err(e) => return Err(ServeError::Poll(e)),
         }
         let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
-        let control = ready(&fds[0]);
-        let woken = keys
-            .into_iter()
-            .zip(&fds[1..])
-            .filter(|(_, f)| ready(f))
-            .map(|(k, _)| k)
-            .collect();
-        Ok((control, woken))
+        Ok(Woke {
+            control: ready(&fds[0]),
+            spares_back: first_stream > 1 && ready(&fds[1]),
+            streams: keys
+                .into_iter()
+                .zip(&fds[first_stream..])
+                .filter(|(_, f)| ready(f))
+                .map(|(k, _)| k)
+                .collect(),
+        })
     }
 
     /// Receives one request and answers it.
@@ -291,7 +353,7 @@ impl Consumer {
             );
         };
         let key = spec.key;
-        match Stream::new(spec, memfd, wakeup) {
+        match Stream::new(spec, memfd, wakeup, self.writer.as_ref()) {
             Ok(s) => {
                 self.streams.insert(key, s);
                 ConsumerReply::Done
@@ -310,9 +372,12 @@ impl Consumer {
 
     /// Flushes the streams `keys` and writes out everything they hold: closes the
     /// open packets, drains, waits up to [`COMMIT_WAIT`] for packets still being
-    /// committed, then has the final discarded-event counts reported and drains that.
-    /// Streams that are not drained (snapshot sessions) are only flushed.
+    /// committed, then has the final discarded-event counts reported and drains that;
+    /// returns once the writer thread has written it all. A stream that runs out of
+    /// spares waits for the writer thread to return them (up to [`WRITE_OUT_LIMIT`]
+    /// in all). Streams that are not drained (snapshot sessions) are only flushed.
     fn write_out(&mut self, keys: &[u64]) {
+        let writer = self.writer.as_ref();
         let mut streams: Vec<&mut Stream> = self
             .streams
             .iter_mut()
@@ -323,13 +388,27 @@ impl Consumer {
             s.flush();
         }
         streams.retain(|s| s.drains());
-        let deadline = Instant::now() + COMMIT_WAIT;
+        let start = Instant::now();
+        let mut deadline = start + COMMIT_WAIT;
         loop {
             let mut more = false;
+            let mut starved = false;
             let mut waiting = false;
             for s in streams.iter_mut() {
-                more |= !s.drain(&mut self.scratch);
+                match s.drain(&mut self.scratch, writer) {
+                    Drained::Empty => {}
+                    Drained::Behind => more = true,
+                    Drained::NoSpare => starved = true,
+                }
                 waiting |= s.uncommitted_packets() > 0;
+            }
+            if let (true, Some(w)) = (starved, writer) {
+                if start.elapsed() < WRITE_OUT_LIMIT {
+                    // Every spare is on its way to disk: once written, they are free.
+                    w.sync();
+                    deadline = deadline.max(Instant::now() + COMMIT_WAIT);
+                    continue;
+                }
             }
             if !(more || waiting) || Instant::now() >= deadline {
                 break;
@@ -340,25 +419,32 @@ impl Consumer {
         }
         for s in streams.iter_mut() {
             if s.report_final_discards() {
-                s.drain(&mut self.scratch);
+                s.drain(&mut self.scratch, writer);
             }
+        }
+        if let Some(w) = writer {
+            w.sync();
         }
     }
 
     /// Completes what dead writers left unfinished in the streams `keys`, and writes
     /// it out.
     fn recover(&mut self, keys: &[u64]) {
+        let writer = self.writer.as_ref();
         for k in keys {
             if let Some(s) = self.streams.get_mut(k) {
-                s.drain(&mut self.scratch);
+                s.drain(&mut self.scratch, writer);
                 let n = s.recover_abandoned();
                 if n > 0 {
                     eprintln!(
                         "lttng-consumerd-ust: stream {k}: completed {n} packet(s) left unfinished by a writer that died mid-event"
                     );
-                    s.drain(&mut self.scratch);
+                    s.drain(&mut self.scratch, writer);
                 }
             }
+        }
+        if let Some(w) = writer {
+            w.sync();
         }
     }
 
@@ -366,7 +452,7 @@ impl Consumer {
         self.write_out(keys);
         for k in keys {
             if let Some(s) = self.streams.remove(k) {
-                s.close();
+                s.close(self.writer.as_ref());
             }
         }
         ConsumerReply::Done

@@ -19,7 +19,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use proto::ring::reader::{InPlace, RingReader};
+use proto::ring::reader::{Held, InPlace, RingReader};
 use proto::ring::stream_file::{whole_packets, write_all_vectored};
 
 /// Why packets could not be written.
@@ -199,6 +199,15 @@ impl LocalFile {
                 })
             }
         }
+    }
+}
+
+impl LocalFile {
+    /// Appends packets exchanged out of one ring (see `RingReader::take_exchanging`),
+    /// with the same guarantee as [`PacketSink::write_packets`].
+    pub(crate) fn write_held(&mut self, packets: &[&Held]) -> Result<(), SinkError> {
+        let total: u64 = packets.iter().map(|p| p.len() as u64).sum();
+        self.append_with(total, |f| Held::write_all(f.as_fd(), packets))
     }
 }
 

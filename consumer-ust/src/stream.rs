@@ -1,24 +1,32 @@
 //! One stream: a ring buffer received from the session daemon, the reader that takes
 //! its packets, and the file they go to.
 //!
+//! A drained discard-mode stream with spare sub-buffers is read by exchange: its
+//! packets leave the ring at once and the writer thread writes them (see
+//! [`crate::writer`]). Other streams (no spares, a slot table found inconsistent, no
+//! writer thread) are written by the loop itself, straight from the ring ([`pump`]).
+//!
 //! Everything in the buffer is untrusted: the reader checks a private copy of each
-//! packet's header page (the rest goes to the file straight from the ring, see
-//! [`pump`]); a packet that fails is counted in `lost_packets`, reported once per
-//! stream, and skipped. A write that fails (a full disk) loses that batch of packets,
-//! counted the same way; the stream keeps going.
+//! packet's header page (the rest goes to the file straight from the memfd); a packet
+//! that fails is counted in `lost_packets`, reported once per stream, and skipped. A
+//! write that fails (a full disk) loses that batch of packets, counted the same way;
+//! the stream keeps going.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use proto::ring::reader::{InPlace, PacketError, PageBuf, RingReader, Taken, HEAD_SIZE};
+use proto::ring::reader::{Exchanged, InPlace, PacketError, PageBuf, RingReader, Taken, HEAD_SIZE};
 use proto::ring::shm::{check_sealed_memfd, ShmError};
 use proto::wire::consumer::{StreamSpec, StreamStats};
 use proto::wire::{check_name, NameError};
 
 use crate::sink::{LocalFile, PacketSink, SinkError};
+use crate::writer::{Counters, Writer, WRITE_BYTES};
 
 /// Why a stream was refused or a snapshot of it failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +54,18 @@ const BATCH_PACKETS: usize = 64;
 /// Shortest switch-timer period honoured: a smaller value would keep the consumer busy
 /// closing packets.
 const MIN_SWITCH_PERIOD: Duration = Duration::from_millis(1);
+
+/// How far one [`Stream::drain`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// The ring holds no more complete packet.
+    Empty,
+    /// Stopped at the limit: drain again soon.
+    Behind,
+    /// Every spare sub-buffer is on its way to disk: drain again when the writer
+    /// thread returns some.
+    NoSpare,
+}
 
 /// What one [`pump`] did.
 #[derive(Debug, Default)]
@@ -158,12 +178,13 @@ pub(crate) fn pump(
 /// One ring buffer being consumed.
 pub(crate) struct Stream {
     spec: StreamSpec,
-    /// Kept for snapshots, which read the buffer with a reader of their own.
-    memfd: OwnedFd,
     wakeup: OwnedFd,
     reader: RingReader,
-    /// `None` for streams that are not drained (snapshot sessions).
+    /// Where the loop writes the packets of a stream it drains itself; `None` for
+    /// exchanged streams and those not drained (snapshot sessions).
     sink: Option<Box<dyn PacketSink>>,
+    /// The writer thread's counters of an exchanged stream.
+    exchanged: Option<Arc<Counters>>,
     packets: u64,
     bytes: u64,
     /// Packets lost to write errors.
@@ -223,11 +244,14 @@ fn prepare_wakeup(key: u64, fd: &OwnedFd) -> Result<(), StreamError> {
 impl Stream {
     /// Takes over a stream: checks its spec and buffer, resumes reading where a
     /// previous consumer stopped, and (for drained streams) opens its file for
-    /// appending.
+    /// appending. With spare sub-buffers and a `writer`, the stream is exchanged: its
+    /// file goes to the writer thread, first with the packets a previous consumer had
+    /// exchanged out of the ring and not written.
     pub(crate) fn new(
         spec: StreamSpec,
         memfd: OwnedFd,
         wakeup: OwnedFd,
+        writer: Option<&Writer>,
     ) -> Result<Stream, StreamError> {
         check_paths(&spec)?;
         let key = spec.key;
@@ -235,30 +259,65 @@ impl Stream {
         spec.config
             .validate()
             .map_err(|e| buffer(ShmError::Map(std::io::Error::other(e))))?;
-        check_sealed_memfd(memfd.as_fd(), spec.config.shm_size() as u64).map_err(buffer)?;
-        let mut reader =
-            RingReader::resume(memfd.as_fd(), spec.config, spec.identity).map_err(buffer)?;
-        // Packets are freed only once written: a consumer killed in between loses
-        // nothing, and its successor skips what already reached the file.
-        reader.defer_release();
+        let file_size = spec.config.file_size(spec.spares);
+        check_sealed_memfd(memfd.as_fd(), file_size).map_err(buffer)?;
+        let mut reader = if spec.spares > 0 {
+            RingReader::resume_with_spares(memfd.as_fd(), spec.config, spec.identity, spec.spares)
+        } else {
+            RingReader::resume(memfd.as_fd(), spec.config, spec.identity)
+        }
+        .map_err(buffer)?;
+        let exchange = spec.drain && reader.can_exchange() && writer.is_some();
+        if spec.spares > 0 && !reader.can_exchange() && spec.drain {
+            eprintln!(
+                "lttng-consumerd-ust: stream {key} ({}): its slot table shows a sub-buffer twice; \
+                 it is read in place, without spares",
+                spec.file
+            );
+        }
+        if !exchange {
+            // Packets are freed only once written: a consumer killed in between loses
+            // nothing, and its successor skips what already reached the file.
+            reader.defer_release();
+        }
         prepare_wakeup(key, &wakeup)?;
-        let sink: Option<Box<dyn PacketSink>> = if spec.drain {
+        let mut stream_sink: Option<Box<dyn PacketSink>> = None;
+        let mut exchanged = None;
+        if spec.drain {
             let dir = Path::new(&spec.output).join(&spec.trace_dir);
             let file = LocalFile::append(&dir, &spec.file)?;
-            if let Some(seq) = file.last_seq() {
-                reader.skip_to_packet(seq.saturating_add(1));
-                reader.release();
+            let first = file.last_seq().map_or(0, |seq| seq.saturating_add(1));
+            reader.skip_to_packet(first);
+            reader.release();
+            match writer.filter(|_| exchange) {
+                Some(writer) => {
+                    // Exchanged packets left the ring before they were written: what a
+                    // killed predecessor held is in sub-buffers no slot shows.
+                    let held = reader.recover_held(first);
+                    if !held.is_empty() {
+                        eprintln!(
+                            "lttng-consumerd-ust: stream {key} ({}): writing {} packet(s) the previous consumer took and did not write",
+                            spec.file,
+                            held.len()
+                        );
+                    }
+                    let counters = Arc::new(Counters::default());
+                    writer.open(key, file, counters.clone());
+                    writer.write(key, held);
+                    exchanged = Some(counters);
+                }
+                None => stream_sink = Some(Box::new(file)),
             }
-            Some(Box::new(file))
-        } else {
-            None
-        };
-        Ok(Stream::assemble(spec, memfd, wakeup, reader, sink))
+        }
+        // The reader's mapping keeps the buffer; the descriptor is not needed any more.
+        drop(memfd);
+        let mut s = Stream::assemble(spec, wakeup, reader, stream_sink);
+        s.exchanged = exchanged;
+        Ok(s)
     }
 
     fn assemble(
         spec: StreamSpec,
-        memfd: OwnedFd,
         wakeup: OwnedFd,
         reader: RingReader,
         sink: Option<Box<dyn PacketSink>>,
@@ -269,10 +328,10 @@ impl Stream {
             next_switch: switch_period.map(|p| Instant::now() + p),
             switch_period,
             spec,
-            memfd,
             wakeup,
             reader,
             sink,
+            exchanged: None,
             packets: 0,
             bytes: 0,
             unwritten: 0,
@@ -287,7 +346,7 @@ impl Stream {
 
     /// Whether the stream is drained into its file as packets complete.
     pub(crate) fn drains(&self) -> bool {
-        self.sink.is_some()
+        self.sink.is_some() || self.exchanged.is_some()
     }
 
     /// The eventfd writers signal when a packet completes.
@@ -342,12 +401,15 @@ impl Stream {
         self.reader.unread_closed_packets()
     }
 
-    /// Writes the complete packets waiting in the ring to the file, at most one ring's
-    /// worth (so that a writer that never stops cannot keep us here). Returns true if
-    /// the ring is empty.
-    pub(crate) fn drain(&mut self, scratch: &mut PageBuf) -> bool {
+    /// Moves the complete packets waiting in the ring towards the file, at most one
+    /// ring's worth (so that a writer that never stops cannot keep us here): exchanged
+    /// ones to the writer thread, others written here.
+    pub(crate) fn drain(&mut self, scratch: &mut PageBuf, writer: Option<&Writer>) -> Drained {
+        if let (Some(_), Some(writer)) = (&self.exchanged, writer) {
+            return self.exchange(writer);
+        }
         let Some(sink) = self.sink.as_mut() else {
-            return true;
+            return Drained::Empty;
         };
         let limit = self.spec.config.num_subbuf;
         let in_place = self.reader.is_discard_mode();
@@ -356,13 +418,7 @@ impl Stream {
         self.bytes += p.bytes;
         self.unwritten += p.unwritten;
         if let Some(e) = p.corrupt {
-            if !std::mem::replace(&mut self.corrupt_reported, true) {
-                eprintln!(
-                    "lttng-consumerd-ust: stream {} ({}): skipped a corrupt packet: {e} \
-                     (further ones are only counted in lost_packets)",
-                    self.spec.key, self.spec.file
-                );
-            }
+            self.report_corrupt(&e);
         }
         if let Some(e) = p.write_error {
             if !std::mem::replace(&mut self.write_error_reported, true) {
@@ -373,7 +429,64 @@ impl Stream {
                 );
             }
         }
-        p.empty
+        if p.empty {
+            Drained::Empty
+        } else {
+            Drained::Behind
+        }
+    }
+
+    /// Takes up to a ring's worth of packets by exchange and queues them for the
+    /// writer thread, in batches of about one write.
+    fn exchange(&mut self, writer: &Writer) -> Drained {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let mut outcome = Drained::Behind;
+        for _ in 0..self.spec.config.num_subbuf {
+            let mut taken = self.reader.take_exchanging();
+            if matches!(taken, Exchanged::NoSpare) {
+                writer.mark_starved();
+                taken = self.reader.take_exchanging();
+            }
+            match taken {
+                Exchanged::Packet(p) => {
+                    bytes += p.len();
+                    batch.push(p);
+                    if bytes >= WRITE_BYTES {
+                        self.queue(writer, std::mem::take(&mut batch));
+                        bytes = 0;
+                    }
+                }
+                Exchanged::Corrupt(e) => self.report_corrupt(&e),
+                Exchanged::Empty => {
+                    outcome = Drained::Empty;
+                    break;
+                }
+                Exchanged::NoSpare => {
+                    outcome = Drained::NoSpare;
+                    break;
+                }
+            }
+        }
+        self.queue(writer, batch);
+        outcome
+    }
+
+    fn queue(&mut self, writer: &Writer, batch: Vec<proto::ring::reader::Held>) {
+        let n = batch.len() as u64;
+        if !writer.write(self.spec.key, batch) {
+            self.unwritten += n;
+        }
+    }
+
+    fn report_corrupt(&mut self, e: &PacketError) {
+        if !std::mem::replace(&mut self.corrupt_reported, true) {
+            eprintln!(
+                "lttng-consumerd-ust: stream {} ({}): skipped a corrupt packet: {e} \
+                 (further ones are only counted in lost_packets)",
+                self.spec.key, self.spec.file
+            );
+        }
     }
 
     /// Writes what the buffer holds now to `dir/<trace_dir>/<file>` without consuming
@@ -381,10 +494,7 @@ impl Stream {
     /// number of packets written.
     pub(crate) fn snapshot(&self, dir: &Path, scratch: &mut PageBuf) -> Result<u64, StreamError> {
         self.flush();
-        let key = self.spec.key;
-        let mut reader =
-            RingReader::observer(self.memfd.as_fd(), self.spec.config, self.spec.identity)
-                .map_err(|source| StreamError::Buffer { key, source })?;
+        let mut reader = self.reader.observe();
         let mut sink = LocalFile::create(&dir.join(&self.spec.trace_dir), &self.spec.file)?;
         // A ring holds at most `num_subbuf` complete packets.
         let p = pump(
@@ -402,19 +512,29 @@ impl Stream {
 
     /// The stream's counters.
     pub(crate) fn stats(&self) -> StreamStats {
+        let (mut packets, mut bytes, mut unwritten) = (self.packets, self.bytes, self.unwritten);
+        if let Some(c) = &self.exchanged {
+            packets += c.packets.load(Ordering::Relaxed);
+            bytes += c.bytes.load(Ordering::Relaxed);
+            unwritten += c.unwritten.load(Ordering::Relaxed);
+        }
         StreamStats {
             key: self.spec.key,
             discarded: self.reader.discarded_hint(),
-            lost_packets: self.reader.lost_packets().saturating_add(self.unwritten),
-            packets: self.packets,
-            bytes: self.bytes,
+            lost_packets: self.reader.lost_packets().saturating_add(unwritten),
+            packets,
+            bytes,
         }
     }
 
-    /// Closes the file and unmaps the buffer.
-    pub(crate) fn close(self) {
+    /// Closes the file (the writer thread's, once it wrote what is queued) and unmaps
+    /// the buffer.
+    pub(crate) fn close(self, writer: Option<&Writer>) {
         if let Some(sink) = self.sink {
             sink.close();
+        }
+        if let (Some(_), Some(writer)) = (self.exchanged, writer) {
+            writer.close(self.spec.key);
         }
     }
 }
@@ -452,6 +572,7 @@ mod tests {
             trace_dir: trace_dir.into(),
             file: file.into(),
             config: CFG,
+            spares: 0,
             identity: ID,
             switch_timer_us: 0,
             drain: true,
@@ -503,7 +624,8 @@ mod tests {
             fail,
         };
         let spec = spec("channel0_0", "ust", "/nonexistent");
-        let s = Stream::assemble(spec, memfd, wakeup, reader, Some(Box::new(sink)));
+        drop(memfd);
+        let s = Stream::assemble(spec, wakeup, reader, Some(Box::new(sink)));
         (w, s, batches)
     }
 
@@ -540,13 +662,13 @@ mod tests {
         // 4 events of 1000 bytes fill a 4 KiB packet; the 13th opens packet 3.
         record(&w, 13);
         let mut scratch = PageBuf::new(0);
-        assert!(s.drain(&mut scratch));
+        assert_eq!(s.drain(&mut scratch, None), Drained::Empty);
         // Written from the ring: at most 2 of the 4 sub-buffers held per write.
         assert_eq!(*batches.borrow(), [2, 1]);
         let st = s.stats();
         assert_eq!((st.packets, st.bytes, st.lost_packets), (3, 3 * 4096, 0));
         assert!(s.flush());
-        assert!(s.drain(&mut scratch));
+        assert_eq!(s.drain(&mut scratch, None), Drained::Empty);
         assert_eq!(s.stats().packets, 4);
     }
 
@@ -555,12 +677,12 @@ mod tests {
         let (w, mut s, _) = stream_with(true);
         record(&w, 9);
         let mut scratch = PageBuf::new(0);
-        assert!(s.drain(&mut scratch));
+        assert_eq!(s.drain(&mut scratch, None), Drained::Empty);
         let st = s.stats();
         assert_eq!((st.packets, st.lost_packets), (0, 2));
         // The ring was freed: writers can go on.
         record(&w, 8);
-        assert!(s.drain(&mut scratch));
+        assert_eq!(s.drain(&mut scratch, None), Drained::Empty);
         assert_eq!(s.stats().lost_packets, 4);
         assert_eq!(w.discarded(), 0);
     }

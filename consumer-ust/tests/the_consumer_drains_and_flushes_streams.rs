@@ -2,7 +2,10 @@
 //! every recorded event reaches the stream file in whole, checked packets; a corrupt
 //! packet is counted and skipped while the other packets and streams go on; closing
 //! the control socket writes everything out and ends the process, and a consumer
-//! started after it continues the same files; snapshots copy without consuming.
+//! started after it continues the same files, first with the packets a killed
+//! predecessor had taken out of the ring and not written; snapshots copy without
+//! consuming. Streams have spare sub-buffers, as the session daemon makes them, unless
+//! a test says otherwise.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -14,6 +17,7 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use proto::clock::Source;
 use proto::ring::layout::{self, event_header::compact as event_header, packet, StreamIdentity};
+use proto::ring::reader::{Exchanged, RingReader};
 use proto::ring::shm::Mapping;
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
@@ -31,6 +35,8 @@ const EVENT_ID: u32 = 5;
 /// of them needs the 14-byte extended header).
 const BODY: usize = 994;
 const TRACE_DIR: &str = "ust/uid/1000/64-bit";
+/// Spare sub-buffers after each ring.
+const SPARES: u64 = 3;
 
 /// Spawning is serialized: the child's end of the socket pair is inheritable for a
 /// moment, and must not leak into a child spawned by a test running alongside.
@@ -116,10 +122,16 @@ struct Stream {
 
 impl Stream {
     fn new(key: u64, session: u64, output: &Path) -> Stream {
-        Stream::with_config(key, session, output, CFG)
+        Stream::with_config(key, session, output, CFG, SPARES)
     }
 
-    fn with_config(key: u64, session: u64, output: &Path, config: BufferConfig) -> Stream {
+    fn with_config(
+        key: u64,
+        session: u64,
+        output: &Path,
+        config: BufferConfig,
+        spares: u64,
+    ) -> Stream {
         let identity = StreamIdentity {
             uuid: [key as u8; 16],
             stream_id: 0,
@@ -129,8 +141,14 @@ impl Stream {
         let wakeup = Arc::new(OwnedFd::from(
             EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap(),
         ));
-        let (writer, memfd) =
-            RingWriter::create(c"consumer-test", config, identity, Some(wakeup.clone())).unwrap();
+        let (writer, memfd) = RingWriter::create_with_spares(
+            c"consumer-test",
+            config,
+            identity,
+            Some(wakeup.clone()),
+            spares,
+        )
+        .unwrap();
         let spec = StreamSpec {
             key,
             session,
@@ -139,6 +157,7 @@ impl Stream {
             trace_dir: TRACE_DIR.into(),
             file: format!("channel0_{key}"),
             config,
+            spares,
             identity,
             switch_timer_us: 0,
             drain: true,
@@ -232,10 +251,19 @@ fn output_dir(name: &str) -> PathBuf {
 
 #[test]
 fn flushed_events_reach_the_stream_file_and_a_successor_appends_after_them() {
-    let out = output_dir("flush");
+    flush_and_succeed("flush", SPARES);
+}
+
+#[test]
+fn streams_without_spares_are_written_in_place_alike() {
+    flush_and_succeed("flush-in-place", 0);
+}
+
+fn flush_and_succeed(name: &str, spares: u64) {
+    let out = output_dir(name);
     let consumer = Consumer::spawn(&out);
     consumer.hello();
-    let mut s = Stream::new(1, 10, &out);
+    let mut s = Stream::with_config(1, 10, &out, CFG, spares);
     assert_eq!(consumer.add(&s), ConsumerReply::Done);
 
     // Packets 0 and 1 complete, packet 2 open with 2 events.
@@ -283,6 +311,43 @@ fn flushed_events_reach_the_stream_file_and_a_successor_appends_after_them() {
 }
 
 #[test]
+fn a_successor_writes_first_the_packets_a_killed_consumer_had_taken() {
+    let out = output_dir("held");
+    let mut s = Stream::new(1, 12, &out);
+    // Packets 0..=2 complete, packet 3 open.
+    s.record(14);
+    // The predecessor (played by the test) took packets 0 and 1 out of the ring by
+    // exchange, and was killed before writing them: the ring's slots are free, the
+    // packets only in spare sub-buffers that no slot shows.
+    let mut predecessor =
+        RingReader::open_with_spares(s.memfd.as_fd(), CFG, s.spec.identity, SPARES).unwrap();
+    for seq in 0..2 {
+        match predecessor.take_exchanging() {
+            Exchanged::Packet(p) => {
+                assert_eq!(p.seq(), seq);
+                std::mem::forget(p);
+            }
+            other => panic!("expected packet {seq}, got {other:?}"),
+        }
+    }
+    std::mem::forget(predecessor);
+
+    let consumer = Consumer::spawn(&out);
+    consumer.hello();
+    assert_eq!(consumer.add(&s), ConsumerReply::Done);
+    s.record(2);
+    assert_eq!(
+        consumer.call(&ConsumerRequest::Flush { session: 12 }),
+        ConsumerReply::Done
+    );
+    assert_eq!(check_packets(&s.file(), &s.spec, &[0, 1, 2, 3], 0), 16);
+    let stats = consumer.stats(12);
+    assert_eq!((stats[0].packets, stats[0].lost_packets), (4, 0));
+    assert_eq!(consumer.hang_up().code(), Some(0));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
 fn a_corrupt_packet_is_counted_and_skipped_and_the_consumer_keeps_serving() {
     let out = output_dir("corrupt");
     let consumer = Consumer::spawn(&out);
@@ -295,7 +360,7 @@ fn a_corrupt_packet_is_counted_and_skipped_and_the_consumer_keeps_serving() {
     // Garbage over the header of packet 0 while it is still open (so the consumer
     // cannot have taken it yet), then complete it and two more packets.
     bad.record(2);
-    let map = Mapping::map(bad.memfd.as_fd(), CFG.shm_size()).unwrap();
+    let map = Mapping::map(bad.memfd.as_fd(), CFG.file_size(SPARES) as usize).unwrap();
     map.write_bytes(layout::CONTROL_SIZE + packet::MAGIC, b"GARBAGE!");
     map.write_bytes(layout::CONTROL_SIZE + packet::PACKET_SEQ_NUM, &[0xEE; 16]);
     bad.record(7);
@@ -387,7 +452,7 @@ fn a_snapshot_copies_what_the_ring_holds_without_consuming_it() {
         mode: Mode::Overwrite,
         ..CFG
     };
-    let mut s = Stream::with_config(1, 4, &out.join("session"), overwrite);
+    let mut s = Stream::with_config(1, 4, &out.join("session"), overwrite, 0);
     s.spec.drain = false;
     assert_eq!(consumer.add(&s), ConsumerReply::Done);
     // Packets 0..=6 complete, packet 7 open: the ring of 4 holds packets 4..=7.

@@ -530,6 +530,7 @@ fn procname() -> String {
 #[derive(Debug)]
 struct PendingChannel {
     config: BufferConfig,
+    spares: u64,
     contexts: Contexts,
     full_wait: Duration,
     streams: Vec<Option<RingWriter>>,
@@ -565,10 +566,11 @@ impl Conn {
             DaemonMessage::AddChannel {
                 key,
                 config,
+                spares,
                 contexts,
                 full_wait_us,
                 streams,
-            } => self.add_channel(key, config, contexts, full_wait_us, streams),
+            } => self.add_channel(key, config, spares, contexts, full_wait_us, streams),
             DaemonMessage::AddStream {
                 channel,
                 index,
@@ -598,6 +600,7 @@ impl Conn {
         &mut self,
         key: u64,
         config: BufferConfig,
+        spares: u64,
         contexts: Contexts,
         full_wait_us: u64,
         streams: u32,
@@ -611,6 +614,7 @@ impl Conn {
         config.validate()?;
         let pending = PendingChannel {
             config,
+            spares,
             contexts,
             full_wait: Duration::from_micros(full_wait_us).min(MAX_FULL_WAIT),
             streams: (0..streams).map(|_| None).collect(),
@@ -649,13 +653,13 @@ impl Conn {
         if !is_eventfd(wakeup.as_fd()) {
             return Err(MessageError::NotEventfd);
         }
-        let mut w = RingWriter::open(&memfd, p.config, identity, Some(Arc::new(wakeup))).map_err(
-            |source| MessageError::Map {
+        let wakeup = Some(Arc::new(wakeup));
+        let mut w = RingWriter::open_with_spares(&memfd, p.config, identity, wakeup, p.spares)
+            .map_err(|source| MessageError::Map {
                 channel,
                 index,
                 source,
-            },
-        )?;
+            })?;
         if p.config.mode == Mode::Discard {
             w.set_full_wait(p.full_wait);
         }
@@ -877,6 +881,7 @@ mod tests {
             5,
             PendingChannel {
                 config: BufferConfig::DEFAULT,
+                spares: 0,
                 contexts: Contexts::default(),
                 full_wait: Duration::ZERO,
                 streams: vec![None],
@@ -926,6 +931,7 @@ mod tests {
         let channel = DaemonMessage::AddChannel {
             key: 5,
             config: BufferConfig::DEFAULT,
+            spares: 0,
             contexts: Contexts::default(),
             full_wait_us: 0,
             streams: 1,

@@ -20,7 +20,7 @@ use ctf::metadata::{
 use proto::clock::{self, Sample, Source};
 use proto::event::{glob_match, Contexts, EventDesc};
 use proto::ring::layout::StreamIdentity;
-use proto::ring::BufferConfig;
+use proto::ring::{BufferConfig, Mode};
 use proto::wire::control::{Buffers, ContextKind, EventRule};
 
 /// Most channels per session.
@@ -121,7 +121,28 @@ pub struct Stream {
 pub struct TraceChannel {
     /// The key applications know this channel by.
     pub key: u64,
+    /// Spare sub-buffers after each stream's ring (see [`spare_subbufs`]).
+    pub spares: u64,
     pub streams: Vec<Stream>,
+}
+
+/// Most bytes of complete packets a channel's streams may hold on their way to disk,
+/// beyond their rings: shared out among the streams as spare sub-buffers.
+pub const QUEUE_BYTES: u64 = 64 << 20;
+
+/// How many spare sub-buffers each of a channel's `streams` rings gets: its share of
+/// [`QUEUE_BYTES`], at least 2. The consumer exchanges a complete packet's sub-buffer
+/// for a spare and writes it from there, so that a write stalled for milliseconds
+/// costs spares, not ring space (standalone mode does the same). The memory is
+/// touched only as far as the disk lags. Streams that are not drained as they fill
+/// (snapshot sessions) and overwrite-mode rings (which writers take back without
+/// asking) get none.
+pub fn spare_subbufs(config: &BufferConfig, streams: usize, drained: bool) -> u64 {
+    if !drained || config.mode != Mode::Discard {
+        return 0;
+    }
+    let per_stream = QUEUE_BYTES / (streams.max(1) as u64 * config.subbuf_size);
+    per_stream.clamp(2, proto::ring::layout::MAX_SPARES)
 }
 
 /// A set of buffers with one metadata file.

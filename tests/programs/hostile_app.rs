@@ -4,7 +4,8 @@
 //! valid tracepoint (`hostile:x`), answers every daemon message with `Reply(None)` (from
 //! a background thread, for as long as it runs), and maps every buffer it is handed
 //! (`AddStream`: the sealed memfd and the consumer's wakeup eventfd). Once the daemon
-//! sent `Ready` it prints `ready STREAMS SHM_SIZE`, then obeys commands read from stdin,
+//! sent `Ready` it prints `ready STREAMS SIZE` (a memfd's size: ring and spare
+//! sub-buffers), then obeys commands read from stdin,
 //! one per line:
 //!
 //! - `seals`: on its first buffer, tries `ftruncate` to half and to twice the size and
@@ -123,7 +124,7 @@ fn run() -> Result<(), String> {
     }
     {
         let b = bufs.lock().unwrap();
-        let size = b.first().map_or(0, |b| b.config.shm_size());
+        let size = b.first().map_or(0, |b| b.map.len());
         say(&format!("ready {} {size}", b.len()));
     }
     let mut rng = Rng(u64::from(std::process::id()) << 32 | 0x9e37_79b9);
@@ -154,7 +155,8 @@ fn say(line: &str) {
 
 /// Answers the daemon until the connection closes or `quit` is set.
 fn serve(sock: &OwnedFd, bufs: &Mutex<Vec<Buf>>, quit: &AtomicBool, tx: &mpsc::Sender<Event>) {
-    let mut channels: HashMap<u64, BufferConfig> = HashMap::new();
+    // Each channel's geometry and spare sub-buffers.
+    let mut channels: HashMap<u64, (BufferConfig, u64)> = HashMap::new();
     let fail = |e: String| {
         let _ = tx.send(Event::Failed(e));
     };
@@ -171,14 +173,19 @@ fn serve(sock: &OwnedFd, bufs: &Mutex<Vec<Buf>>, quit: &AtomicBool, tx: &mpsc::S
         match r.msg {
             DaemonMessage::Accepted { .. } => continue, // no reply
             DaemonMessage::Refused(why) => return fail(format!("refused: {why}")),
-            DaemonMessage::AddChannel { key, config, .. } => {
-                channels.insert(key, config);
+            DaemonMessage::AddChannel {
+                key,
+                config,
+                spares,
+                ..
+            } => {
+                channels.insert(key, (config, spares));
             }
             DaemonMessage::AddStream {
                 channel, identity, ..
             } => match (channels.get(&channel), <[OwnedFd; 2]>::try_from(r.fds)) {
-                (Some(&config), Ok([memfd, wakeup])) => {
-                    match Mapping::map(memfd.as_fd(), config.shm_size()) {
+                (Some(&(config, spares)), Ok([memfd, wakeup])) => {
+                    match Mapping::map(memfd.as_fd(), config.file_size(spares) as usize) {
                         Ok(map) => bufs.lock().unwrap().push(Buf {
                             memfd,
                             wakeup: File::from(wakeup),
@@ -215,7 +222,7 @@ fn errno_name(r: Result<(), i32>) -> String {
 /// Tries to resize the first buffer and to seal it against writes.
 fn seals(bufs: &[Buf]) -> Result<(), String> {
     let b = bufs.first().ok_or("no buffer to resize")?;
-    let size = b.config.shm_size() as u64;
+    let size = b.map.len() as u64;
     let file = File::from(b.memfd.try_clone().map_err(|e| e.to_string())?);
     let set_len = |len: u64| file.set_len(len).map_err(|e| e.raw_os_error().unwrap_or(0));
     say(&format!("shrink {}", errno_name(set_len(size / 2))));

@@ -23,8 +23,8 @@
 //! ```
 //!
 //! The writers see a ring of `N` slots. Each slot shows one data sub-buffer, named by
-//! `subbuf_map`; the `K` others are spares (`K` = 0 except in standalone mode, where
-//! the consumer is a thread of the traced process). A consumer that owns a complete
+//! `subbuf_map`; the `K` others are spares (at most [`MAX_SPARES`]; the session daemon gives them to
+//! drained discard-mode streams, standalone mode to its in-process consumer). A consumer that owns a complete
 //! packet can exchange its sub-buffer for a spare one instead of copying it out: it
 //! points the slot at the spare, releases the slot, and writes the packet from the
 //! sub-buffer it keeps, which no slot shows any more. A writer reads the map entry of
@@ -74,6 +74,9 @@ pub const OFF_SUBBUF_MAP: usize = 2560;
 pub const MAX_SUBBUFS: u64 = 256;
 const _: () = assert!(OFF_COMMIT + 8 * MAX_SUBBUFS as usize <= OFF_SUBBUF_MAP);
 const _: () = assert!(OFF_SUBBUF_MAP + 4 * MAX_SUBBUFS as usize <= CONTROL_SIZE);
+/// Most spare sub-buffers after a ring (map entries are 32-bit, and a consumer holds
+/// at most this many packets on their way to disk).
+pub const MAX_SPARES: u64 = 4096;
 /// Smallest sub-buffer: one page.
 pub const MIN_SUBBUF_SIZE: u64 = 4096;
 /// Largest sub-buffer: 64 MiB.

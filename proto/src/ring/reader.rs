@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use super::layout::{self, packet, BufferConfig, Mode, StreamIdentity};
 use super::shm::{Chunk, Mapping, ShmError};
-use super::writer::{data_offset, Slots};
+use super::writer::{data_offset, shared_subbuf, Slots};
 
 /// Why a packet taken from the ring was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -171,6 +171,14 @@ impl Held {
         HEAD_SIZE + (self.rest.end - self.rest.start)
     }
 
+    /// The packet's sequence number (from its checked header).
+    pub fn seq(&self) -> u64 {
+        let b = self.head.bytes(HEAD_SIZE);
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&b[packet::PACKET_SEQ_NUM..packet::PACKET_SEQ_NUM + 8]);
+        u64::from_le_bytes(seq)
+    }
+
     /// Always false: a packet holds at least its first page.
     pub fn is_empty(&self) -> bool {
         false
@@ -237,6 +245,9 @@ struct Spares {
     shows: Vec<u64>,
     /// Memfd sub-buffers in no slot and not held by a [`Held`] packet.
     free: Arc<Mutex<Vec<u64>>>,
+    /// False when the shared slot table found on resuming was not one sub-buffer per
+    /// slot: this reader then reads where the writers write and never exchanges.
+    exchanging: bool,
 }
 
 impl RingReader {
@@ -273,8 +284,152 @@ impl RingReader {
             // Popped from the end: the lowest spares are used first and most often, so
             // that a run without stalls touches few of them.
             free: Arc::new(Mutex::new((n..n + spares).rev().collect())),
+            exchanging: true,
         });
         Ok(r)
+    }
+
+    /// Like [`Self::resume`], for a buffer with `spares` sub-buffers after the ring that
+    /// a previous reader may have exchanged packets of (a restarted consumer). Which
+    /// sub-buffer each slot shows is read from the shared map, as the writers read it
+    /// (an entry naming no sub-buffer of the memfd is the slot's own), once; the
+    /// sub-buffers no slot shows are the spares. A map in which two slots show one
+    /// sub-buffer (garbage) turns exchanges off for this reader: it reads in place where
+    /// the writers write, and [`Self::can_exchange`] is false. Packets the previous
+    /// reader exchanged out but had not written are in [`Self::recover_held`].
+    pub fn resume_with_spares(
+        fd: BorrowedFd<'_>,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        spares: u64,
+    ) -> Result<RingReader, ShmError> {
+        cfg.validate()
+            .map_err(|e| ShmError::Map(std::io::Error::other(e)))?;
+        if spares > layout::MAX_SPARES {
+            return Err(ShmError::Map(std::io::Error::other(format!(
+                "{spares} spare sub-buffers; at most {} are allowed",
+                layout::MAX_SPARES
+            ))));
+        }
+        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
+        let map = Mapping::map(fd, file_len)?;
+        let mut r = RingReader::open_mapped(map, cfg, id);
+        r.consumed = r.shared_resume_position();
+        let (n, total) = (cfg.num_subbuf, cfg.num_subbuf + spares);
+        let shows: Vec<u64> = (0..n)
+            .map(|slot| shared_subbuf(&r.map, total, slot))
+            .collect();
+        let mut shown = vec![false; total as usize];
+        let mut exchanging = true;
+        for &sub in &shows {
+            exchanging &= !std::mem::replace(&mut shown[sub as usize], true);
+        }
+        let free = if exchanging {
+            (0..total)
+                .rev()
+                .filter(|&sub| !shown[sub as usize])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        r.spares = Some(Spares {
+            shows,
+            free: Arc::new(Mutex::new(free)),
+            exchanging,
+        });
+        Ok(r)
+    }
+
+    /// Whether [`Self::take_exchanging`] can take packets (a reader with spares and a
+    /// sound slot table).
+    pub fn can_exchange(&self) -> bool {
+        self.mode == Mode::Discard && self.spares.as_ref().is_some_and(|sp| sp.exchanging)
+    }
+
+    /// After [`Self::resume_with_spares`] (and [`Self::skip_to_packet`] past what the
+    /// stream file holds): the packets a previous reader exchanged out of the ring and
+    /// had not written when it stopped. They are in sub-buffers that no slot shows,
+    /// numbered from `first` (the packet after the file's last) up to the read position;
+    /// each is checked like any packet, in order, and returned to be written before
+    /// anything else. Numbers in that range found nowhere are counted as lost.
+    ///
+    /// A previous reader stopped between exchanging the packet at the read position and
+    /// publishing that it took it: that packet is found the same way, and the read
+    /// position moves past it.
+    pub fn recover_held(&mut self, first: u64) -> Vec<Held> {
+        if !self.can_exchange() {
+            return Vec::new();
+        }
+        let Some(pool) = self.spares.as_ref().map(|sp| sp.free.clone()) else {
+            return Vec::new();
+        };
+        let next = self.consumed / self.s;
+        let free: Vec<u64> = pool.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut found: Vec<(u64, u64)> = free
+            .into_iter()
+            .filter_map(|sub| {
+                let mut seq = [0u8; 8];
+                let at = layout::CONTROL_SIZE + (sub * self.s) as usize;
+                self.map.read_bytes(at + packet::PACKET_SEQ_NUM, &mut seq);
+                let seq = u64::from_le_bytes(seq);
+                (first..=next).contains(&seq).then_some((seq, sub))
+            })
+            .collect();
+        found.sort_unstable();
+        found.dedup_by_key(|&mut (seq, _)| seq);
+        let mut held = Vec::new();
+        for (seq, sub) in found {
+            let offset = layout::CONTROL_SIZE + (sub * self.s) as usize;
+            let mut head = PageBuf::new(HEAD_SIZE);
+            // A spare never used, or one whose old packet was overwritten: not a loss
+            // (a number missing from the range is counted below).
+            let lost = self.lost_packets;
+            let Ok(rest) = self.check_in_place(seq, offset, head.as_mut_slice()) else {
+                self.lost_packets = lost;
+                continue;
+            };
+            if let Ok(mut f) = pool.lock() {
+                f.retain(|&s| s != sub);
+            }
+            held.push(Held {
+                map: self.map.clone(),
+                free: pool.clone(),
+                sub,
+                head,
+                rest,
+            });
+            if seq == next {
+                self.consumed = self.consumed.saturating_add(self.s);
+                self.store_consumed();
+            }
+        }
+        let recovered = held.iter().filter(|h| h.seq() < next).count() as u64;
+        let missing = next.saturating_sub(first).saturating_sub(recovered);
+        self.lost_packets = self.lost_packets.saturating_add(missing);
+        held
+    }
+
+    /// A reader of the same buffer that does not consume (snapshots): from this
+    /// reader's position, with its record of the slots, and never publishing.
+    pub fn observe(&self) -> RingReader {
+        RingReader {
+            map: self.map.clone(),
+            s: self.s,
+            n: self.n,
+            mode: self.mode,
+            id: self.id,
+            consumed: self.consumed,
+            last_ts_end: 0,
+            last_discarded: 0,
+            lost_packets: 0,
+            publish: false,
+            deferred: false,
+            spares: self.spares.as_ref().map(|sp| Spares {
+                shows: sp.shows.clone(),
+                free: Arc::new(Mutex::new(Vec::new())),
+                exchanging: false,
+            }),
+        }
     }
 
     /// A reader of `map`, whose geometry `cfg` was validated.
@@ -310,11 +465,22 @@ impl RingReader {
         id: StreamIdentity,
     ) -> Result<RingReader, ShmError> {
         let mut r = RingReader::open(fd, cfg, id)?;
-        let s = r.s;
-        let wp = r.map.atomic(layout::OFF_WRITE_POS).load(Ordering::Acquire);
-        let consumed = r.map.atomic(layout::OFF_CONSUMED).load(Ordering::Acquire);
-        r.consumed = consumed.min(wp) / s * s;
+        r.consumed = r.shared_resume_position();
         Ok(r)
+    }
+
+    /// The shared `consumed` position, rounded down to a packet boundary and never past
+    /// the write position (both are untrusted).
+    fn shared_resume_position(&self) -> u64 {
+        let wp = self
+            .map
+            .atomic(layout::OFF_WRITE_POS)
+            .load(Ordering::Acquire);
+        let consumed = self
+            .map
+            .atomic(layout::OFF_CONSUMED)
+            .load(Ordering::Acquire);
+        consumed.min(wp) / self.s * self.s
     }
 
     /// A reader that does not consume (snapshots): it starts like [`Self::resume`]
@@ -523,7 +689,7 @@ impl RingReader {
     }
 
     /// Takes the next complete packet by exchanging its sub-buffer for a spare one
-    /// (readers of [`Self::open_with_spares`] only): the slot now shows the spare and
+    /// (readers that [`Self::can_exchange`]; others always get `NoSpare`): the slot now shows the spare and
     /// is released to the writers at once, and the packet's sub-buffer belongs to the
     /// returned [`Held`] until it is dropped. No copy, and a slow disk holds spares,
     /// not the ring.
@@ -539,10 +705,9 @@ impl RingReader {
             return Exchanged::Empty;
         };
         let slot = k & (self.n - 1);
-        let sp = self
-            .spares
-            .as_mut()
-            .expect("take_exchanging needs a reader opened with spares");
+        let Some(sp) = self.spares.as_mut().filter(|sp| sp.exchanging) else {
+            return Exchanged::NoSpare;
+        };
         let Some(spare) = sp.free.lock().ok().and_then(|mut f| f.pop()) else {
             return Exchanged::NoSpare;
         };
@@ -878,6 +1043,89 @@ mod tests {
             !out.contains(&0xAA),
             "garbage after content_size was zeroed"
         );
+    }
+
+    /// Takes the next packet by exchange, which must be there.
+    fn exchange(r: &mut RingReader) -> Held {
+        match r.take_exchanging() {
+            Exchanged::Packet(p) => p,
+            other => panic!("expected a packet, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_resumed_reader_finds_the_packets_its_predecessor_held_and_writes_them_first() {
+        let (w, fd) = RingWriter::create_with_spares(c"held", CFG, ID, None, 3).unwrap();
+        fill(&w, 3);
+        // The predecessor wrote packet 0, held 1 and 2 on their way to disk, and died
+        // (its `Held` values gone with it: the shared map still shows their spares).
+        let mut first = RingReader::open_with_spares(fd.as_fd(), CFG, ID, 3).unwrap();
+        let held: Vec<Held> = (0..3).map(|_| exchange(&mut first)).collect();
+        assert_eq!(held.iter().map(Held::seq).collect::<Vec<_>>(), [0, 1, 2]);
+        std::mem::forget((first, held));
+
+        let mut r = RingReader::resume_with_spares(fd.as_fd(), CFG, ID, 3).unwrap();
+        assert!(r.can_exchange());
+        r.skip_to_packet(1);
+        let found = r.recover_held(1);
+        assert_eq!(found.iter().map(Held::seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(r.lost_packets(), 0);
+        // Then the ring goes on at packet 3, exchanging with the one spare left free
+        // (sub-buffer 0, whose packet was written).
+        assert!(matches!(r.take_exchanging(), Exchanged::Empty));
+        fill(&w, 1);
+        let third = exchange(&mut r);
+        assert_eq!(third.seq(), 3);
+        fill(&w, 1);
+        assert!(matches!(r.take_exchanging(), Exchanged::NoSpare));
+        // Written and dropped, the recovered packets' sub-buffers are spares again.
+        drop(found);
+        assert_eq!(exchange(&mut r).seq(), 4);
+    }
+
+    #[test]
+    fn a_packet_exchanged_but_not_yet_marked_taken_is_found_once() {
+        let (w, fd) = RingWriter::create_with_spares(c"half", CFG, ID, None, 2).unwrap();
+        fill(&w, 2);
+        let map = Mapping::map(fd.as_fd(), CFG.file_size(2) as usize).unwrap();
+        let mut first = RingReader::open_with_spares(fd.as_fd(), CFG, ID, 2).unwrap();
+        std::mem::forget((exchange(&mut first), first));
+        // As if it died between pointing the slot at a spare and publishing the read
+        // position.
+        map.atomic(layout::OFF_CONSUMED).store(0, Ordering::Relaxed);
+
+        let mut r = RingReader::resume_with_spares(fd.as_fd(), CFG, ID, 2).unwrap();
+        let found: Vec<u64> = r.recover_held(0).iter().map(Held::seq).collect();
+        assert_eq!(found, [0]);
+        assert_eq!(exchange(&mut r).seq(), 1);
+        assert_eq!(r.lost_packets(), 0);
+        assert_eq!(
+            map.atomic(layout::OFF_CONSUMED).load(Ordering::Relaxed),
+            2 * 4096
+        );
+    }
+
+    #[test]
+    fn a_slot_table_showing_one_sub_buffer_twice_turns_exchanges_off() {
+        let (w, fd) = RingWriter::create_with_spares(c"twice", CFG, ID, None, 2).unwrap();
+        let map = Mapping::map(fd.as_fd(), CFG.file_size(2) as usize).unwrap();
+        // Slots 1 and 2 both show sub-buffer 3 (a spare).
+        map.atomic_u32(layout::OFF_SUBBUF_MAP + 4)
+            .store(1 ^ 3, Ordering::Relaxed);
+        map.atomic_u32(layout::OFF_SUBBUF_MAP + 8)
+            .store(2 ^ 3, Ordering::Relaxed);
+        fill(&w, 1);
+        let mut r = RingReader::resume_with_spares(fd.as_fd(), CFG, ID, 2).unwrap();
+        assert!(!r.can_exchange());
+        assert!(matches!(r.take_exchanging(), Exchanged::NoSpare));
+        assert!(r.recover_held(0).is_empty());
+        // It still reads where the writers write.
+        let mut head = [0u8; HEAD_SIZE];
+        assert!(matches!(
+            r.take_in_place(&mut head),
+            TakenInPlace::Packet(_)
+        ));
+        assert_eq!(seq_of(&head), 0);
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub enum WriterError {
     Shm(#[from] ShmError),
     #[error("the ring buffer's control page does not match the expected layout (magic, version or geometry)")]
     Layout,
+    #[error("{0} spare sub-buffers asked for; at most {max} are allowed", max = layout::MAX_SPARES)]
+    TooManySpares(u64),
 }
 
 /// A record reserved by [`RingWriter::begin_record`], to commit once its body is written.
@@ -122,6 +124,9 @@ impl RingWriter {
         spares: u64,
     ) -> Result<(RingWriter, OwnedFd), WriterError> {
         cfg.validate()?;
+        if spares > layout::MAX_SPARES {
+            return Err(WriterError::TooManySpares(spares));
+        }
         let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
         let fd = shm::create_sealed_memfd(name, file_len)?;
         let map = Mapping::map_owned(&fd, file_len)?;
@@ -142,8 +147,24 @@ impl RingWriter {
         id: StreamIdentity,
         wakeup: Option<Arc<OwnedFd>>,
     ) -> Result<RingWriter, WriterError> {
+        RingWriter::open_with_spares(fd, cfg, id, wakeup, 0)
+    }
+
+    /// Like [`Self::open`], for a buffer with `spares` sub-buffers after the ring (see
+    /// [`Self::create_with_spares`]): the memfd must be exactly that much larger.
+    pub fn open_with_spares(
+        fd: &OwnedFd,
+        cfg: BufferConfig,
+        id: StreamIdentity,
+        wakeup: Option<Arc<OwnedFd>>,
+        spares: u64,
+    ) -> Result<RingWriter, WriterError> {
         cfg.validate()?;
-        let map = Mapping::map(fd.as_fd(), cfg.shm_size())?;
+        if spares > layout::MAX_SPARES {
+            return Err(WriterError::TooManySpares(spares));
+        }
+        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
+        let map = Mapping::map(fd.as_fd(), file_len)?;
         RingWriter::from_mapping(map, cfg, id, wakeup)
     }
 
@@ -615,7 +636,7 @@ pub(super) enum Slots<'a> {
 /// The data sub-buffer that ring slot `slot` shows, as the shared map says; an entry
 /// that names none of the `subbufs` sub-buffers counts as zero (the slot's own).
 #[inline(always)]
-fn shared_subbuf(map: &Mapping, subbufs: u64, slot: u64) -> u64 {
+pub(super) fn shared_subbuf(map: &Mapping, subbufs: u64, slot: u64) -> u64 {
     let entry = map
         .atomic_u32(layout::OFF_SUBBUF_MAP + 4 * slot as usize)
         .load(Ordering::Relaxed);

@@ -70,6 +70,9 @@ pub enum DaemonMessage {
     AddChannel {
         key: u64,
         config: BufferConfig,
+        /// Spare sub-buffers after the ring in each stream's memfd, which the slots
+        /// may show (see `ring::layout`): the application maps them too.
+        spares: u64,
         contexts: Contexts,
         /// How long a writer waits for room in a full buffer before dropping.
         full_wait_us: u64,

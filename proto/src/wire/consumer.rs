@@ -23,6 +23,11 @@ pub struct StreamSpec {
     /// The stream file's name (`channel0_1`).
     pub file: String,
     pub config: BufferConfig,
+    /// Spare sub-buffers after the ring in the memfd (see `ring::layout`): the consumer
+    /// exchanges a complete packet's sub-buffer for one and writes the packet from it,
+    /// so that the writers never wait on the disk while a spare is free. Zero for
+    /// overwrite mode and for streams that are not drained.
+    pub spares: u64,
     pub identity: StreamIdentity,
     /// Close the open packet this often (0: never) so that it reaches the file.
     pub switch_timer_us: u64,

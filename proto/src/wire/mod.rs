@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Protocol version, checked in every hello.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// A message of one of the protocols.
 pub trait Message: Serialize + DeserializeOwned {

@@ -21,7 +21,9 @@ impl Daemon {
         };
         let uuid = random_uuid();
         let mut channels = Vec::new();
+        let drained = !self.sessions[si].snapshot;
         for (ci, ch) in self.sessions[si].channels.iter().enumerate() {
+            let spares = crate::session::spare_subbufs(&ch.config, self.ncpu, drained);
             let mut streams = Vec::new();
             for cpu in 0..self.ncpu {
                 let identity = StreamIdentity {
@@ -31,8 +33,9 @@ impl Daemon {
                     cpu_id: cpu as u32,
                 };
                 let name = CString::new(format!("lttng-ust-{}-{cpu}", ch.name)).unwrap_or_default();
-                let (_writer, memfd) = RingWriter::create(&name, ch.config, identity, None)
-                    .map_err(|e| DaemonError::Buffers(e.to_string()))?;
+                let (_writer, memfd) =
+                    RingWriter::create_with_spares(&name, ch.config, identity, None, spares)
+                        .map_err(|e| DaemonError::Buffers(e.to_string()))?;
                 let wakeup: OwnedFd =
                     EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
                         .map_err(|e| DaemonError::Buffers(format!("eventfd: {e}")))?
@@ -44,7 +47,11 @@ impl Daemon {
                     identity,
                 });
             }
-            channels.push(TraceChannel { key: 0, streams });
+            channels.push(TraceChannel {
+                key: 0,
+                spares,
+                streams,
+            });
         }
         // Unique keys for channels and streams.
         for c in &mut channels {
@@ -83,6 +90,7 @@ impl Daemon {
             trace_dir: t.dir.clone(),
             file: format!("{}_{cpu}", ch.name),
             config: ch.config,
+            spares: t.channels[ci].spares,
             identity: st.identity,
             switch_timer_us: ch.switch_timer_us,
             drain: !s.snapshot,

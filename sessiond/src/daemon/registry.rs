@@ -202,6 +202,7 @@ impl Daemon {
                         add: DaemonMessage::AddChannel {
                             key: tc.key,
                             config: ch.config,
+                            spares: tc.spares,
                             contexts: ch.contexts,
                             full_wait_us: ch.blocking_timeout_us,
                             streams: tc.streams.len() as u32,
