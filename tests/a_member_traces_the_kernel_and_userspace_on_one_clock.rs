@@ -697,3 +697,64 @@ fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
         .collect();
     assert_eq!(dumped, [pid], "statedump of the command only");
 }
+
+#[test]
+fn a_fork_names_the_child_process_and_thread() {
+    if !root_or_skip() {
+        return;
+    }
+    let setup = Setup::new("kfork", false);
+    let (u, h, s) = setup.member();
+    // A shell forks the program (a process of its own), which starts two threads.
+    let script = format!("{} 2 10; true", env!("CARGO_BIN_EXE_stress"));
+    let out = as_member(u, h, s, &bin_dir().join("lttng"))
+        .args(["trace", "-k", "--quiet", "--", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let shell: i64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Tracing process "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    let trace = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Trace written to "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let read = read_trace(Path::new(trace));
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let int = |e: &ctf::reader::Event, name: &str| {
+        field(&e.fields, name)
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| panic!("{} without {name}", e.name))
+    };
+    // (parent_tid, parent_pid, child_tid, child_pid) of every fork.
+    let forks: Vec<[i64; 4]> = read
+        .events
+        .iter()
+        .filter(|e| &*e.name == "sched_process_fork")
+        .map(|e| ["parent_tid", "parent_pid", "child_tid", "child_pid"].map(|n| int(e, n)))
+        .collect();
+    let program: Vec<&[i64; 4]> = forks.iter().filter(|f| f[0] == shell).collect();
+    assert_eq!(
+        program.len(),
+        1,
+        "the shell forks the program once: {forks:?}"
+    );
+    let p = program[0][2];
+    assert_eq!(
+        *program[0],
+        [shell, shell, p, p],
+        "a process of its own: its pid is its tid"
+    );
+    // Its two threads, and libust's own (registration with the session daemon).
+    let threads: Vec<&[i64; 4]> = forks.iter().filter(|f| f[0] == p).collect();
+    assert!(threads.len() >= 2, "the program's threads: {forks:?}");
+    for t in threads {
+        assert_eq!(t[1], p);
+        assert_ne!(t[2], p, "a thread has a tid of its own");
+        assert_eq!(t[3], p, "a thread's process is the program: {t:?}");
+    }
+}

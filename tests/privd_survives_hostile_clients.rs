@@ -176,8 +176,9 @@ fn assert_serves(p: &Privd, after: &str) {
     match call(&s, &PrivRequest::ListEvents) {
         Seen::Reply(PrivReply::Events(v), 0) => assert!(
             v.iter().any(|e| e == "sched:sched_switch")
-                && v.iter()
-                    .all(|e| e.starts_with("sched:") || e.starts_with("raw_syscalls:")),
+                && v.iter().all(|e| e.starts_with("sched:")
+                    || e.starts_with("raw_syscalls:")
+                    || e == "task:task_newtask"),
             "after {after}: {v:?}"
         ),
         other => panic!("after {after}: ListEvents: {other:?}"),

@@ -84,6 +84,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("lttng-consumerd-kernel: {e}");
+            proto::wire::consumer::refuse_hello(control.as_fd(), &e.to_string());
             return ExitCode::from(3);
         }
     };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use ctf::kernel::{KernelSchema, PathHints};
+use ctf::kernel::{KernelSchema, SessionState};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use proto::ftrace::{parse_format, parse_header_page, EventFormat, PageLayout};
 use proto::wire::consumer::{ConsumerReply, ConsumerRequest};
@@ -24,13 +24,14 @@ struct Setup {
     expected: u32,
     formats: Vec<EventFormat>,
     schema: Option<Arc<KernelSchema>>,
-    /// Paths from the path probes, waiting for their system calls (any CPU).
-    paths: PathHints,
+    /// What every CPU's records share: paths from the path probes waiting for their
+    /// system calls, the process of each thread.
+    state: SessionState,
 }
 
-/// The path-probe state of `session`.
-fn paths_of(setups: &mut BTreeMap<u64, Setup>, session: u64) -> &mut PathHints {
-    &mut setups.entry(session).or_default().paths
+/// The shared encoder state of `session`.
+fn state_of(setups: &mut BTreeMap<u64, Setup>, session: u64) -> &mut SessionState {
+    &mut setups.entry(session).or_default().state
 }
 
 struct Consumer {
@@ -60,7 +61,7 @@ pub fn run(control: OwnedFd, sandboxed: bool) -> Result<(), ServeError> {
     };
     let r = c.serve();
     for s in c.streams.values_mut() {
-        s.flush(paths_of(&mut c.setups, s.spec.session));
+        s.flush(state_of(&mut c.setups, s.spec.session));
     }
     r
 }
@@ -103,7 +104,7 @@ impl Consumer {
                 }
             }
             for s in self.streams.values_mut() {
-                s.drain(PAGES_PER_PASS, paths_of(&mut self.setups, s.spec.session));
+                s.drain(PAGES_PER_PASS, state_of(&mut self.setups, s.spec.session));
             }
         }
     }
@@ -202,6 +203,10 @@ impl Consumer {
                 {
                     Some(s) => {
                         s.statedump(ts, first, last, &processes);
+                        let tasks = &mut state_of(&mut self.setups, session).tasks;
+                        for p in &processes {
+                            tasks.note(p.tid, p.pid);
+                        }
                         ConsumerReply::Done
                     }
                     None => ConsumerReply::Error(format!(
@@ -215,7 +220,7 @@ impl Consumer {
                     .values_mut()
                     .filter(|s| s.spec.session == session)
                 {
-                    s.flush(paths_of(&mut self.setups, session));
+                    s.flush(state_of(&mut self.setups, session));
                 }
                 ConsumerReply::Done
             }
@@ -228,7 +233,7 @@ impl Consumer {
                     .collect();
                 for k in keys {
                     if let Some(mut s) = self.streams.remove(&k) {
-                        s.flush(paths_of(&mut self.setups, session));
+                        s.flush(state_of(&mut self.setups, session));
                     }
                 }
                 self.setups.remove(&session);

@@ -17,7 +17,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
-use ctf::kernel::{Encoded, KernelSchema, PathHints};
+use ctf::kernel::{Encoded, KernelSchema, SessionState};
 use proto::ftrace::PageLayout;
 use proto::ring::layout;
 use proto::ring::stream_file::{whole_packets, WholePackets};
@@ -200,9 +200,9 @@ impl KernelStream {
     }
 
     /// Reads every page available now (at most `max_pages`) and writes the packets they
-    /// fill; `paths` is the session's path-probe state. Returns how many pages were read.
-    pub fn drain(&mut self, max_pages: usize, paths: &mut PathHints) -> usize {
-        let mut n = self.drain_whole_pages(max_pages, paths);
+    /// fill; `state` is the session's shared encoder state. Returns how many pages were read.
+    pub fn drain(&mut self, max_pages: usize, state: &mut SessionState) -> usize {
+        let mut n = self.drain_whole_pages(max_pages, state);
         // What splice leaves: a page the kernel is still filling (read hands it out).
         while n < max_pages {
             match self.pipe.read(&mut self.page) {
@@ -211,7 +211,7 @@ impl KernelStream {
                     n += 1;
                     self.pages += 1;
                     let page = std::mem::take(&mut self.page);
-                    self.page_in(&page[..len], paths);
+                    self.page_in(&page[..len], state);
                     self.page = page;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -225,7 +225,7 @@ impl KernelStream {
     /// pipe, [`SPLICE_PAGES`] per call instead of one `read` each, and decodes them.
     /// A splice that fails for another reason than an empty buffer turns it off for
     /// good (pages are then read one by one). Returns how many pages it took.
-    fn drain_whole_pages(&mut self, max_pages: usize, paths: &mut PathHints) -> usize {
+    fn drain_whole_pages(&mut self, max_pages: usize, state: &mut SessionState) -> usize {
         use nix::fcntl::{splice, SpliceFFlags};
         use std::io::Read as _;
         let page = self.layout.page_size() as usize;
@@ -262,7 +262,7 @@ impl KernelStream {
             for p in batch.chunks(page) {
                 n += 1;
                 self.pages += 1;
-                self.page_in(p, paths);
+                self.page_in(p, state);
             }
             self.batch = batch;
         }
@@ -271,7 +271,7 @@ impl KernelStream {
 
     /// Decodes one page into the packet in progress: no allocation per record (each
     /// is encoded into a reused buffer, then copied into the packet).
-    fn page_in(&mut self, page: &[u8], paths: &mut PathHints) {
+    fn page_in(&mut self, page: &[u8], state: &mut SessionState) {
         let records = match PageRecords::new(page, &self.layout) {
             Ok(r) => r,
             Err(_) => {
@@ -296,7 +296,7 @@ impl KernelStream {
                 break;
             };
             encoded.clear();
-            let id = match schema.encode(r.payload, r.ts, paths, &mut encoded) {
+            let id = match schema.encode(r.payload, r.ts, state, &mut encoded) {
                 Some(Encoded::Event(id)) => id,
                 Some(Encoded::Absorbed) => continue,
                 None => {
@@ -387,8 +387,8 @@ impl KernelStream {
     }
 
     /// Writes out what is left: every page still readable, then the open packet.
-    pub fn flush(&mut self, paths: &mut PathHints) {
-        while self.drain(1024, paths) > 0 {}
+    pub fn flush(&mut self, state: &mut SessionState) {
+        while self.drain(1024, state) > 0 {}
         self.close_packet();
     }
 

@@ -50,12 +50,11 @@ mod sink;
 mod stream;
 mod writer;
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use proto::wire::socket;
 
 /// Exit code of a runtime error.
 pub(crate) const EXIT_RUNTIME: u8 = 1;
@@ -183,7 +182,7 @@ fn main() -> ExitCode {
     let sandboxed = match enter_sandbox(&args, &keep) {
         Ok(complete) => complete,
         Err(why) => {
-            refuse_hello(&control, &why);
+            proto::wire::consumer::refuse_hello(control.as_fd(), &why);
             return ExitCode::from(EXIT_SANDBOX);
         }
     };
@@ -222,21 +221,6 @@ fn enter_sandbox(args: &Args, keep: &[RawFd]) -> Result<bool, String> {
             Err(e.to_string())
         }
     }
-}
-
-/// Tells the session daemon why this consumer will not run: the answer to its
-/// hello (read first: a message left unread would reset the connection, and the
-/// answer would be lost), so that `lttng` shows the reason, not a closed socket.
-fn refuse_hello(control: &std::os::fd::OwnedFd, why: &str) {
-    use proto::wire::consumer::ConsumerReply;
-    use std::os::fd::AsFd;
-    let sock = control.as_fd();
-    let _ = socket::set_timeout(sock, Some(std::time::Duration::from_secs(2)));
-    let _ = socket::recv_bytes(sock);
-    let reply = ConsumerReply::Error(format!(
-        "the consumer cannot enter its sandbox: {why}; to run consumers without it (degraded mode), start lttng-sessiond with --allow-unsandboxed"
-    ));
-    let _ = socket::send(sock, &reply, &[]);
 }
 
 #[cfg(test)]

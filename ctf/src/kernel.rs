@@ -25,6 +25,13 @@
 //! probe record (no probe, a program that makes the system call itself) `filename` is
 //! empty.
 //!
+//! `sched_process_fork` gets LTTng's `parent_pid` and `child_pid` (process ids) beside
+//! the thread ids ftrace records (`parent_tid`, `child_tid`): the encoder keeps which
+//! process each thread belongs to ([`Tasks`]), from the statedump and from the forks
+//! themselves, and `task:task_newtask`, which the session daemon enables with the fork
+//! event, says whether the new task is a thread (`CLONE_THREAD`: the parent's process)
+//! or a process of its own.
+//!
 //! The payload is untrusted (it comes from ftrace pages a consumer reads): every read
 //! is bounds-checked and a record that does not fit its format is refused (`None`).
 
@@ -62,6 +69,22 @@ enum Decoder {
     /// A path probe's record: no event of its own, its path waits in [`PathHints`].
     PathHint {
         path: Field,
+    },
+    /// `sched_process_fork`, with the process ids ftrace does not record.
+    Fork {
+        class: u32,
+        parent_comm: Field,
+        parent_tid: Field,
+        child_comm: Field,
+        child_tid: Field,
+    },
+    /// `task_newtask`: an event of its own, and whether the new task is a thread (for
+    /// the fork event that follows).
+    NewTask {
+        class: u32,
+        plans: Vec<Plan>,
+        tid: Field,
+        clone_flags: Field,
     },
     SysExit {
         by_nr: Vec<Option<u32>>,
@@ -114,6 +137,70 @@ const MAX_PATH: usize = 4096;
 /// fired (1 to 10 ms, whether the trace clock counts nanoseconds or TSC cycles);
 /// between the two the C library only moves arguments into registers.
 pub const PATH_WINDOW: u64 = 10_000_000;
+
+/// Most threads whose process is remembered, and most new tasks waiting for their fork
+/// event: past either, the table starts afresh (a bound on memory whatever the pages
+/// say; a thread forgotten this way gets its own id as its process id).
+const MAX_TASKS: usize = 1 << 16;
+const MAX_PENDING_TASKS: usize = 4096;
+/// `CLONE_THREAD`: the new task shares its parent's process.
+const CLONE_THREAD: u64 = 0x0001_0000;
+
+/// What the encoder keeps for the whole session (every CPU's records share it).
+#[derive(Debug, Default)]
+pub struct SessionState {
+    pub paths: PathHints,
+    pub tasks: Tasks,
+}
+
+/// Which process each thread belongs to, as far as the trace tells: the statedump's
+/// threads, then every fork.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    process_of: HashMap<i32, i32>,
+    /// New tasks (`task_newtask`) not yet seen forked: whether each is a thread.
+    new_is_thread: HashMap<i32, bool>,
+}
+
+impl Tasks {
+    /// Thread `tid` belongs to process `pid` (the statedump, or a fork).
+    pub fn note(&mut self, tid: i32, pid: i32) {
+        if self.process_of.len() >= MAX_TASKS && !self.process_of.contains_key(&tid) {
+            self.process_of.clear();
+        }
+        self.process_of.insert(tid, pid);
+    }
+
+    /// The process of thread `tid`; a thread never seen is taken as its process's
+    /// first thread.
+    pub fn process_of(&self, tid: i32) -> i32 {
+        self.process_of.get(&tid).copied().unwrap_or(tid)
+    }
+
+    fn new_task(&mut self, tid: i32, thread: bool) {
+        if self.new_is_thread.len() >= MAX_PENDING_TASKS && !self.new_is_thread.contains_key(&tid) {
+            self.new_is_thread.clear();
+        }
+        self.new_is_thread.insert(tid, thread);
+    }
+
+    /// A fork of `child` by `parent` (thread ids): the child's process id.
+    fn forked(&mut self, parent: i32, child: i32) -> i32 {
+        let thread = self.new_is_thread.remove(&child).unwrap_or(false);
+        let pid = if thread {
+            self.process_of(parent)
+        } else {
+            child
+        };
+        self.note(child, pid);
+        pid
+    }
+
+    /// Threads whose process is remembered.
+    pub fn known(&self) -> usize {
+        self.process_of.len()
+    }
+}
 
 /// Paths recorded by the path probes, each waiting for its thread's next system call
 /// entry, which uses it up (it is the `openat` the probed function makes). State of
@@ -302,6 +389,58 @@ impl KernelSchema {
                     s.by_id.insert(f.id, Decoder::PathHint { path });
                     s.path_probes = true;
                 }
+                "sched_process_fork" => {
+                    let (Some(pc), Some(pt), Some(cc), Some(ct)) = (
+                        field("parent_comm"),
+                        field("parent_pid"),
+                        field("child_comm"),
+                        field("child_pid"),
+                    ) else {
+                        continue;
+                    };
+                    let (Some(comm_ty), Some(tid_ty)) = (out_type(&pc), out_type(&pt)) else {
+                        continue;
+                    };
+                    let (Some(child_comm_ty), Some(child_tid_ty)) = (out_type(&cc), out_type(&ct))
+                    else {
+                        continue;
+                    };
+                    let i32_field = |name: &str| FieldDesc {
+                        name: name.into(),
+                        ty: FieldType::Integer(int(32, true)),
+                    };
+                    let fields = vec![
+                        FieldDesc {
+                            name: "parent_comm".into(),
+                            ty: comm_ty,
+                        },
+                        FieldDesc {
+                            name: "parent_tid".into(),
+                            ty: tid_ty,
+                        },
+                        i32_field("parent_pid"),
+                        FieldDesc {
+                            name: "child_comm".into(),
+                            ty: child_comm_ty,
+                        },
+                        FieldDesc {
+                            name: "child_tid".into(),
+                            ty: child_tid_ty,
+                        },
+                        i32_field("child_pid"),
+                    ];
+                    let class = push(&mut s, desc(f.name.clone(), fields));
+                    s.by_id.insert(
+                        f.id,
+                        Decoder::Fork {
+                            class,
+                            parent_comm: pc,
+                            parent_tid: pt,
+                            child_comm: cc,
+                            child_tid: ct,
+                        },
+                    );
+                }
                 _ => {
                     let plans: Vec<Plan> = f
                         .fields
@@ -326,7 +465,19 @@ impl KernelSchema {
                         })
                         .collect();
                     let class = push(&mut s, desc(lttng_event_name(&f.name), fields));
-                    s.by_id.insert(f.id, Decoder::Plain { class, plans });
+                    let new_task = (f.name == "task_newtask")
+                        .then(|| field("pid").zip(field("clone_flags")))
+                        .flatten();
+                    let decoder = match new_task {
+                        Some((tid, clone_flags)) => Decoder::NewTask {
+                            class,
+                            plans,
+                            tid,
+                            clone_flags,
+                        },
+                        None => Decoder::Plain { class, plans },
+                    };
+                    s.by_id.insert(f.id, decoder);
                 }
             }
         }
@@ -381,13 +532,14 @@ impl KernelSchema {
 
     /// Encodes the ftrace record `payload` (starting with `common_type`, recorded at
     /// `ts`) as the CTF event context and payload of its class, appended to `out`.
-    /// `paths` is the session's state shared by every CPU's records (path probes).
-    /// Returns `None` for an unknown event or a payload that does not fit its format.
+    /// `state` is the session's state shared by every CPU's records (path probes,
+    /// processes). Returns `None` for an unknown event or a payload that does not fit
+    /// its format.
     pub fn encode(
         &self,
         payload: &[u8],
         ts: u64,
-        paths: &mut PathHints,
+        state: &mut SessionState,
         out: &mut Vec<u8>,
     ) -> Option<Encoded> {
         let ty = u16::from_le_bytes([*payload.first()?, *payload.get(1)?]);
@@ -395,7 +547,7 @@ impl KernelSchema {
         let decoder = self.by_id.get(&ty)?;
         let start = out.len();
         out.extend_from_slice(&tid.to_le_bytes());
-        let r = self.encode_as(decoder, payload, tid, ts, paths, out);
+        let r = self.encode_as(decoder, payload, tid, ts, state, out);
         if !matches!(r, Some(Encoded::Event(_))) {
             out.truncate(start);
         }
@@ -409,17 +561,51 @@ impl KernelSchema {
         payload: &[u8],
         tid: i32,
         ts: u64,
-        paths: &mut PathHints,
+        state: &mut SessionState,
         out: &mut Vec<u8>,
     ) -> Option<Encoded> {
-        match decoder {
-            Decoder::Plain { class, plans } => plans
+        let put_plans = |plans: &[Plan], out: &mut Vec<u8>| {
+            plans
                 .iter()
                 .try_for_each(|p| put_field(payload, &p.src, p.shift, out))
-                .map(|()| Encoded::Event(*class)),
+        };
+        match decoder {
+            Decoder::Plain { class, plans } => {
+                put_plans(plans, out).map(|()| Encoded::Event(*class))
+            }
+            Decoder::NewTask {
+                class,
+                plans,
+                tid: new,
+                clone_flags,
+            } => {
+                let new = read_int(payload, new.offset, new.size, true)? as i32;
+                let flags = read_int(payload, clone_flags.offset, clone_flags.size, false)? as u64;
+                put_plans(plans, out)?;
+                state.tasks.new_task(new, flags & CLONE_THREAD != 0);
+                Some(Encoded::Event(*class))
+            }
+            Decoder::Fork {
+                class,
+                parent_comm,
+                parent_tid,
+                child_comm,
+                child_tid,
+            } => {
+                let parent = read_int(payload, parent_tid.offset, parent_tid.size, true)? as i32;
+                let child = read_int(payload, child_tid.offset, child_tid.size, true)? as i32;
+                put_field(payload, parent_comm, 0, out)?;
+                put_field(payload, parent_tid, 0, out)?;
+                out.extend_from_slice(&state.tasks.process_of(parent).to_le_bytes());
+                put_field(payload, child_comm, 0, out)?;
+                put_field(payload, child_tid, 0, out)?;
+                let pid = state.tasks.forked(parent, child);
+                out.extend_from_slice(&pid.to_le_bytes());
+                Some(Encoded::Event(*class))
+            }
             Decoder::PathHint { path } => {
                 let s = str_field(payload, path)?;
-                paths.put(tid, ts, s);
+                state.paths.put(tid, ts, s);
                 Some(Encoded::Absorbed)
             }
             Decoder::SysEnter {
@@ -431,7 +617,7 @@ impl KernelSchema {
             } => {
                 let nr = read_int(payload, id.offset, id.size, true)?;
                 let path = if self.path_probes {
-                    paths.take(tid, ts)
+                    state.paths.take(tid, ts)
                 } else {
                     None
                 };
@@ -591,7 +777,7 @@ mod tests {
         p[56..60].copy_from_slice(&7i32.to_le_bytes());
         let mut out = Vec::new();
         assert_eq!(
-            s.encode(&p, 0, &mut PathHints::default(), &mut out),
+            s.encode(&p, 0, &mut SessionState::default(), &mut out),
             Some(Encoded::Event(0))
         );
         let mut want = 0i32.to_le_bytes().to_vec();
@@ -605,19 +791,119 @@ mod tests {
         assert_eq!(out, want);
         // Truncated or unknown records are refused and leave nothing behind.
         assert_eq!(
-            s.encode(&p[..40], 0, &mut PathHints::default(), &mut out),
+            s.encode(&p[..40], 0, &mut SessionState::default(), &mut out),
             None
         );
         assert_eq!(out, want);
         assert_eq!(
-            s.encode(&[1, 2, 3], 0, &mut PathHints::default(), &mut out),
+            s.encode(&[1, 2, 3], 0, &mut SessionState::default(), &mut out),
             None
         );
         // An event id of no class (found by the fuzz target `kernel_records`).
         let mut q = p.clone();
         q[0..2].copy_from_slice(&999u16.to_le_bytes());
-        assert_eq!(s.encode(&q, 0, &mut PathHints::default(), &mut out), None);
+        assert_eq!(
+            s.encode(&q, 0, &mut SessionState::default(), &mut out),
+            None
+        );
         assert_eq!(out, want);
+    }
+
+    const FORK: &str = "name: sched_process_fork\nID: 366\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n\tfield:__data_loc char[] child_comm;\toffset:16;\tsize:4;\tsigned:0;\n\tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n";
+    const NEWTASK: &str = "name: task_newtask\nID: 205\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;\n\tfield:u64 clone_flags;\toffset:32;\tsize:8;\tsigned:0;\n\tfield:short oom_score_adj;\toffset:40;\tsize:2;\tsigned:1;\n";
+
+    fn new_task(parent: i32, child: i32, flags: u64) -> Vec<u8> {
+        let mut p = vec![0u8; 42];
+        p[0..2].copy_from_slice(&205u16.to_le_bytes());
+        p[4..8].copy_from_slice(&parent.to_le_bytes());
+        p[8..12].copy_from_slice(&child.to_le_bytes());
+        p[12..16].copy_from_slice(b"app\0");
+        p[32..40].copy_from_slice(&flags.to_le_bytes());
+        p
+    }
+
+    fn fork(parent: i32, child: i32) -> Vec<u8> {
+        let mut p = vec![0u8; 32];
+        p[0..2].copy_from_slice(&366u16.to_le_bytes());
+        p[4..8].copy_from_slice(&parent.to_le_bytes());
+        // Both names at 24 ("app", 4 bytes with the NUL): __data_loc is len << 16 | offset.
+        let loc = (4u32 << 16) | 24;
+        p[8..12].copy_from_slice(&loc.to_le_bytes());
+        p[12..16].copy_from_slice(&parent.to_le_bytes());
+        p[16..20].copy_from_slice(&loc.to_le_bytes());
+        p[20..24].copy_from_slice(&child.to_le_bytes());
+        p[24..28].copy_from_slice(b"app\0");
+        p
+    }
+
+    /// The (parent_tid, parent_pid, child_tid, child_pid) of an encoded fork event.
+    fn fork_ids(out: &[u8]) -> [i32; 4] {
+        let i = |at: usize| i32::from_le_bytes(out[at..at + 4].try_into().unwrap());
+        // context tid, "app\0", parent_tid, parent_pid, "app\0", child_tid, child_pid
+        [i(8), i(12), i(20), i(24)]
+    }
+
+    #[test]
+    fn a_fork_carries_the_child_process_id_from_its_new_task() {
+        let s = KernelSchema::new(&[parse_format(FORK).unwrap(), parse_format(NEWTASK).unwrap()]);
+        let names: Vec<&str> = s.classes[0]
+            .desc
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "parent_comm",
+                "parent_tid",
+                "parent_pid",
+                "child_comm",
+                "child_tid",
+                "child_pid"
+            ]
+        );
+        let mut state = SessionState::default();
+        // Thread 100 of process 50, from the statedump.
+        state.tasks.note(100, 50);
+        let mut out = Vec::new();
+        let mut run = |state: &mut SessionState, p: &[u8]| {
+            out.clear();
+            s.encode(p, 0, state, &mut out).unwrap();
+            out.clone()
+        };
+        // A thread: the parent's process.
+        run(&mut state, &new_task(100, 101, CLONE_THREAD | 0x3d0f00));
+        assert_eq!(
+            fork_ids(&run(&mut state, &fork(100, 101))),
+            [100, 50, 101, 50]
+        );
+        // A process of its own (fork: SIGCHLD only).
+        run(&mut state, &new_task(100, 102, 0x11));
+        assert_eq!(
+            fork_ids(&run(&mut state, &fork(100, 102))),
+            [100, 50, 102, 102]
+        );
+        // The new thread's own children know their process.
+        run(&mut state, &new_task(101, 103, CLONE_THREAD));
+        assert_eq!(
+            fork_ids(&run(&mut state, &fork(101, 103))),
+            [101, 50, 103, 50]
+        );
+        // No task_newtask seen (its page not read yet, or the table full): a process.
+        assert_eq!(
+            fork_ids(&run(&mut state, &fork(102, 104))),
+            [102, 102, 104, 104]
+        );
+        // Memory stays bounded, whatever the records say.
+        for t in 0..(MAX_PENDING_TASKS as i32 + 10) {
+            run(&mut state, &new_task(1, 10_000 + t, 0));
+        }
+        assert!(state.tasks.new_is_thread.len() <= MAX_PENDING_TASKS);
+        for t in 0..(MAX_TASKS as i32 + 10) {
+            state.tasks.note(t, 1);
+        }
+        assert!(state.tasks.known() <= MAX_TASKS);
     }
 
     #[test]
@@ -660,7 +946,7 @@ mod tests {
         p[16..24].copy_from_slice(&3i64.to_le_bytes());
         let mut out = Vec::new();
         assert_eq!(
-            s.encode(&p, 0, &mut PathHints::default(), &mut out),
+            s.encode(&p, 0, &mut SessionState::default(), &mut out),
             Some(Encoded::Event(openat))
         );
         assert_eq!(out[4..], 3i64.to_le_bytes());
@@ -668,7 +954,7 @@ mod tests {
         out.clear();
         let unknown = s.statedump.start - 1;
         assert_eq!(
-            s.encode(&p, 0, &mut PathHints::default(), &mut out),
+            s.encode(&p, 0, &mut SessionState::default(), &mut out),
             Some(Encoded::Event(unknown))
         );
         assert_eq!(
@@ -724,7 +1010,7 @@ mod tests {
             .map(|f| f.name.as_str())
             .collect();
         assert_eq!(names, ["dfd", "filename", "flags", "mode"]);
-        let mut paths = PathHints::default();
+        let mut paths = SessionState::default();
         let mut out = Vec::new();
         let at_fdcwd = -100i64 as u64;
         // Probe, then the call, same thread: joined.
@@ -760,7 +1046,7 @@ mod tests {
             s.encode(&enter(8, 0, [0; 6]), 5_200, &mut paths, &mut out),
             Some(Encoded::Event(read))
         );
-        assert_eq!(paths.pending(), 0);
+        assert_eq!(paths.paths.pending(), 0);
         // Too old, or after the call (read out of order from another CPU): not joined.
         s.encode(&probe(7, b"/old"), 10, &mut paths, &mut out)
             .unwrap();
@@ -794,7 +1080,7 @@ mod tests {
     #[test]
     fn path_probe_records_are_untrusted() {
         let s = KernelSchema::new(&[parse_format(PROBE).unwrap()]);
-        let mut paths = PathHints::default();
+        let mut paths = SessionState::default();
         let mut out = Vec::new();
         let mut p = probe(1, b"/a");
         // A location past the record, a length past it, a truncated record.
@@ -803,18 +1089,18 @@ mod tests {
         p[16..20].copy_from_slice(&(20u32 | (900 << 16)).to_le_bytes());
         assert_eq!(s.encode(&p, 1, &mut paths, &mut out), None);
         assert_eq!(s.encode(&p[..18], 1, &mut paths, &mut out), None);
-        assert!(out.is_empty() && paths.pending() == 0);
+        assert!(out.is_empty() && paths.paths.pending() == 0);
         // Many threads' paths: memory stays bounded.
         for tid in 0..10_000 {
             s.encode(&probe(tid, b"/a"), 1, &mut paths, &mut out)
                 .unwrap();
         }
-        assert!(paths.pending() <= MAX_PENDING_PATHS);
+        assert!(paths.paths.pending() <= MAX_PENDING_PATHS);
         // A path longer than PATH_MAX is cut.
         let long = vec![b'a'; 8000];
         let mut big = probe(1, &long[..]);
         big[16..20].copy_from_slice(&(20u32 | (8000 << 16)).to_le_bytes());
         s.encode(&big, 1, &mut paths, &mut out).unwrap();
-        assert_eq!(paths.take(1, 1).unwrap().len(), MAX_PATH);
+        assert_eq!(paths.paths.take(1, 1).unwrap().len(), MAX_PATH);
     }
 }

@@ -1,25 +1,27 @@
 //! consumer-kernel's record encoder on arbitrary records, as ftrace pages carry them:
-//! the schema of `sched_switch`, `raw_syscalls` and a path probe, fed records cut from
-//! the input (`u16` length, `u16` timestamp step, bytes), with the session's path state
-//! carried from one to the next. It must never panic; a refused record leaves the
-//! output as it was; an absorbed one (a path probe) writes nothing; the waiting paths
-//! stay bounded.
+//! the schema of `sched_switch`, `raw_syscalls`, a path probe, `sched_process_fork` and
+//! `task_newtask`, fed records cut from the input (`u16` length, `u16` timestamp step,
+//! bytes), with the session's state (paths, processes) carried from one to the next. It
+//! must never panic; a refused record leaves the output as it was; an absorbed one (a
+//! path probe) writes nothing; the waiting paths and the process table stay bounded.
 #![no_main]
 
-use ctf::kernel::{Encoded, KernelSchema, PathHints};
+use ctf::kernel::{Encoded, KernelSchema, SessionState};
 use proto::ftrace::parse_format;
 
-const FORMATS: [&str; 4] = [
+const FORMATS: [&str; 6] = [
     "name: sched_switch\nID: 372\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n\tfield:int prev_prio;\toffset:28;\tsize:4;\tsigned:1;\n\tfield:long prev_state;\toffset:32;\tsize:8;\tsigned:1;\n\tfield:char next_comm[16];\toffset:40;\tsize:16;\tsigned:0;\n\tfield:pid_t next_pid;\toffset:56;\tsize:4;\tsigned:1;\n\tfield:int next_prio;\toffset:60;\tsize:4;\tsigned:1;\n",
     "name: sys_enter\nID: 443\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;\n\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n",
     "name: sys_exit\nID: 442\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;\n\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n",
+    "name: sched_process_fork\nID: 366\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n\tfield:__data_loc char[] child_comm;\toffset:16;\tsize:4;\tsigned:0;\n\tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n",
+    "name: task_newtask\nID: 205\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;\n\tfield:u64 clone_flags;\toffset:32;\tsize:8;\tsigned:0;\n\tfield:short oom_score_adj;\toffset:40;\tsize:2;\tsigned:1;\n",
     "name: lttng_rs_openat_path\nID: 2326\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:__data_loc char[] path;\toffset:16;\tsize:4;\tsigned:1;\n",
 ];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let formats: Vec<_> = FORMATS.iter().map(|f| parse_format(f).unwrap()).collect();
     let schema = KernelSchema::new(&formats);
-    let mut paths = PathHints::default();
+    let mut state = SessionState::default();
     let mut out = vec![0xAA; 3];
     let mut ts = 0u64;
     let mut rest = data;
@@ -30,13 +32,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let rec = &rest[..len.min(rest.len())];
         rest = &rest[rec.len()..];
         let before = out.len();
-        match schema.encode(rec, ts, &mut paths, &mut out) {
+        match schema.encode(rec, ts, &mut state, &mut out) {
             Some(Encoded::Event(id)) => {
                 assert!((id as usize) < schema.classes.len());
                 assert!(out.len() >= before + 4, "at least the tid context");
             }
             Some(Encoded::Absorbed) | None => assert_eq!(out.len(), before),
         }
-        assert!(paths.pending() <= 4096);
+        assert!(state.paths.pending() <= 4096);
+        assert!(state.tasks.known() <= 1 << 16);
     }
 });

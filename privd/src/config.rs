@@ -84,6 +84,8 @@ impl Default for Config {
                 "sched:sched_process_exec",
                 "sched:sched_process_free",
                 "sched:sched_process_wait",
+                // Enabled with sched_process_fork: whether the new task is a thread.
+                "task:task_newtask",
                 "raw_syscalls:sys_enter",
                 "raw_syscalls:sys_exit",
                 "irq:*",

@@ -9,6 +9,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
+/// The event that says whether a new task is a thread or a process.
+const NEW_TASK: &str = "task:task_newtask";
+
 use ctf::kernel::KernelSchema;
 use ctf::metadata::{self, ClockDesc, EnvValue, EventHeader, StreamDesc, TraceDesc};
 use proto::clock::Source;
@@ -185,6 +188,11 @@ impl KernelSide {
                 let probes = format!("{}:", proto::ftrace::PATH_PROBE_GROUP);
                 wanted.extend(allowed.iter().filter(|a| a.starts_with(&probes)).cloned());
             }
+        }
+        // With the fork event, `task_newtask`: whether each new task is a thread gives
+        // the fork its child's process id (see `ctf::kernel::Tasks`).
+        if wanted.iter().any(|e| e == "sched:sched_process_fork") {
+            wanted.extend(allowed.iter().filter(|a| *a == NEW_TASK).cloned());
         }
         wanted.retain(|e| !self.events.contains(e));
         wanted.sort();

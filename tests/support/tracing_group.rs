@@ -143,7 +143,7 @@ impl Privd {
         Privd::start_with(
             group,
             &format!(
-                "max_instances_per_user = {max_instances}\npath_probes = /usr/lib/x86_64-linux-gnu/libc.so.6\nevents = sched:*, raw_syscalls:*, lttng_rs_user:*\n"
+                "max_instances_per_user = {max_instances}\npath_probes = /usr/lib/x86_64-linux-gnu/libc.so.6\nevents = sched:*, raw_syscalls:*, task:task_newtask, lttng_rs_user:*\n"
             ),
         )
     }
@@ -160,7 +160,7 @@ impl Privd {
         std::fs::write(
             &conf,
             format!(
-                "group = {group}\nsocket_dir = {}\nevents = sched:*, raw_syscalls:*\npath_probes = off\n{config}",
+                "group = {group}\nsocket_dir = {}\nevents = sched:*, raw_syscalls:*, task:task_newtask\npath_probes = off\n{config}",
                 dir.path().join("run").display()
             ),
         )

@@ -168,3 +168,17 @@ pub enum ConsumerReply {
 }
 
 impl Message for ConsumerReply {}
+
+/// A consumer that cannot enter its sandbox tells the session daemon why, as the
+/// answer to its hello (read first: a message left unread would reset the connection,
+/// and the answer would be lost), so that `lttng` shows the reason, not a closed
+/// socket. Best effort: the consumer exits right after.
+pub fn refuse_hello(control: std::os::fd::BorrowedFd<'_>, why: &str) {
+    use super::socket;
+    let _ = socket::set_timeout(control, Some(std::time::Duration::from_secs(2)));
+    let _ = socket::recv_bytes(control);
+    let reply = ConsumerReply::Error(format!(
+        "the consumer cannot enter its sandbox: {why}; to run consumers without it (degraded mode), start lttng-sessiond with --allow-unsandboxed"
+    ));
+    let _ = socket::send(control, &reply, &[]);
+}
