@@ -3,7 +3,9 @@
 //! the allowlist kills it with SIGSYS, a file outside the session output cannot be
 //! opened (EACCES), files below it can, and `/proc` shows `NoNewPrivs: 1`,
 //! `Seccomp: 2` and every capability set zero. Each case runs on the main thread and
-//! on a thread started before the sandbox, as an ordinary user and as root.
+//! on a thread started before the sandbox, as an ordinary user and as root. A session's
+//! running consumer shows the same in `/proc` for each of its two threads (the loop
+//! and the writer thread).
 
 mod support;
 
@@ -61,5 +63,38 @@ fn a_session_reports_its_consumer_sandboxed() {
     u.lttng_ok(&["start"]);
     let status = u.lttng_ok(&["status"]);
     assert!(!status.contains("NOT sandboxed"), "{status}");
+    let daemon = u.daemon_pid().expect("daemon pid");
+    let consumers = support::children_named(daemon, "lttng-consumerd");
+    assert_eq!(consumers.len(), 1, "one consumer: {consumers:?}");
+    let tasks: Vec<std::path::PathBuf> = std::fs::read_dir(format!("/proc/{}/task", consumers[0]))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| {
+            std::fs::read_to_string(t.join("comm"))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(tasks.len(), 2, "the loop and the writer thread: {names:?}");
+    assert!(names.iter().any(|n| n == "writer"), "{names:?}");
+    for t in &tasks {
+        let st = std::fs::read_to_string(t.join("status")).unwrap();
+        let line = |key: &str| {
+            st.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("{key} in {}", t.display()))
+                .to_string()
+        };
+        assert_eq!(line("Seccomp:"), "2", "{}", t.display());
+        assert_eq!(line("NoNewPrivs:"), "1", "{}", t.display());
+        for caps in ["CapEff:", "CapPrm:", "CapBnd:"] {
+            assert_eq!(line(caps), "0000000000000000", "{caps} of {}", t.display());
+        }
+    }
     u.lttng_ok(&["destroy"]);
 }
