@@ -237,6 +237,14 @@ fn kernel_and_userspace_events_share_one_timeline() {
             )
         })
         .collect();
+    // The dynamic loader's own opens, made through none of the C library's functions:
+    // its cache and the C library itself.
+    for loaded in ["/etc/ld.so.cache", "/libc.so.6"] {
+        assert!(
+            opened.iter().any(|(p, _)| p.ends_with(loaded)),
+            "no openat of ...{loaded} by the loader among {opened:?}"
+        );
+    }
     for path in [known.as_str(), "/etc/hostname"] {
         let Some(&(_, t)) = opened.iter().find(|(p, _)| p == path) else {
             panic!("no openat of {path} among {opened:?}");

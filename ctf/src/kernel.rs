@@ -20,7 +20,8 @@
 //! `syscall_entry_open` and `syscall_entry_openat` get LTTng's fields (`dfd`,
 //! `filename`, `flags`, `mode`) instead of `args`. The kernel records only the path's
 //! address; the path itself comes from a path probe ([`proto::ftrace::PATH_PROBES`],
-//! uprobes on the C library that privd defines), whose record the encoder keeps in
+//! uprobes on the C library that privd defines, and on the dynamic loader's own
+//! `openat` calls), whose record the encoder keeps in
 //! [`PathHints`] and joins to the same thread's next system call entry. Without a
 //! probe record (no probe, a program that makes the system call itself) `filename` is
 //! empty.
@@ -38,7 +39,7 @@
 use std::collections::HashMap;
 
 use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
-use proto::ftrace::{EventFormat, Field, FieldKind, PATH_PROBES, PATH_PROBE_FIELD};
+use proto::ftrace::{is_path_probe, EventFormat, Field, FieldKind, PATH_PROBE_FIELD};
 use proto::wire::consumer::ProcessState;
 
 use crate::metadata::EventClass;
@@ -380,7 +381,7 @@ impl KernelSchema {
                     };
                     s.by_id.insert(f.id, d);
                 }
-                name if PATH_PROBES.iter().any(|p| p.event == name) => {
+                name if is_path_probe(name) => {
                     let Some(path) = field(PATH_PROBE_FIELD).filter(|x| {
                         matches!(x.kind, FieldKind::DataLocString | FieldKind::RelLocString)
                     }) else {

@@ -7,8 +7,13 @@
 //! nothing until an instance enables it; sessiond enables them with the system calls,
 //! in the caller's own instance, where `set_event_pid` filters them like any event.
 //!
-//! The library is checked before it is probed: a regular file owned by root and
-//! writable only by root (every process that maps it takes the probe), and each symbol
+//! The dynamic loader opens the libraries a program needs with system calls of its own,
+//! through none of the C library's functions; its `openat` sites have no symbol, so
+//! privd finds them in the loader beside the C library (`ld-linux-x86-64.so.2`) by
+//! their exact code (see [`loader_openat_sites`]) and probes each one.
+//!
+//! A library is checked before it is probed: a regular file owned by root and writable
+//! only by root (every process that maps it takes the probe), and each probed address
 //! must lie in an executable segment of its ELF file.
 
 use std::fs::OpenOptions;
@@ -16,7 +21,12 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use proto::ftrace::{PathProbe, PATH_PROBES, PATH_PROBE_FIELD, PATH_PROBE_GROUP};
+use proto::ftrace::{
+    LOADER_PROBE_PREFIX, MAX_LOADER_PROBES, PATH_PROBES, PATH_PROBE_FIELD, PATH_PROBE_GROUP,
+};
+
+/// The loader's file name, looked for beside the C library.
+const LOADER: &str = "ld-linux-x86-64.so.2";
 
 /// Why the path probes could not be defined (privd then runs without them).
 #[derive(Debug, thiserror::Error)]
@@ -48,21 +58,14 @@ pub enum ElfError {
 #[derive(Debug)]
 pub struct PathProbes {
     uprobe_events: PathBuf,
-    defined: Vec<&'static str>,
+    defined: Vec<String>,
 }
 
 impl PathProbes {
     /// Defines the probes on `library` in the tracefs at `tracefs`, after removing any
     /// left by a privd that did not exit cleanly.
     pub fn define(tracefs: &Path, library: &Path) -> Result<PathProbes, ProbeError> {
-        let library = library
-            .canonicalize()
-            .map_err(|e| ProbeError::Read(library.to_path_buf(), e))?;
-        let meta = std::fs::metadata(&library).map_err(|e| ProbeError::Read(library.clone(), e))?;
-        if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
-            return Err(ProbeError::Unsafe(library));
-        }
-        let elf = std::fs::read(&library).map_err(|e| ProbeError::Read(library.clone(), e))?;
+        let (library, elf) = read_trusted(library)?;
         let symbols: Vec<&str> = PATH_PROBES.iter().map(|p| p.symbol).collect();
         let offsets =
             file_offsets(&elf, &symbols).map_err(|e| ProbeError::Elf(library.clone(), e))?;
@@ -75,12 +78,35 @@ impl PathProbes {
         for (p, off) in PATH_PROBES.iter().zip(offsets) {
             let Some(off) = off else { continue };
             probes
-                .append(&definition(p, &library, off))
+                .append(&definition(p.event, &library, off, p.register))
                 .map_err(|e| ProbeError::Write(probes.uprobe_events.clone(), e))?;
-            probes.defined.push(p.event);
+            probes.defined.push(p.event.to_string());
         }
         if probes.defined.is_empty() {
             return Err(ProbeError::NoSymbol(library));
+        }
+        // The loader's own opens, where its code is the one known (else without them).
+        let loader = library.with_file_name(LOADER);
+        match read_trusted(&loader).and_then(|(path, elf)| {
+            let sites = loader_openat_sites(&elf).map_err(|e| ProbeError::Elf(path.clone(), e))?;
+            Ok((path, sites))
+        }) {
+            Ok((path, sites)) if !sites.is_empty() => {
+                for (i, (off, register)) in sites.into_iter().take(MAX_LOADER_PROBES).enumerate() {
+                    let event = format!("{LOADER_PROBE_PREFIX}{i}");
+                    probes
+                        .append(&definition(&event, &path, off, register))
+                        .map_err(|e| ProbeError::Write(probes.uprobe_events.clone(), e))?;
+                    probes.defined.push(event);
+                }
+            }
+            Ok((path, _)) => eprintln!(
+                "lttng-privd: no openat site of a known form in {}: the loader's opens will carry no file name",
+                path.display()
+            ),
+            Err(e) => eprintln!(
+                "lttng-privd: no loader probes ({e}): the loader's opens will carry no file name"
+            ),
         }
         Ok(probes)
     }
@@ -99,10 +125,15 @@ impl PathProbes {
     }
 
     fn remove_all(&mut self) {
-        for p in PATH_PROBES {
+        let loader = (0..MAX_LOADER_PROBES).map(|i| format!("{LOADER_PROBE_PREFIX}{i}"));
+        for event in PATH_PROBES
+            .iter()
+            .map(|p| p.event.to_string())
+            .chain(loader)
+        {
             // Absent is fine; busy means an instance still uses it (it goes with the
             // next privd's start-up).
-            let _ = self.append(&format!("-:{PATH_PROBE_GROUP}/{}", p.event));
+            let _ = self.append(&format!("-:{PATH_PROBE_GROUP}/{event}"));
         }
         self.defined.clear();
     }
@@ -115,14 +146,103 @@ impl PathProbes {
     }
 }
 
+/// Reads a library to probe, after checking that only root can change it.
+fn read_trusted(path: &Path) -> Result<(PathBuf, Vec<u8>), ProbeError> {
+    let path = path
+        .canonicalize()
+        .map_err(|e| ProbeError::Read(path.to_path_buf(), e))?;
+    let meta = std::fs::metadata(&path).map_err(|e| ProbeError::Read(path.clone(), e))?;
+    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(ProbeError::Unsafe(path));
+    }
+    let elf = std::fs::read(&path).map_err(|e| ProbeError::Read(path.clone(), e))?;
+    Ok((path, elf))
+}
+
 /// `p:GROUP/EVENT LIBRARY:0xOFFSET path=+0(%REG):ustring`.
-fn definition(p: &PathProbe, library: &Path, offset: u64) -> String {
+fn definition(event: &str, library: &Path, offset: u64, register: &str) -> String {
     format!(
-        "p:{PATH_PROBE_GROUP}/{} {}:{offset:#x} {PATH_PROBE_FIELD}=+0({}):ustring",
-        p.event,
+        "p:{PATH_PROBE_GROUP}/{event} {}:{offset:#x} {PATH_PROBE_FIELD}=+0({register}):ustring",
         library.display(),
-        p.register
     )
+}
+
+/// `mov $257,%eax`: `openat`'s number into the system call register.
+const MOV_OPENAT_NR: [u8; 5] = [0xb8, 0x01, 0x01, 0x00, 0x00];
+/// `syscall`, then glibc's inline error check `cmp $-4096,%rax`.
+const SYSCALL_CHECKED: [u8; 8] = [0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff];
+
+/// The `openat` sites of a dynamic loader: the file offset of each `mov $257,%eax`
+/// that glibc's inline system call puts right before `syscall` and its error check,
+/// and the register that holds the path there (`%si` at the `syscall`, or `%di` when
+/// the one instruction between moves it from there). Only these exact forms are
+/// recognised: with 13 bytes or more matched, the probed byte starts an instruction
+/// (a uprobe placed inside one would break every program), and anything else is
+/// skipped. Each site lies in an executable segment.
+pub fn loader_openat_sites(elf: &[u8]) -> Result<Vec<(u64, &'static str)>, ElfError> {
+    // Between the two: nothing, or instructions that leave %eax alone.
+    const BETWEEN: [(&[u8], &str); 2] = [
+        (&[], "%si"),
+        // mov %rdi,%rsi; mov $AT_FDCWD,%edi (open() as openat(AT_FDCWD, ...)).
+        (&[0x48, 0x89, 0xfe, 0xbf, 0x9c, 0xff, 0xff, 0xff], "%di"),
+    ];
+    let mut sites = Vec::new();
+    for (_, filesz, offset) in exec_segments(elf)? {
+        let start = usize::try_from(offset).map_err(|_| ElfError::OutOfBounds("segment"))?;
+        let len = usize::try_from(filesz).map_err(|_| ElfError::OutOfBounds("segment"))?;
+        let code = elf
+            .get(
+                start
+                    ..start
+                        .checked_add(len)
+                        .ok_or(ElfError::OutOfBounds("segment"))?,
+            )
+            .ok_or(ElfError::OutOfBounds("segment"))?;
+        for at in 0..code.len().saturating_sub(MOV_OPENAT_NR.len()) {
+            if code[at..].starts_with(&MOV_OPENAT_NR) {
+                let rest = &code[at + MOV_OPENAT_NR.len()..];
+                for (between, register) in BETWEEN {
+                    if rest.starts_with(between)
+                        && rest[between.len()..].starts_with(&SYSCALL_CHECKED)
+                    {
+                        sites.push(((start + at) as u64, register));
+                    }
+                }
+            }
+        }
+    }
+    Ok(sites)
+}
+
+/// The executable loadable segments of `elf`: (vaddr, filesz, offset).
+fn exec_segments(elf: &[u8]) -> Result<Vec<(u64, u64, u64)>, ElfError> {
+    const PT_LOAD: u32 = 1;
+    const PF_X: u32 = 1;
+    if elf.get(..6) != Some(b"\x7fELF\x02\x01") {
+        return Err(ElfError::NotElf64);
+    }
+    let bad = ElfError::OutOfBounds;
+    let phoff = u64_at(elf, 0x20).ok_or(bad("header"))?;
+    let phentsize = u64::from(u16_at(elf, 0x36).ok_or(bad("header"))?);
+    let phnum = u64::from(u16_at(elf, 0x38).ok_or(bad("header"))?);
+    if phentsize < 56 {
+        return Err(bad("header"));
+    }
+    let mut exec = Vec::new();
+    for i in 0..phnum {
+        let ph = phoff
+            .checked_add(i * phentsize)
+            .ok_or(bad("program header"))?;
+        let p_type = u32_at(elf, ph).ok_or(bad("program header"))?;
+        let p_flags = u32_at(elf, ph + 4).ok_or(bad("program header"))?;
+        if p_type == PT_LOAD && p_flags & PF_X != 0 {
+            let offset = u64_at(elf, ph + 8).ok_or(bad("program header"))?;
+            let vaddr = u64_at(elf, ph + 16).ok_or(bad("program header"))?;
+            let filesz = u64_at(elf, ph + 32).ok_or(bad("program header"))?;
+            exec.push((vaddr, filesz, offset));
+        }
+    }
+    Ok(exec)
 }
 
 fn u16_at(b: &[u8], at: u64) -> Option<u16> {
@@ -151,36 +271,14 @@ fn u64_at(b: &[u8], at: u64) -> Option<u64> {
 /// executable loadable segment. Every offset and count is bounds-checked.
 pub fn file_offsets(elf: &[u8], names: &[&str]) -> Result<Vec<Option<u64>>, ElfError> {
     const SHT_DYNSYM: u32 = 11;
-    const PT_LOAD: u32 = 1;
-    const PF_X: u32 = 1;
     const STT_FUNC: u8 = 2;
-    if elf.get(..6) != Some(b"\x7fELF\x02\x01") {
-        return Err(ElfError::NotElf64);
-    }
+    let exec = exec_segments(elf)?;
     let bad = ElfError::OutOfBounds;
-    let phoff = u64_at(elf, 0x20).ok_or(bad("header"))?;
     let shoff = u64_at(elf, 0x28).ok_or(bad("header"))?;
-    let phentsize = u64::from(u16_at(elf, 0x36).ok_or(bad("header"))?);
-    let phnum = u64::from(u16_at(elf, 0x38).ok_or(bad("header"))?);
     let shentsize = u64::from(u16_at(elf, 0x3a).ok_or(bad("header"))?);
     let shnum = u64::from(u16_at(elf, 0x3c).ok_or(bad("header"))?);
-    if phentsize < 56 || shentsize < 64 {
+    if shentsize < 64 {
         return Err(bad("header"));
-    }
-    // Executable segments: (vaddr, filesz, offset).
-    let mut exec = Vec::new();
-    for i in 0..phnum {
-        let ph = phoff
-            .checked_add(i * phentsize)
-            .ok_or(bad("program header"))?;
-        let p_type = u32_at(elf, ph).ok_or(bad("program header"))?;
-        let p_flags = u32_at(elf, ph + 4).ok_or(bad("program header"))?;
-        if p_type == PT_LOAD && p_flags & PF_X != 0 {
-            let offset = u64_at(elf, ph + 8).ok_or(bad("program header"))?;
-            let vaddr = u64_at(elf, ph + 16).ok_or(bad("program header"))?;
-            let filesz = u64_at(elf, ph + 32).ok_or(bad("program header"))?;
-            exec.push((vaddr, filesz, offset));
-        }
     }
     let section = |i: u64| shoff.checked_add(i.checked_mul(shentsize)?);
     let dynsym = (0..shnum)
@@ -275,10 +373,49 @@ mod tests {
         }
     }
 
+    const LOADER_PATH: &str = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
+
+    #[test]
+    fn the_loaders_openat_sites_are_found_by_their_exact_code() {
+        let elf = std::fs::read(LOADER_PATH).expect("the dynamic loader");
+        let sites = loader_openat_sites(&elf).unwrap();
+        assert!(
+            !sites.is_empty() && sites.len() <= MAX_LOADER_PROBES,
+            "{sites:?}"
+        );
+        for &(off, register) in &sites {
+            let at = off as usize;
+            assert_eq!(elf[at..at + 5], MOV_OPENAT_NR, "{off:#x}");
+            assert!(["%si", "%di"].contains(&register));
+        }
+        // glibc's open() as openat(AT_FDCWD, path): the path still in %di at the probe.
+        assert!(sites.iter().any(|&(_, r)| r == "%di"), "{sites:?}");
+        // One byte off the known form, and the site is not taken.
+        let (off, _) = sites[0];
+        let mut e = elf.clone();
+        let trailer = off as usize + 5 + SYSCALL_CHECKED.len() - 1;
+        e[trailer] ^= 0xff;
+        let fewer = loader_openat_sites(&e).unwrap();
+        assert!(!fewer.contains(&sites[0]), "{fewer:?}");
+        // No panic on broken files.
+        assert_eq!(loader_openat_sites(b""), Err(ElfError::NotElf64));
+        for cut in [7, 0x40, 4096, elf.len() / 2] {
+            let _ = loader_openat_sites(&elf[..cut]);
+        }
+        let mut e = elf.clone();
+        e[0x38..0x3a].copy_from_slice(&[0xff, 0xff]);
+        let _ = loader_openat_sites(&e);
+    }
+
     #[test]
     fn a_definition_names_the_library_offset_and_register() {
         assert_eq!(
-            definition(&PATH_PROBES[1], Path::new("/lib/libc.so.6"), 0xf8150),
+            definition(
+                PATH_PROBES[1].event,
+                Path::new("/lib/libc.so.6"),
+                0xf8150,
+                PATH_PROBES[1].register
+            ),
             "p:lttng_rs_user/lttng_rs_openat_path /lib/libc.so.6:0xf8150 path=+0(%si):ustring"
         );
     }

@@ -45,6 +45,24 @@ pub const PATH_PROBES: [PathProbe; 3] = [
     },
 ];
 
+/// The dynamic loader makes its own `openat` system calls, through none of the C
+/// library's functions: privd probes each of them in the loader itself
+/// (`ld-linux-x86-64.so.2`, beside the C library), as events named this prefix and a
+/// number, with the path's register at the probe.
+pub const LOADER_PROBE_PREFIX: &str = "lttng_rs_ld_openat_path_";
+/// Most loader probes defined (glibc 2.36's loader has three `openat` sites).
+pub const MAX_LOADER_PROBES: usize = 8;
+
+/// Whether `event` (a name in [`PATH_PROBE_GROUP`]) is a path probe, of the C library
+/// or of the loader.
+pub fn is_path_probe(event: &str) -> bool {
+    PATH_PROBES.iter().any(|p| p.event == event)
+        || event
+            .strip_prefix(LOADER_PROBE_PREFIX)
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n < MAX_LOADER_PROBES)
+}
+
 /// Longest format text accepted.
 pub const MAX_FORMAT_LEN: usize = 64 * 1024;
 /// Most fields in one event.
