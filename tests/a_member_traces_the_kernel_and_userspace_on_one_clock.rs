@@ -766,3 +766,119 @@ fn a_fork_names_the_child_process_and_thread() {
         assert_eq!(t[3], p, "a thread's process is the program: {t:?}");
     }
 }
+
+/// A static 32-bit x86 program, built byte by byte (no 32-bit toolchain needed): it
+/// calls `brk(0)`, `getpid()`, `write(1, "ok32\n", 5)` and `exit(0)` with `int $0x80`.
+fn i386_program() -> Vec<u8> {
+    const BASE: u32 = 0x0804_8000;
+    const HEADERS: u32 = 52 + 32;
+    let mut code: Vec<u8> = Vec::new();
+    let mov_eax = |code: &mut Vec<u8>, v: u32| {
+        code.push(0xb8);
+        code.extend(v.to_le_bytes());
+    };
+    mov_eax(&mut code, 45); // brk
+    code.extend([0x31, 0xdb, 0xcd, 0x80]); // xor %ebx,%ebx; int $0x80
+    mov_eax(&mut code, 20); // getpid
+    code.extend([0xcd, 0x80]);
+    mov_eax(&mut code, 4); // write
+    code.push(0xbb);
+    code.extend(1u32.to_le_bytes()); // mov $1,%ebx
+    let msg_at = code.len() + 1; // the immediate of mov $msg,%ecx, patched below
+    code.push(0xb9);
+    code.extend(0u32.to_le_bytes());
+    code.push(0xba);
+    code.extend(5u32.to_le_bytes()); // mov $5,%edx
+    code.extend([0xcd, 0x80]);
+    mov_eax(&mut code, 1); // exit
+    code.extend([0x31, 0xdb, 0xcd, 0x80]);
+    let msg = BASE + HEADERS + code.len() as u32;
+    code[msg_at..msg_at + 4].copy_from_slice(&msg.to_le_bytes());
+    code.extend(b"ok32\n");
+    let size = HEADERS + code.len() as u32;
+    let mut elf = vec![0x7f, b'E', b'L', b'F', 1, 1, 1, 0];
+    elf.resize(16, 0);
+    for h in [2u16, 3] {
+        elf.extend(h.to_le_bytes()); // ET_EXEC, EM_386
+    }
+    for w in [1, BASE + HEADERS, 52, 0, 0] {
+        elf.extend(w.to_le_bytes()); // version, entry, phoff, shoff, flags
+    }
+    for h in [52u16, 32, 1, 40, 0, 0] {
+        elf.extend(h.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    }
+    for w in [1, 0, BASE, BASE, size, size, 5, 0x1000] {
+        elf.extend(w.to_le_bytes()); // PT_LOAD, offset, vaddr, paddr, filesz, memsz, R|X, align
+    }
+    elf.extend(code);
+    elf
+}
+
+#[test]
+fn a_32_bit_programs_system_calls_are_named_as_compat_calls() {
+    if !root_or_skip() {
+        return;
+    }
+    let setup = Setup::new("kcompat", false);
+    let (u, h, s) = setup.member();
+    let program = h.join("ok32");
+    std::fs::write(&program, i386_program()).unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let direct = Command::new(&program).output().unwrap();
+    assert_eq!(
+        (direct.status.code(), &direct.stdout[..]),
+        (Some(0), &b"ok32\n"[..]),
+        "the 32-bit program runs here (IA32 emulation)"
+    );
+    lttng(u, h, s, &["create", "compat"]);
+    lttng(u, h, s, &["enable-event", "-k", "sched_process_exec"]);
+    lttng(u, h, s, &["enable-event", "-k", "--syscall"]);
+    lttng(u, h, s, &["start"]);
+    let child = as_member(u, h, s, &program).output().unwrap();
+    assert_eq!(child.stdout, b"ok32\n");
+    lttng(u, h, s, &["stop"]);
+    let read = read_trace(&setup.output());
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    // The program's events: those of the thread after the exec of `ok32`.
+    let exec = read
+        .events
+        .iter()
+        .position(|e| {
+            &*e.name == "sched_process_exec"
+                && field(&e.fields, "filename")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| f.ends_with("/ok32"))
+        })
+        .expect("the exec of ok32");
+    let tid = field(&read.events[exec].fields, "tid")
+        .and_then(Value::as_i64)
+        .unwrap();
+    let calls: Vec<&str> = read.events[exec + 1..]
+        .iter()
+        .filter(|e| {
+            e.name.contains("syscall_")
+                && field(&e.stream_context, "vtid").and_then(Value::as_i64) == Some(tid)
+        })
+        .map(|e| &*e.name)
+        .collect();
+    let entries: Vec<&str> = calls
+        .iter()
+        .copied()
+        .filter(|n| n.contains("_entry_"))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            "compat_syscall_entry_brk",
+            "compat_syscall_entry_getpid",
+            "compat_syscall_entry_write",
+            "compat_syscall_entry_exit"
+        ],
+        "all of ok32's calls: {calls:?}"
+    );
+    assert!(calls.contains(&"compat_syscall_exit_write"), "{calls:?}");
+}

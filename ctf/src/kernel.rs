@@ -26,6 +26,11 @@
 //! probe record (no probe, a program that makes the system call itself) `filename` is
 //! empty.
 //!
+//! A 32-bit program's system calls are `compat_syscall_entry_<name>` and
+//! `compat_syscall_exit_<name>`, names from the i386 table, as LTTng names them: which
+//! programs are 32-bit, the encoder learns from each program's first system call
+//! after its `sched_process_exec` (see [`Tasks`]).
+//!
 //! `sched_process_fork` gets LTTng's `parent_pid` and `child_pid` (process ids) beside
 //! the thread ids ftrace records (`parent_tid`, `child_tid`): the encoder keeps which
 //! process each thread belongs to ([`Tasks`]), from the statedump and from the forks
@@ -36,7 +41,7 @@
 //! The payload is untrusted (it comes from ftrace pages a consumer reads): every read
 //! is bounds-checked and a record that does not fit its format is refused (`None`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
 use proto::ftrace::{is_path_probe, EventFormat, Field, FieldKind, PATH_PROBE_FIELD};
@@ -58,11 +63,12 @@ enum Decoder {
         class: u32,
         plans: Vec<Plan>,
     },
-    /// `by_nr[n]`: the class of system call `n`, if it has a name. `opens`: `args` is
-    /// the usual six words, and `open`/`openat` have classes with LTTng's fields.
+    /// The classes of the x86-64 system calls (`opens`: `args` is the usual six words,
+    /// and `open`/`openat` have classes with LTTng's fields) and of the 32-bit
+    /// programs' (`compat_syscall_*`).
     SysEnter {
-        by_nr: Vec<Option<u32>>,
-        unknown: u32,
+        native: Calls,
+        compat: Calls,
         id: Field,
         args: Field,
         opens: bool,
@@ -88,11 +94,32 @@ enum Decoder {
         clone_flags: Field,
     },
     SysExit {
-        by_nr: Vec<Option<u32>>,
-        unknown: u32,
+        native: Calls,
+        compat: Calls,
         id: Field,
         ret: Field,
     },
+    /// `sched_process_exec`: the new image's first system call tells whether it is a
+    /// 32-bit program (see [`Tasks`]).
+    Exec {
+        class: u32,
+        plans: Vec<Plan>,
+        tid: Field,
+    },
+}
+
+/// The classes of one system call numbering: `by_nr[n]` for call `n` if it has a
+/// name, else `unknown` (with the number in `id`).
+#[derive(Clone, Debug)]
+struct Calls {
+    by_nr: Vec<Option<u32>>,
+    unknown: u32,
+}
+
+impl Calls {
+    fn class(&self, nr: i64) -> Option<u32> {
+        usize::try_from(nr).ok().and_then(|n| *self.by_nr.get(n)?)
+    }
 }
 
 /// The kernel trace's event classes and how to encode records into them.
@@ -147,6 +174,14 @@ const MAX_PENDING_TASKS: usize = 4096;
 /// `CLONE_THREAD`: the new task shares its parent's process.
 const CLONE_THREAD: u64 = 0x0001_0000;
 
+/// Inserts into a set that starts afresh when it holds `max` values.
+fn bounded_insert(set: &mut HashSet<i32>, v: i32, max: usize) {
+    if set.len() >= max && !set.contains(&v) {
+        set.clear();
+    }
+    set.insert(v);
+}
+
 /// What the encoder keeps for the whole session (every CPU's records share it).
 #[derive(Debug, Default)]
 pub struct SessionState {
@@ -161,6 +196,10 @@ pub struct Tasks {
     process_of: HashMap<i32, i32>,
     /// New tasks (`task_newtask`) not yet seen forked: whether each is a thread.
     new_is_thread: HashMap<i32, bool>,
+    /// Processes running a 32-bit program (their system calls are `compat_*`).
+    compat: HashSet<i32>,
+    /// Threads that just exec'd: their first system call tells which kind of program.
+    exec_pending: HashSet<i32>,
 }
 
 impl Tasks {
@@ -185,16 +224,51 @@ impl Tasks {
         self.new_is_thread.insert(tid, thread);
     }
 
-    /// A fork of `child` by `parent` (thread ids): the child's process id.
+    /// A fork of `child` by `parent` (thread ids): the child's process id. A process
+    /// forked by a 32-bit program runs it too.
     fn forked(&mut self, parent: i32, child: i32) -> i32 {
         let thread = self.new_is_thread.remove(&child).unwrap_or(false);
-        let pid = if thread {
-            self.process_of(parent)
-        } else {
-            child
-        };
+        let parent_pid = self.process_of(parent);
+        let pid = if thread { parent_pid } else { child };
         self.note(child, pid);
+        if !thread && self.compat.contains(&parent_pid) {
+            bounded_insert(&mut self.compat, pid, MAX_TASKS);
+        }
         pid
+    }
+
+    /// Thread `tid` exec'd a new program (it is now its process's only thread).
+    fn exec(&mut self, tid: i32) {
+        self.note(tid, tid);
+        self.compat.remove(&tid);
+        bounded_insert(&mut self.exec_pending, tid, MAX_PENDING_TASKS);
+    }
+
+    /// Thread `tid` enters system call `nr`; returns whether its program is 32-bit.
+    ///
+    /// The kernel's system call events carry no word of the calling convention, so
+    /// the first call after an exec decides: every glibc program starts with `brk`
+    /// (i386 45, which on x86-64 is `recvfrom`, never a program's first call) and
+    /// static i386 programs may start with `set_thread_area` (i386 243, x86-64's
+    /// `mq_timedreceive`). This needs `sched_process_exec` in the trace; without it,
+    /// and for processes that exist when tracing starts, programs are taken as
+    /// 64-bit.
+    fn enters(&mut self, tid: i32, nr: i64) -> bool {
+        const I386_BRK: i64 = 45;
+        const I386_SET_THREAD_AREA: i64 = 243;
+        if !self.exec_pending.is_empty()
+            && self.exec_pending.remove(&tid)
+            && (nr == I386_BRK || nr == I386_SET_THREAD_AREA)
+        {
+            let pid = self.process_of(tid);
+            bounded_insert(&mut self.compat, pid, MAX_TASKS);
+        }
+        self.is_compat(tid)
+    }
+
+    /// Whether thread `tid` runs a 32-bit program.
+    fn is_compat(&self, tid: i32) -> bool {
+        !self.compat.is_empty() && self.compat.contains(&self.process_of(tid))
     }
 
     /// Threads whose process is remembered.
@@ -335,46 +409,46 @@ impl KernelSchema {
                     let opens = enter
                         && other.size == 48
                         && matches!(other.kind, FieldKind::Array { len: 6, .. });
-                    let mut by_nr = Vec::with_capacity(crate::syscalls::X86_64.len());
-                    for (nr, name) in crate::syscalls::X86_64.iter().enumerate() {
-                        let fields = match nr as i64 {
-                            NR_OPEN | NR_OPENAT if opens => open_fields(nr as i64),
-                            _ => vec![FieldDesc {
-                                name: other.name.clone(),
-                                ty: other_ty.clone(),
-                            }],
-                        };
-                        by_nr
-                            .push(name.map(|n| push(&mut s, desc(format!("{prefix}{n}"), fields))));
-                    }
-                    let unknown = push(
-                        &mut s,
-                        desc(
-                            format!("{prefix}unknown"),
-                            vec![
-                                FieldDesc {
-                                    name: "id".into(),
-                                    ty: FieldType::Integer(int(64, true)),
-                                },
-                                FieldDesc {
-                                    name: other.name.clone(),
-                                    ty: other_ty,
-                                },
-                            ],
-                        ),
-                    );
+                    let plain = vec![FieldDesc {
+                        name: other.name.clone(),
+                        ty: other_ty.clone(),
+                    }];
+                    let mut calls = |prefix: &str, table: &[Option<&str>], native: bool| {
+                        let by_nr = table
+                            .iter()
+                            .enumerate()
+                            .map(|(nr, name)| {
+                                let fields = match nr as i64 {
+                                    NR_OPEN | NR_OPENAT if opens && native => {
+                                        open_fields(nr as i64)
+                                    }
+                                    _ => plain.clone(),
+                                };
+                                name.map(|n| push(&mut s, desc(format!("{prefix}{n}"), fields)))
+                            })
+                            .collect();
+                        let mut unknown = vec![FieldDesc {
+                            name: "id".into(),
+                            ty: FieldType::Integer(int(64, true)),
+                        }];
+                        unknown.extend(plain.iter().cloned());
+                        let unknown = push(&mut s, desc(format!("{prefix}unknown"), unknown));
+                        Calls { by_nr, unknown }
+                    };
+                    let native = calls(prefix, crate::syscalls::X86_64, true);
+                    let compat = calls(&format!("compat_{prefix}"), crate::syscalls::I386, false);
                     let d = if enter {
                         Decoder::SysEnter {
-                            by_nr,
-                            unknown,
+                            native,
+                            compat,
                             id: id_field,
                             args: other,
                             opens,
                         }
                     } else {
                         Decoder::SysExit {
-                            by_nr,
-                            unknown,
+                            native,
+                            compat,
                             id: id_field,
                             ret: other,
                         }
@@ -469,14 +543,18 @@ impl KernelSchema {
                     let new_task = (f.name == "task_newtask")
                         .then(|| field("pid").zip(field("clone_flags")))
                         .flatten();
-                    let decoder = match new_task {
-                        Some((tid, clone_flags)) => Decoder::NewTask {
+                    let exec = (f.name == "sched_process_exec")
+                        .then(|| field("pid"))
+                        .flatten();
+                    let decoder = match (new_task, exec) {
+                        (Some((tid, clone_flags)), _) => Decoder::NewTask {
                             class,
                             plans,
                             tid,
                             clone_flags,
                         },
-                        None => Decoder::Plain { class, plans },
+                        (None, Some(tid)) => Decoder::Exec { class, plans, tid },
+                        (None, None) => Decoder::Plain { class, plans },
                     };
                     s.by_id.insert(f.id, decoder);
                 }
@@ -609,9 +687,19 @@ impl KernelSchema {
                 state.paths.put(tid, ts, s);
                 Some(Encoded::Absorbed)
             }
+            Decoder::Exec {
+                class,
+                plans,
+                tid: new,
+            } => {
+                let new = read_int(payload, new.offset, new.size, true)? as i32;
+                put_plans(plans, out)?;
+                state.tasks.exec(new);
+                Some(Encoded::Event(*class))
+            }
             Decoder::SysEnter {
-                by_nr,
-                unknown,
+                native,
+                compat,
                 id,
                 args,
                 opens,
@@ -622,32 +710,44 @@ impl KernelSchema {
                 } else {
                     None
                 };
-                let known = usize::try_from(nr).ok().and_then(|n| *by_nr.get(n)?);
-                match known {
-                    Some(class) if *opens && (nr == NR_OPEN || nr == NR_OPENAT) => {
+                let calls = if state.tasks.enters(tid, nr) {
+                    compat
+                } else {
+                    native
+                };
+                match calls.class(nr) {
+                    Some(class)
+                        if *opens
+                            && std::ptr::eq(calls, native)
+                            && (nr == NR_OPEN || nr == NR_OPENAT) =>
+                    {
                         put_open(payload, args, nr, path.as_deref().unwrap_or(b""), out)
                             .map(|()| Encoded::Event(class))
                     }
                     Some(class) => put_field(payload, args, 0, out).map(|()| Encoded::Event(class)),
                     None => {
                         out.extend_from_slice(&nr.to_le_bytes());
-                        put_field(payload, args, 0, out).map(|()| Encoded::Event(*unknown))
+                        put_field(payload, args, 0, out).map(|()| Encoded::Event(calls.unknown))
                     }
                 }
             }
             Decoder::SysExit {
-                by_nr,
-                unknown,
+                native,
+                compat,
                 id,
                 ret,
             } => {
                 let nr = read_int(payload, id.offset, id.size, true)?;
-                let known = usize::try_from(nr).ok().and_then(|n| *by_nr.get(n)?);
-                match known {
+                let calls = if state.tasks.is_compat(tid) {
+                    compat
+                } else {
+                    native
+                };
+                match calls.class(nr) {
                     Some(class) => put_field(payload, ret, 0, out).map(|()| Encoded::Event(class)),
                     None => {
                         out.extend_from_slice(&nr.to_le_bytes());
-                        put_field(payload, ret, 0, out).map(|()| Encoded::Event(*unknown))
+                        put_field(payload, ret, 0, out).map(|()| Encoded::Event(calls.unknown))
                     }
                 }
             }
@@ -953,15 +1053,76 @@ mod tests {
         assert_eq!(out[4..], 3i64.to_le_bytes());
         p[8..16].copy_from_slice(&100_000i64.to_le_bytes());
         out.clear();
-        let unknown = s.statedump.start - 1;
+        let unknown = s
+            .classes
+            .iter()
+            .position(|c| c.desc.name == "syscall_exit_unknown")
+            .unwrap() as u32;
         assert_eq!(
             s.encode(&p, 0, &mut SessionState::default(), &mut out),
             Some(Encoded::Event(unknown))
         );
+    }
+
+    const EXEC: &str = "name: sched_process_exec\nID: 367\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;\n\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;\n";
+
+    fn exec(tid: i32) -> Vec<u8> {
+        let mut p = vec![0u8; 24];
+        p[0..2].copy_from_slice(&367u16.to_le_bytes());
+        p[4..8].copy_from_slice(&tid.to_le_bytes());
+        p[8..12].copy_from_slice(&((3u32 << 16) | 20).to_le_bytes());
+        p[12..16].copy_from_slice(&tid.to_le_bytes());
+        p[16..20].copy_from_slice(&tid.to_le_bytes());
+        p[20..23].copy_from_slice(b"/a\0");
+        p
+    }
+
+    fn exit(tid: i32, nr: i64, ret: i64) -> Vec<u8> {
+        let mut p = vec![0u8; 24];
+        p[0..2].copy_from_slice(&442u16.to_le_bytes());
+        p[4..8].copy_from_slice(&tid.to_le_bytes());
+        p[8..16].copy_from_slice(&nr.to_le_bytes());
+        p[16..24].copy_from_slice(&ret.to_le_bytes());
+        p
+    }
+
+    #[test]
+    fn a_32_bit_program_s_system_calls_are_named_as_compat_calls() {
+        let formats = [ENTER, EXIT, EXEC, FORK, NEWTASK].map(|f| parse_format(f).unwrap());
+        let s = KernelSchema::new(&formats);
+        let mut state = SessionState::default();
+        let mut name = |p: &[u8]| {
+            let mut out = Vec::new();
+            match s.encode(p, 0, &mut state, &mut out) {
+                Some(Encoded::Event(id)) => s.classes[id as usize].desc.name.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        // Before any exec, and for a 64-bit program (its loader starts with brk, 12).
+        assert_eq!(name(&enter(300, 45, [0; 6])), "syscall_entry_recvfrom");
+        assert_eq!(name(&exec(301)), "sched_process_exec");
+        assert_eq!(name(&enter(301, 12, [0; 6])), "syscall_entry_brk");
+        assert_eq!(name(&enter(301, 45, [0; 6])), "syscall_entry_recvfrom");
+        // A 32-bit program: its first call is i386 brk (45).
+        assert_eq!(name(&exec(300)), "sched_process_exec");
+        assert_eq!(name(&enter(300, 45, [0; 6])), "compat_syscall_entry_brk");
+        assert_eq!(name(&exit(300, 45, 0)), "compat_syscall_exit_brk");
+        assert_eq!(name(&enter(300, 20, [0; 6])), "compat_syscall_entry_getpid");
         assert_eq!(
-            s.classes[unknown as usize].desc.name,
-            "syscall_exit_unknown"
+            name(&enter(300, 9999, [0; 6])),
+            "compat_syscall_entry_unknown"
         );
+        // Its threads and forked children run it too; the 64-bit one is unchanged.
+        name(&new_task(300, 302, CLONE_THREAD));
+        name(&fork(300, 302));
+        assert_eq!(name(&enter(302, 4, [0; 6])), "compat_syscall_entry_write");
+        name(&new_task(300, 303, 0x11));
+        name(&fork(300, 303));
+        assert_eq!(name(&exit(303, 1, 0)), "compat_syscall_exit_exit");
+        assert_eq!(name(&enter(301, 1, [0; 6])), "syscall_entry_write");
+        // A new exec of a 64-bit program ends it.
+        name(&exec(300));
+        assert_eq!(name(&enter(300, 12, [0; 6])), "syscall_entry_brk");
     }
 
     const ENTER: &str = "name: sys_enter\nID: 443\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;\n\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n";
