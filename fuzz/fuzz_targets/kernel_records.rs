@@ -1,9 +1,10 @@
 //! consumer-kernel's record encoder on arbitrary records, as ftrace pages carry them:
 //! the schema of `sched_switch`, `raw_syscalls`, a path probe, `sched_process_fork`,
-//! `task_newtask` and `sched_process_exec` (32-bit programs' calls), fed records cut from the input (`u16` length, `u16` timestamp step,
-//! bytes), with the session's state (paths, processes) carried from one to the next. It
-//! must never panic; a refused record leaves the output as it was; an absorbed one (a
-//! path probe) writes nothing; the waiting paths and the process table stay bounded.
+//! `task_newtask` and `sched_process_exec` (32-bit programs' calls), fed records cut
+//! from the input (`u16` length, `u16` timestamp step, bytes), with the session's state
+//! (paths, processes) carried from one to the next. It must never panic; a refused
+//! record leaves the output as it was; an absorbed one (a path probe) writes nothing;
+//! the waiting paths and the process table stay bounded.
 #![no_main]
 
 use ctf::kernel::{Encoded, KernelSchema, SessionState};
