@@ -259,6 +259,30 @@ fn kernel_and_userspace_events_share_one_timeline() {
             assert!(ret.is_some_and(|r| r >= 0), "{path}: {ret:?}");
         }
     }
+    // The kernel trace's environment, as LTTng-modules writes it (tools pick their
+    // kernel analyses by it).
+    let kernel_metadata = std::fs::read_to_string(setup.output().join("kernel/metadata")).unwrap();
+    let env = kernel_metadata
+        .split("env {")
+        .nth(1)
+        .and_then(|e| e.split("};").next())
+        .unwrap_or_else(|| panic!("no env block in\n{kernel_metadata}"));
+    for key in [
+        "hostname = \"",
+        "domain = \"kernel\";",
+        "sysname = \"Linux\";",
+        "kernel_release = \"",
+        "kernel_version = \"",
+        "tracer_name = \"lttng-modules\";",
+        "tracer_major = 2;",
+        "tracer_minor = 13;",
+        "tracer_patchlevel = 0;",
+        "trace_buffering_scheme = \"global\";",
+        "trace_name = \"",
+        "trace_creation_datetime = \"",
+    ] {
+        assert!(env.contains(key), "no {key} in the kernel env:{env}");
+    }
     // One clock: each batch of userspace events sits between the end of the read that
     // brought the command and the start of the write that answers it.
     let ust: Vec<&ctf::reader::Event> = read

@@ -578,6 +578,8 @@ impl KernelSide {
                 ("tracer_major".into(), EnvValue::Int(2)),
                 ("tracer_minor".into(), EnvValue::Int(13)),
                 ("tracer_patchlevel".into(), EnvValue::Int(0)),
+                // LTTng-modules' key (its userspace traces say `tracer_buffering_scheme`).
+                ("trace_buffering_scheme".into(), s("global")),
                 ("trace_name".into(), s(trace_name)),
                 ("trace_creation_datetime".into(), s(&self.creation)),
             ],
