@@ -643,23 +643,13 @@ fn disabled_kernel_events_stop_being_recorded() {
     lttng(u, h, s, &["destroy"]);
 }
 
-#[test]
-fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
-    if !root_or_skip() {
-        return;
-    }
-    let setup = Setup::new("ktracecmd", false);
+/// `lttng trace -k -- COMMAND` run by the member: the command's pid and its trace,
+/// read without errors.
+fn trace_k(setup: &Setup, command: &[&str]) -> (i64, Read) {
     let (u, h, s) = setup.member();
     let out = as_member(u, h, s, &bin_dir().join("lttng"))
-        .args([
-            "trace",
-            "-k",
-            "--quiet",
-            "--",
-            env!("CARGO_BIN_EXE_ust_app"),
-            "emit",
-            "3",
-        ])
+        .args(["trace", "-k", "--quiet", "--"])
+        .args(command)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -676,6 +666,16 @@ fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
         .unwrap_or_else(|| panic!("{err}"));
     let read = read_trace(Path::new(trace));
     assert!(read.errors.is_empty(), "{:?}", read.errors);
+    (pid, read)
+}
+
+#[test]
+fn lttng_trace_k_records_the_kernel_events_of_the_command_only() {
+    if !root_or_skip() {
+        return;
+    }
+    let setup = Setup::new("ktracecmd", false);
+    let (pid, read) = trace_k(&setup, &[env!("CARGO_BIN_EXE_ust_app"), "emit", "3"]);
     assert_eq!(
         read.events
             .iter()
@@ -736,27 +736,9 @@ fn a_fork_names_the_child_process_and_thread() {
         return;
     }
     let setup = Setup::new("kfork", false);
-    let (u, h, s) = setup.member();
     // A shell forks the program (a process of its own), which starts two threads.
     let script = format!("{} 2 10; true", env!("CARGO_BIN_EXE_stress"));
-    let out = as_member(u, h, s, &bin_dir().join("lttng"))
-        .args(["trace", "-k", "--quiet", "--", "/bin/sh", "-c", &script])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let shell: i64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("Tracing process "))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("{err}"));
-    let trace = err
-        .lines()
-        .find_map(|l| l.strip_prefix("Trace written to "))
-        .unwrap_or_else(|| panic!("{err}"));
-    let read = read_trace(Path::new(trace));
-    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let (shell, read) = trace_k(&setup, &["/bin/sh", "-c", &script]);
     let int = |e: &ctf::reader::Event, name: &str| {
         field(&e.fields, name)
             .and_then(Value::as_i64)

@@ -171,6 +171,8 @@ pub enum ConfigError {
     SubbufSize(u64),
     #[error("sub-buffer count {0} must be a power of two between 2 and {MAX_SUBBUFS}")]
     NumSubbuf(u64),
+    #[error("{0} spare sub-buffers asked for; at most {MAX_SPARES} are allowed")]
+    Spares(u64),
 }
 
 impl BufferConfig {
@@ -202,6 +204,15 @@ impl BufferConfig {
     /// Size of a memfd that holds the ring and `spares` more sub-buffers after it.
     pub fn file_size(&self, spares: u64) -> u64 {
         (self.shm_size() as u64).saturating_add(spares.saturating_mul(self.subbuf_size))
+    }
+
+    /// Checks the geometry and the spare count; the size of the memfd to map.
+    pub fn mapped_len(&self, spares: u64) -> Result<usize, ConfigError> {
+        self.validate()?;
+        if spares > MAX_SPARES {
+            return Err(ConfigError::Spares(spares));
+        }
+        Ok(usize::try_from(self.file_size(spares)).unwrap_or(usize::MAX))
     }
 }
 

@@ -50,8 +50,6 @@ pub enum WriterError {
     Shm(#[from] ShmError),
     #[error("the ring buffer's control page does not match the expected layout (magic, version or geometry)")]
     Layout,
-    #[error("{0} spare sub-buffers asked for; at most {max} are allowed", max = layout::MAX_SPARES)]
-    TooManySpares(u64),
 }
 
 /// A record reserved by [`RingWriter::begin_record`], to commit once its body is written.
@@ -123,11 +121,7 @@ impl RingWriter {
         wakeup: Option<Arc<OwnedFd>>,
         spares: u64,
     ) -> Result<(RingWriter, OwnedFd), WriterError> {
-        cfg.validate()?;
-        if spares > layout::MAX_SPARES {
-            return Err(WriterError::TooManySpares(spares));
-        }
-        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
+        let file_len = cfg.mapped_len(spares)?;
         let fd = shm::create_sealed_memfd(name, file_len)?;
         let map = Mapping::map_owned(&fd, file_len)?;
         map.write_bytes(layout::OFF_MAGIC, &layout::MAGIC.to_le_bytes());
@@ -159,12 +153,7 @@ impl RingWriter {
         wakeup: Option<Arc<OwnedFd>>,
         spares: u64,
     ) -> Result<RingWriter, WriterError> {
-        cfg.validate()?;
-        if spares > layout::MAX_SPARES {
-            return Err(WriterError::TooManySpares(spares));
-        }
-        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
-        let map = Mapping::map(fd.as_fd(), file_len)?;
+        let map = Mapping::map(fd.as_fd(), cfg.mapped_len(spares)?)?;
         RingWriter::from_mapping(map, cfg, id, wakeup)
     }
 

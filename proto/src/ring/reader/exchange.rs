@@ -104,6 +104,12 @@ pub(super) struct Spares {
     pub(super) exchanging: bool,
 }
 
+/// The memfd size of `cfg` with `spares`, checked.
+fn mapped_len(cfg: BufferConfig, spares: u64) -> Result<usize, ShmError> {
+    cfg.mapped_len(spares)
+        .map_err(|e| ShmError::Map(std::io::Error::other(e)))
+}
+
 impl RingReader {
     /// Opens a buffer of [`super::writer::RingWriter::create_with_spares`], ring and
     /// `spares` more sub-buffers, for [`Self::take_exchanging`]. A fresh reader of a
@@ -114,10 +120,7 @@ impl RingReader {
         id: StreamIdentity,
         spares: u64,
     ) -> Result<RingReader, ShmError> {
-        cfg.validate()
-            .map_err(|e| ShmError::Map(std::io::Error::other(e)))?;
-        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
-        let map = Mapping::map(fd, file_len)?;
+        let map = Mapping::map(fd, mapped_len(cfg, spares)?)?;
         let mut r = RingReader::open_mapped(map, cfg, id);
         let n = cfg.num_subbuf;
         r.spares = Some(Spares {
@@ -144,16 +147,7 @@ impl RingReader {
         id: StreamIdentity,
         spares: u64,
     ) -> Result<RingReader, ShmError> {
-        cfg.validate()
-            .map_err(|e| ShmError::Map(std::io::Error::other(e)))?;
-        if spares > layout::MAX_SPARES {
-            return Err(ShmError::Map(std::io::Error::other(format!(
-                "{spares} spare sub-buffers; at most {} are allowed",
-                layout::MAX_SPARES
-            ))));
-        }
-        let file_len = usize::try_from(cfg.file_size(spares)).unwrap_or(usize::MAX);
-        let map = Mapping::map(fd, file_len)?;
+        let map = Mapping::map(fd, mapped_len(cfg, spares)?)?;
         let mut r = RingReader::open_mapped(map, cfg, id);
         r.consumed = r.shared_resume_position();
         let (n, total) = (cfg.num_subbuf, cfg.num_subbuf + spares);
