@@ -248,6 +248,15 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The commented file the package installs as /etc/lttng-rs/privd.conf says
+    /// exactly the defaults.
+    #[test]
+    fn the_installed_file_states_the_defaults() {
+        let text = include_str!("../privd.conf");
+        let c = Config::parse(text, Path::new(DEFAULT_PATH)).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
     #[test]
     fn a_config_file_overrides_the_safe_defaults() {
         let c = Config::parse(
