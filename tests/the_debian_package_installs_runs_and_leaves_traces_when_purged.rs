@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use support::tracing_group::{become_user, root_or_skip, run};
+use support::tracing_group::{add_user, become_user, root_or_skip};
 use support::user::bin_dir;
 use support::{read_trace, TempDir};
 
@@ -202,18 +202,7 @@ fn the_package_installs_traces_and_leaves_the_traces_when_purged() {
 
     // A member's session, kernel and userspace, with the installed lttng.
     let name = format!("debm{}", std::process::id() % 100_000);
-    run(
-        "useradd",
-        &[
-            "-M",
-            "-N",
-            "-s",
-            "/usr/sbin/nologin",
-            "-G",
-            "tracing",
-            &name,
-        ],
-    );
+    add_user(&name, Some("tracing"));
     let member = Member(name);
     let home = TempDir::new("deb-home");
     let uid = support::tracing_group::id("-u", &member.0);

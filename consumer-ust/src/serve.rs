@@ -4,12 +4,12 @@
 //!
 //! The loop sleeps in `poll` on the control socket, every drained stream's eventfd
 //! and the writer thread's spares eventfd, for at most [`TICK`] (a packet completed
-//! without a wakeup is drained at the next tick) or until the next switch timer. Each request gets exactly one reply;
-//! a request that cannot be decoded gets an error reply and the loop goes on. When
-//! the daemon closes the socket (or dies), every stream is flushed and written out
-//! and the loop ends.
+//! without a wakeup is drained at the next tick) or until the next switch timer. Each
+//! request gets exactly one reply; a request that cannot be decoded gets an error
+//! reply and the loop goes on. When the daemon closes the socket (or dies), every
+//! stream is flushed and written out and the loop ends.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -71,20 +71,19 @@ struct Woke {
 /// Streams to drain again, sorted by why.
 #[derive(Debug, Default)]
 struct Later {
-    behind: Vec<u64>,
-    starved: Vec<u64>,
+    /// Stopped at their limit: drained again at once.
+    behind: BTreeSet<u64>,
+    /// Found no spare: drained again when the writer thread returns some.
+    starved: BTreeSet<u64>,
 }
 
 impl Later {
     fn note(&mut self, key: u64, drained: Drained) {
-        let list = match drained {
-            Drained::Empty => return,
-            Drained::Behind => &mut self.behind,
-            Drained::NoSpare => &mut self.starved,
+        match drained {
+            Drained::Empty => false,
+            Drained::Behind => self.behind.insert(key),
+            Drained::NoSpare => self.starved.insert(key),
         };
-        if !list.contains(&key) {
-            list.push(key);
-        }
     }
 }
 
@@ -142,10 +141,7 @@ pub(crate) fn run(
 impl Consumer {
     fn serve(&mut self) -> Result<(), ServeError> {
         let mut next_tick = Instant::now() + TICK;
-        // Streams whose last drain stopped at its limit: drained again at once.
-        let mut behind: Vec<u64> = Vec::new();
-        // Streams that found no spare: drained again when the writer returns some.
-        let mut starved: Vec<u64> = Vec::new();
+        let mut later = Later::default();
         loop {
             let now = Instant::now();
             let wake_at = self
@@ -153,7 +149,7 @@ impl Consumer {
                 .values()
                 .filter_map(Stream::next_switch)
                 .fold(next_tick, Instant::min);
-            let timeout = if !behind.is_empty() {
+            let timeout = if !later.behind.is_empty() {
                 PollTimeout::ZERO
             } else {
                 let ms = wake_at
@@ -168,15 +164,14 @@ impl Consumer {
                     return Ok(());
                 }
             }
-            let mut todo = woke.streams;
-            todo.append(&mut behind);
+            let mut todo: BTreeSet<u64> = woke.streams.into_iter().collect();
+            todo.append(&mut later.behind);
             if woke.spares_back {
                 if let Some(w) = &self.writer {
                     w.clear_spares_back();
                 }
-                todo.append(&mut starved);
+                todo.append(&mut later.starved);
             }
-            let mut later = Later::default();
             for key in todo {
                 if let Some(s) = self.streams.get_mut(&key) {
                     s.clear_wakeup();
@@ -192,12 +187,6 @@ impl Consumer {
                 let switched = s.switch_if_due(now);
                 if tick || switched {
                     later.note(*key, s.drain(&mut self.scratch, self.writer.as_ref()));
-                }
-            }
-            behind = later.behind;
-            for key in later.starved {
-                if !starved.contains(&key) {
-                    starved.push(key);
                 }
             }
         }

@@ -42,6 +42,17 @@ pub(crate) enum SinkError {
     },
 }
 
+/// Says that stream `key` loses packets to write errors, once per stream (`reported`
+/// remembers): further losses are only counted.
+pub(crate) fn report_write_error(reported: &mut bool, key: u64, e: &SinkError) {
+    if !std::mem::replace(reported, true) {
+        eprintln!(
+            "lttng-consumerd-ust: stream {key}: {e}; its packets are dropped and counted \
+             in lost_packets until writes succeed again (free some space)"
+        );
+    }
+}
+
 /// The destination of one stream's packets.
 pub(crate) trait PacketSink {
     /// Appends `packets`, each one whole packet, in order. On failure none of them is

@@ -25,8 +25,9 @@ use proto::ring::shm::{check_sealed_memfd, ShmError};
 use proto::wire::consumer::{StreamSpec, StreamStats};
 use proto::wire::{check_name, NameError};
 
-use crate::sink::{LocalFile, PacketSink, SinkError};
-use crate::writer::{Counters, Writer, WRITE_BYTES};
+use crate::sink::{report_write_error, LocalFile, PacketSink, SinkError};
+use crate::writer::{Counters, Writer};
+use proto::ring::stream_file::WRITE_BYTES;
 
 /// Why a stream was refused or a snapshot of it failed.
 #[derive(Debug, thiserror::Error)]
@@ -421,13 +422,7 @@ impl Stream {
             self.report_corrupt(&e);
         }
         if let Some(e) = p.write_error {
-            if !std::mem::replace(&mut self.write_error_reported, true) {
-                eprintln!(
-                    "lttng-consumerd-ust: stream {}: {e}; its packets are dropped and counted \
-                     in lost_packets until writes succeed again (free some space)",
-                    self.spec.key
-                );
-            }
+            report_write_error(&mut self.write_error_reported, self.spec.key, &e);
         }
         if p.empty {
             Drained::Empty

@@ -7,7 +7,7 @@
 //! a spare, which frees the slot for the writers at once, and queues the packet's
 //! sub-buffer here. This thread owns those streams' files; it writes each stream's
 //! packets in the order they were queued, coalesced into vectored direct writes of up
-//! to [`WRITE_BYTES`], straight from the memfd. Once a write returns, its
+//! to `proto::ring::stream_file::WRITE_BYTES`, straight from the memfd. Once a write returns, its
 //! sub-buffers are spares again, and if the loop found none free it is woken through
 //! an eventfd ([`Writer::spares_back`]). A stalled disk then costs spares, not ring
 //! space; when every spare is on its way to disk, the packets wait in the ring as
@@ -25,14 +25,10 @@ use std::thread::JoinHandle;
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use proto::ring::reader::Held;
+use proto::ring::stream_file::{each_write, WRITE_BYTES};
 
-use crate::sink::LocalFile;
+use crate::sink::{report_write_error, LocalFile};
 
-/// Most bytes in one write. Large direct writes cost the kernel less per byte (on
-/// this project's VMs a 512 KiB one costs about three times the CPU per byte of a
-/// 4 MiB one), and a write's sub-buffers become spares only when it returns; 4 MiB
-/// takes 2-3 ms on a 1.6 GB/s disk.
-pub(crate) const WRITE_BYTES: usize = 4 << 20;
 /// Most packets gathered from the queue before writing.
 const GATHER_PACKETS: usize = 64;
 
@@ -222,34 +218,27 @@ fn run(jobs: mpsc::Receiver<Job>, shared: &Shared) {
 /// Writes the queued packets, each stream's in order, in writes of at most
 /// [`WRITE_BYTES`], and frees each write's sub-buffers as soon as it returns.
 fn write_queued(files: &mut HashMap<u64, Output>, queued: &mut Vec<(u64, Held)>, shared: &Shared) {
-    if queued.is_empty() {
-        return;
-    }
-    // A stable sort: each stream's packets stay in their order.
-    queued.sort_by_key(|&(key, _)| key);
-    let mut packets = queued.drain(..).peekable();
-    while let Some((key, first)) = packets.next() {
-        let mut bytes = first.len();
-        let mut write = vec![first];
-        while let Some((_, p)) =
-            packets.next_if(|(k, p)| *k == key && bytes + p.len() <= WRITE_BYTES)
-        {
-            bytes += p.len();
-            write.push(p);
-        }
-        if let Some(out) = files.get_mut(&key) {
-            write_to(key, out, &write, bytes);
-        }
-        drop(write); // the sub-buffers are spares again
-        if shared.starved.swap(false, Ordering::SeqCst) {
-            proto::ring::shm::wake_eventfd(shared.spares_back.as_fd());
-        }
-    }
+    each_write(
+        queued,
+        WRITE_BYTES,
+        Held::len,
+        |_, _| true,
+        |key, write| {
+            if let Some(out) = files.get_mut(&key) {
+                write_to(key, out, &write);
+            }
+            drop(write); // the sub-buffers are spares again
+            if shared.starved.swap(false, Ordering::SeqCst) {
+                proto::ring::shm::wake_eventfd(shared.spares_back.as_fd());
+            }
+        },
+    );
 }
 
-fn write_to(key: u64, out: &mut Output, packets: &[Held], bytes: usize) {
+fn write_to(key: u64, out: &mut Output, packets: &[Held]) {
     let refs: Vec<&Held> = packets.iter().collect();
     let count = packets.len() as u64;
+    let bytes: usize = packets.iter().map(Held::len).sum();
     match out.file.write_held(&refs) {
         Ok(()) => {
             out.counters.packets.fetch_add(count, Ordering::Relaxed);
@@ -259,12 +248,7 @@ fn write_to(key: u64, out: &mut Output, packets: &[Held], bytes: usize) {
         }
         Err(e) => {
             out.counters.unwritten.fetch_add(count, Ordering::Relaxed);
-            if !std::mem::replace(&mut out.error_reported, true) {
-                eprintln!(
-                    "lttng-consumerd-ust: stream {key}: {e}; its packets are dropped and counted \
-                     in lost_packets until writes succeed again (free some space)"
-                );
-            }
+            report_write_error(&mut out.error_reported, key, &e);
         }
     }
 }

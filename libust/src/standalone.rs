@@ -54,7 +54,7 @@ use ctf::metadata::{
 };
 use proto::ring::layout::StreamIdentity;
 use proto::ring::reader::{Exchanged, Held, PageBuf, RingReader, Taken};
-use proto::ring::stream_file::write_all_vectored;
+use proto::ring::stream_file::{each_write, write_all_vectored, WRITE_BYTES};
 use proto::ring::writer::RingWriter;
 use proto::ring::{BufferConfig, Mode};
 
@@ -657,43 +657,31 @@ fn writer_thread(dir: PathBuf, ncpu: usize, from_drain: mpsc::Receiver<ToWriter>
 /// Most packets taken from the queue in one go.
 const WRITE_BATCH: usize = 32;
 
-/// Most bytes in one write. Large requests cost the kernel less per byte (on this
-/// project's VMs a 512 KiB direct write costs about three times the CPU per byte of a
-/// 4 MiB one), but the buffers of a write go back to the pool only when it returns:
-/// while the disk is slower than the program, the queue is full and the drain thread,
-/// and through it every writer waiting for room, waits for that return. At 4 MiB a
-/// write takes 2–3 ms on a 1.6 GB/s disk, well inside the writers' 100 ms wait.
-const WRITE_BYTES: usize = 4 << 20;
-
 /// Writes a batch of packets, each stream's in order, in vectored writes of at most
 /// [`WRITE_BYTES`] (or one packet), and frees each write's packets (spare sub-buffers,
-/// queue buffers) as soon as it is done.
+/// queue buffers) as soon as it is done: while the disk is slower than the program,
+/// the drain thread, and through it every writer waiting for room, waits for that.
 fn write_batch(dir: &Path, files: &mut [Option<File>], batch: &mut Vec<(usize, Out)>) {
     let Some(state) = STATE.get() else { return };
-    // A stable sort: each stream's packets stay in their order.
-    batch.sort_by_key(|&(cpu, _)| cpu);
-    let mut packets = batch.drain(..).peekable();
-    while let Some((cpu, first)) = packets.next() {
-        let held = matches!(first, Out::Held(_));
-        let mut bytes = first.len();
-        let mut write = vec![first];
-        while let Some((_, out)) = packets.next_if(|(c, o)| {
-            *c == cpu && matches!(o, Out::Held(_)) == held && bytes + o.len() <= WRITE_BYTES
-        }) {
-            bytes += out.len();
-            write.push(out);
-        }
-        if let Some(file) = files.get_mut(cpu) {
-            let start = clock::monotonic_ns();
-            write_packets(dir, file, cpu, &write);
-            let took = clock::monotonic_ns().saturating_sub(start);
-            state
-                .pool
-                .longest_write_ns
-                .fetch_max(took, Ordering::Relaxed);
-        }
-        give_back(&state.pool, write);
-    }
+    let held = |o: &Out| matches!(o, Out::Held(_));
+    each_write(
+        batch,
+        WRITE_BYTES,
+        Out::len,
+        |a, b| held(a) == held(b),
+        |cpu, write| {
+            if let Some(file) = files.get_mut(cpu) {
+                let start = clock::monotonic_ns();
+                write_packets(dir, file, cpu, &write);
+                let took = clock::monotonic_ns().saturating_sub(start);
+                state
+                    .pool
+                    .longest_write_ns
+                    .fetch_max(took, Ordering::Relaxed);
+            }
+            give_back(&state.pool, write);
+        },
+    );
 }
 
 /// Frees written packets: spare sub-buffers go back to their ring's reader, queue

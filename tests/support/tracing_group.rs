@@ -83,24 +83,20 @@ impl Accounts {
             stranger: format!("str{tag}"),
         };
         run("groupadd", &[&a.group]);
-        run(
-            "useradd",
-            &[
-                "-M",
-                "-N",
-                "-s",
-                "/usr/sbin/nologin",
-                "-G",
-                &a.group,
-                &a.member,
-            ],
-        );
-        run(
-            "useradd",
-            &["-M", "-N", "-s", "/usr/sbin/nologin", &a.stranger],
-        );
+        add_user(&a.member, Some(&a.group));
+        add_user(&a.stranger, None);
         a
     }
+}
+
+/// Creates the account `name` (no home, no login shell), in `group` besides its own.
+pub fn add_user(name: &str, group: Option<&str>) {
+    let mut args = vec!["-M", "-N", "-s", "/usr/sbin/nologin"];
+    if let Some(g) = group {
+        args.extend(["-G", g]);
+    }
+    args.push(name);
+    run("useradd", &args);
 }
 
 impl Drop for Accounts {
