@@ -345,7 +345,7 @@ fn malformed_frames_get_an_error_reply_and_a_hang_up() {
     assert_error(
         call(&s, &PrivRequest::Hello { version: 999 }),
         "hello 999",
-        "protocol version 999 is not ours",
+        "speaks protocol version 999 and lttng-privd",
     );
     hello(&s);
     drop(s);

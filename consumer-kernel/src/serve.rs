@@ -86,7 +86,21 @@ impl Consumer {
             };
             drop(fds);
             if ready {
-                match socket::recv::<ConsumerRequest>(self.control.as_fd()) {
+                let received = if self.greeted {
+                    socket::recv::<ConsumerRequest>(self.control.as_fd())
+                } else {
+                    socket::recv_hello::<ConsumerRequest>(self.control.as_fd())
+                };
+                match received {
+                    // A session daemon of another release learns ours from our hello.
+                    Err(WireError::Version { peer }) => {
+                        let ours = ConsumerReply::Hello {
+                            version: VERSION,
+                            sandboxed: self.sandboxed,
+                        };
+                        let _ = socket::send(self.control.as_fd(), &ours, &[]);
+                        return Err(ServeError::Control(WireError::Version { peer }));
+                    }
                     Ok(r) => {
                         let reply = self.handle(r.msg, r.fds);
                         socket::send(self.control.as_fd(), &reply, &[])

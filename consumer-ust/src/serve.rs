@@ -225,7 +225,21 @@ impl Consumer {
 
     /// Receives one request and answers it.
     fn serve_one(&mut self) -> Result<Step, ServeError> {
-        let reply = match socket::recv::<ConsumerRequest>(self.control.as_fd()) {
+        let received = if self.greeted {
+            socket::recv::<ConsumerRequest>(self.control.as_fd())
+        } else {
+            socket::recv_hello::<ConsumerRequest>(self.control.as_fd())
+        };
+        let reply = match received {
+            // A session daemon of another release: it learns ours from our hello.
+            Err(WireError::Version { peer }) => {
+                let ours = ConsumerReply::Hello {
+                    version: VERSION,
+                    sandboxed: self.sandboxed,
+                };
+                let _ = socket::send(self.control.as_fd(), &ours, &[]);
+                return Err(ServeError::Version(WireError::Version { peer }));
+            }
             Ok(Received { msg, fds }) => match self.handle(msg, fds) {
                 Ok(reply) => reply,
                 Err(fatal) => {

@@ -1,7 +1,9 @@
 //! The control protocol's decoders (`lttng` ↔ session daemon) on arbitrary bytes:
 //! `Request` (what a hostile client sends the daemon) and `Reply` (what the `lttng`
 //! command reads). Decoding returns an error or a message, never panics, never
-//! allocates without bound; a decoded message encodes and decodes to itself.
+//! allocates without bound; a decoded message encodes and decodes to itself. The
+//! hello's version is read from any bytes without panicking, and agrees with the
+//! decoded hello where there is one.
 #![no_main]
 
 use proto::wire::control::{Reply, Request};
@@ -20,6 +22,10 @@ fn round_trip<M: Message>(data: &[u8]) {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let version = proto::wire::hello::version_of(data);
+    if let Ok(Request::Hello { version: v }) = decode::<Request>(data) {
+        assert_eq!(version, Some(v));
+    }
     round_trip::<Request>(data);
     round_trip::<Reply>(data);
 });

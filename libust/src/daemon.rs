@@ -436,7 +436,7 @@ fn session(dir: &Path, startup: &Startup) -> Result<End, SessionError> {
 
     let tracepoints = tracepoint::registered_and_watch(queue_late);
     register(sock.as_fd(), &tracepoints)?;
-    match socket::recv::<DaemonMessage>(sock.as_fd())?.msg {
+    match socket::recv_hello::<DaemonMessage>(sock.as_fd())?.msg {
         DaemonMessage::Accepted { version, clock } => {
             if version != VERSION {
                 return Err(WireError::Version { peer: version }.into());

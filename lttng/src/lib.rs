@@ -23,7 +23,7 @@
 
 pub mod current;
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,6 +52,30 @@ pub enum ControlError {
     Daemon(String),
     #[error("the session daemon answered something unexpected")]
     Unexpected,
+    #[error("{}", other_release(*pid, *theirs))]
+    OtherRelease {
+        /// The daemon's process id (from the socket's credentials).
+        pid: u32,
+        /// The protocol version it speaks, when it said.
+        theirs: Option<u32>,
+    },
+    #[error("the session daemon (pid {pid}) did not answer the hello within {HELLO_TIMEOUT:?}: it is stuck; restart your session daemon (`kill {pid}`, or `kill -9 {pid}` if it stays)")]
+    HelloTimeout { pid: u32 },
+}
+
+/// How long [`Client::connect`] waits for the daemon's hello.
+pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn other_release(pid: u32, theirs: Option<u32>) -> String {
+    let speaks = match theirs {
+        Some(v) => format!("it speaks protocol {v}, this lttng {VERSION}"),
+        None => format!("its answer to the hello is not protocol {VERSION}'s"),
+    };
+    format!(
+        "the session daemon (pid {pid}) is from another release of the tracer ({speaks}): \
+         restart your session daemon: `kill {pid}` stops it after writing out its sessions' \
+         traces, and the next `lttng` command starts the one installed with this lttng"
+    )
 }
 
 /// A connection to the user's session daemon.
@@ -68,13 +92,25 @@ impl Client {
         rundir::check(&dir, rundir::current_uid())?;
         let path = dir.join(rundir::CLIENT_SOCKET);
         let sock = socket::connect(&path).map_err(|_| ControlError::NoDaemon(path.clone()))?;
-        match socket::call::<_, Reply>(&sock, &Request::Hello { version: VERSION })? {
-            Reply::Hello { pid, .. } => Ok(Client {
+        let pid = socket::peer_cred(sock.as_fd()).map_or(0, |c| c.pid as u32);
+        let other = |theirs| ControlError::OtherRelease { pid, theirs };
+        socket::set_recv_timeout(sock.as_fd(), Some(HELLO_TIMEOUT))?;
+        let reply = socket::call_hello::<_, Reply>(&sock, &Request::Hello { version: VERSION });
+        socket::set_recv_timeout(sock.as_fd(), None)?;
+        // Another release's daemon answers with its own version, or refuses ours in
+        // words that name it (every release since the first says "protocol version").
+        match reply {
+            Ok(Reply::Hello { pid, .. }) => Ok(Client {
                 sock,
                 daemon_pid: pid,
             }),
-            Reply::Error(e) => Err(ControlError::Daemon(e)),
-            _ => Err(ControlError::Unexpected),
+            Ok(Reply::Error(e)) if e.contains("protocol version") => Err(other(None)),
+            Ok(Reply::Error(e)) => Err(ControlError::Daemon(e)),
+            Err(WireError::Version { peer }) => Err(other(Some(peer))),
+            Err(WireError::Timeout) => Err(ControlError::HelloTimeout { pid }),
+            Err(WireError::Decode(_) | WireError::TrailingBytes(_) | WireError::FdCount { .. })
+            | Ok(_) => Err(other(None)),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -288,9 +288,14 @@ impl Conn {
             PrivRequest::Hello { version } if version == VERSION => {
                 PrivReply::Hello { version: VERSION }
             }
-            PrivRequest::Hello { version } => {
-                PrivReply::Error(WireError::Version { peer: version }.to_string())
-            }
+            // A session daemon of another release (`PrivRequest::Hello` holds only the
+            // version, in every release): its user must restart it.
+            PrivRequest::Hello { version } => PrivReply::Error(format!(
+                "this session daemon speaks protocol version {version} and lttng-privd \
+                 {VERSION}: they are from different releases of the tracer; restart your \
+                 session daemon (`kill {}`: it writes out its sessions' traces first)",
+                caller.pid
+            )),
             PrivRequest::ListEvents => PrivReply::Events(
                 tracefs::kernel_events(&self.server.tracefs())
                     .into_iter()

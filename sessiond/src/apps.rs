@@ -94,7 +94,21 @@ pub fn read_registration(
         });
     }
     socket::set_timeout(sock, Some(REGISTER_TIMEOUT))?;
-    let (version, procname, count) = match socket::recv::<AppMessage>(sock)?.msg {
+    let refuse = |version: u32| {
+        let _ = socket::send(
+            sock,
+            &DaemonMessage::Refused(format!(
+                "protocol version {version} is not the daemon's ({VERSION}): the application's libust is from another release; restart your session daemon if the package was upgraded, else rebuild the application against this release"
+            )),
+            &[],
+        );
+        WireError::Version { peer: version }
+    };
+    let first = match socket::recv_hello::<AppMessage>(sock) {
+        Err(WireError::Version { peer }) => return Err(refuse(peer).into()),
+        r => r?,
+    };
+    let (version, procname, count) = match first.msg {
         AppMessage::Hello {
             version,
             procname,
@@ -112,14 +126,7 @@ pub fn read_registration(
         AppMessage::Reply(_) => return Err(AppError::NoHello("a reply")),
     };
     if version != VERSION {
-        let _ = socket::send(
-            sock,
-            &DaemonMessage::Refused(format!(
-                "protocol version {version} is not the daemon's ({VERSION}): rebuild the application against this release of libust"
-            )),
-            &[],
-        );
-        return Err(WireError::Version { peer: version }.into());
+        return Err(refuse(version).into());
     }
     if count > MAX_TRACEPOINTS {
         return Err(AppError::TooManyTracepoints(count));

@@ -50,8 +50,18 @@ pub fn serve(daemon: Shared, sock: OwnedFd, bounds: Bounds) {
         if socket::set_recv_timeout(sock.as_fd(), Some(deadline)).is_err() {
             return;
         }
-        let req = match socket::recv::<Request>(sock.as_fd()) {
+        let received = if greeted {
+            socket::recv::<Request>(sock.as_fd())
+        } else {
+            socket::recv_hello::<Request>(sock.as_fd())
+        };
+        let req = match received {
             Ok(r) => r.msg,
+            Err(WireError::Version { peer }) => {
+                let _ = socket::send(sock.as_fd(), &Reply::Error(other_release(peer)), &[]);
+                linger(sock.as_fd());
+                return;
+            }
             // Idle: closed without a word (the client reconnects when it needs to).
             Err(WireError::Timeout) if greeted => return,
             Err(WireError::Timeout) => {
@@ -86,9 +96,7 @@ pub fn serve(daemon: Shared, sock: OwnedFd, bounds: Bounds) {
                     pid: std::process::id(),
                 }
             }
-            Request::Hello { version } => {
-                Reply::Error(WireError::Version { peer: version }.to_string())
-            }
+            Request::Hello { version } => Reply::Error(other_release(version)),
             _ if !greeted => Reply::Error("say hello first (protocol error)".into()),
             req => handle(&daemon, req),
         };
@@ -104,6 +112,19 @@ pub fn serve(daemon: Shared, sock: OwnedFd, bounds: Bounds) {
             Err(_) => return,
         }
     }
+}
+
+/// The refusal of an `lttng` of another release. Its words "protocol version" are
+/// what every release's `lttng` recognises as a refusal of its version.
+fn other_release(peer: u32) -> String {
+    let pid = std::process::id();
+    format!(
+        "this lttng speaks protocol version {peer} and the session daemon (pid {pid}) \
+         {VERSION}: they are from different releases of the tracer. Restart your session \
+         daemon (`kill {pid}` stops it after writing out its sessions' traces; the next \
+         `lttng` command starts the one installed with that lttng), or use the lttng \
+         installed with the daemon"
+    )
 }
 
 /// Before closing a refused peer's connection: reads (and drops) what it already

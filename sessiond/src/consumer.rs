@@ -31,6 +31,8 @@ pub enum ConsumerError {
     Refused(String),
     #[error("the consumer answered something unexpected")]
     Unexpected,
+    #[error("the consumer {} is from another release of the tracer (it speaks protocol {peer}, this session daemon {VERSION}): the package was upgraded under a running session daemon; restart your session daemon (`kill {}`: it writes out its sessions' traces first)", path.display(), std::process::id())]
+    OtherRelease { path: PathBuf, peer: u32 },
 }
 
 /// The running consumer, if any.
@@ -90,21 +92,35 @@ impl Consumer {
         socket::set_timeout(ours.as_fd(), Some(REPLY_TIMEOUT))?;
         self.generation += 1;
         self.pid = Some(child.id());
-        self.sock = Some(ours);
-        match self.call(
+        let hello = socket::call_hello::<_, ConsumerReply>(
+            &ours,
             &ConsumerRequest::Hello {
                 version: VERSION,
                 clock,
             },
-            &[],
-        )? {
-            ConsumerReply::Hello { version, sandboxed } if version == VERSION => {
+        );
+        self.sock = Some(ours);
+        // An old daemon meeting a consumer installed by a newer package (or the
+        // reverse) learns it from the version its hello answer starts with.
+        match hello {
+            Ok(ConsumerReply::Hello { sandboxed, .. }) => {
                 self.sandboxed = sandboxed;
                 Ok(child)
             }
-            ConsumerReply::Hello { version, .. } => {
+            Err(WireError::Version { peer }) => {
+                self.kill();
+                Err(ConsumerError::OtherRelease {
+                    path: self.path.clone(),
+                    peer,
+                })
+            }
+            Err(e) => {
+                self.kill();
+                Err(e.into())
+            }
+            Ok(ConsumerReply::Error(e)) => {
                 self.forget();
-                Err(WireError::Version { peer: version }.into())
+                Err(ConsumerError::Refused(e))
             }
             _ => {
                 self.forget();

@@ -3,12 +3,12 @@
 //! Refusals come back as texts that say what to do: privd not running, or the user
 //! not in the tracing group (named from the socket directory's group).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use proto::wire::privd::{not_a_member, PrivReply, PrivRequest};
-use proto::wire::{socket, VERSION};
+use proto::wire::{socket, WireError, VERSION};
 
 /// Where privd listens.
 pub fn socket_path() -> PathBuf {
@@ -60,10 +60,28 @@ pub fn connect(uid: u32) -> Result<OwnedFd, PrivdError> {
             _ => PrivdError(format!("cannot reach lttng-privd at {}: {e}", path.display())),
         }
     })?;
-    match call(&sock, &PrivRequest::Hello { version: VERSION })? {
-        PrivReply::Hello { .. } => Ok(sock),
-        other => Err(refusal(other)),
+    match socket::call_hello::<_, PrivReply>(&sock, &PrivRequest::Hello { version: VERSION }) {
+        Ok(PrivReply::Hello { .. }) => Ok(sock),
+        // An older privd refuses our version in words; a newer one answers with its own.
+        Ok(PrivReply::Error(t)) if t.contains("protocol version") => {
+            Err(privd_of_another_release(&sock, None))
+        }
+        Ok(other) => Err(refusal(other)),
+        Err(WireError::Version { peer }) => Err(privd_of_another_release(&sock, Some(peer))),
+        Err(e) => Err(PrivdError(format!("lttng-privd did not answer: {e}"))),
     }
+}
+
+fn privd_of_another_release(sock: &OwnedFd, peer: Option<u32>) -> PrivdError {
+    let pid = socket::peer_cred(sock.as_fd()).map_or(0, |c| c.pid);
+    let speaks = peer.map_or_else(String::new, |p| format!("it speaks protocol {p}, "));
+    PrivdError(format!(
+        "lttng-privd (pid {pid}) is from another release of the tracer ({speaks}this \
+                 session daemon speaks {VERSION}): the package was upgraded \
+                 and privd kept running so that recording kernel sessions lose nothing; \
+                 an administrator restarts it (`systemctl restart lttng-privd`) once no \
+                 kernel session records"
+    ))
 }
 
 /// One request, one reply (no descriptor).

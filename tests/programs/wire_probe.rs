@@ -80,6 +80,8 @@ fn main() -> ExitCode {
         "more-unregistered" => more_unregistered(),
         "hold-clients" => hold_clients(std::env::args().nth(2)),
         "silent-client" => silent_client(),
+        "newer-hello" => newer_hello(),
+        "fake-daemon" => fake_daemon(std::env::args().nth(2)),
         other => Err(format!("no scenario named {other}")),
     };
     match r {
@@ -664,4 +666,67 @@ fn serve(s: &OwnedFd, closed: &AtomicBool, ready: &AtomicBool) -> Res {
             Err(e) => return Err(format!("daemon message: {e}")),
         }
     }
+}
+
+/// The hello of a future `lttng`: the next protocol version, then fields this release
+/// does not know.
+fn newer_hello() -> Res {
+    let s = connect(rundir::CLIENT_SOCKET)?;
+    let mut bytes = vec![0];
+    bytes.extend(varint(u64::from(VERSION) + 1));
+    bytes.extend([0xff, 0xff, 0x01, 0x07]);
+    send_raw(&s, &bytes, &[])?;
+    println!("sent: a hello of protocol {}", VERSION + 1);
+    read_reply(&s)?;
+    Ok(())
+}
+
+/// `fake-daemon MODE`: a session daemon of another release on the run directory's
+/// client socket, answering every hello as MODE says: `older` refuses it in the words
+/// of the releases before, `newer` greets with the next version and fields unknown
+/// here, `garbage` sends bytes of no protocol, `silent` never answers. Prints
+/// `listening`, serves until stdin closes.
+fn fake_daemon(mode: Option<String>) -> Res {
+    let mode = mode.ok_or("fake-daemon needs a mode")?;
+    let dir = rundir::resolve().map_err(|e| e.to_string())?;
+    rundir::ensure(&dir, rundir::current_uid()).map_err(|e| e.to_string())?;
+    let path = dir.join(rundir::CLIENT_SOCKET);
+    let _ = std::fs::remove_file(&path);
+    let listener = socket::listen(&path).map_err(|e| e.to_string())?;
+    let older = Reply::Error(format!(
+        "protocol version {VERSION} is not ours ({}): use programs of the same release",
+        VERSION - 1
+    ));
+    let answer: Option<Vec<u8>> = match mode.as_str() {
+        "older" => None,
+        "newer" => {
+            let mut b = vec![0];
+            b.extend(varint(u64::from(VERSION) + 1));
+            b.extend(varint(u64::from(std::process::id())));
+            b.extend([0xff, 0x03]);
+            Some(b)
+        }
+        "garbage" => Some(vec![0x55, 0x66, 0x77]),
+        "silent" => None,
+        other => return Err(format!("no fake-daemon mode {other}")),
+    };
+    let older = (mode == "older").then_some(older);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok(s) = socket::accept(listener.as_fd()) {
+            if let Ok((_, _)) = socket::recv_bytes(s.as_fd()) {
+                if let Some(a) = &answer {
+                    let _ = socket::send_bytes(s.as_fd(), a, &[]);
+                } else if let Some(r) = &older {
+                    let _ = socket::send(s.as_fd(), r, &[]);
+                }
+            }
+            held.push(s);
+        }
+    });
+    println!("listening");
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    let _ = std::fs::remove_file(&path);
+    Ok(())
 }

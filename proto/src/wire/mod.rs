@@ -9,7 +9,8 @@
 //!   `lttng-privd`, which owns kernel-tracer access.
 //!
 //! Each conversation starts with a hello carrying [`VERSION`]; a peer speaking another
-//! version is refused with a message saying so. Every message is at most
+//! version is refused with a message saying so ([`hello`]: the hello reads alike in
+//! every release). Every message is at most
 //! [`socket::MAX_MESSAGE`] bytes and every decoder refuses trailing bytes, a wrong
 //! descriptor count and truncated control data ([`socket`]). Names a peer sends are
 //! checked with [`check_name`] before they reach a path or the metadata.
@@ -18,6 +19,7 @@ pub mod admission;
 pub mod app;
 pub mod consumer;
 pub mod control;
+pub mod hello;
 pub mod inherit;
 pub mod privd;
 pub mod socket;

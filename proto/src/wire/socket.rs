@@ -302,7 +302,11 @@ pub fn decode<M: Message>(bytes: &[u8]) -> Result<M, WireError> {
 /// expects exactly that many; otherwise they are closed and an error returned.
 pub fn recv<M: Message>(sock: BorrowedFd<'_>) -> Result<Received<M>, WireError> {
     let (bytes, fds) = recv_bytes(sock)?;
-    let msg: M = decode(&bytes)?;
+    checked(&bytes, fds)
+}
+
+fn checked<M: Message>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<Received<M>, WireError> {
+    let msg: M = decode(bytes)?;
     if fds.len() != msg.fd_count() {
         return Err(WireError::FdCount {
             expected: msg.fd_count(),
@@ -310,6 +314,23 @@ pub fn recv<M: Message>(sock: BorrowedFd<'_>) -> Result<Received<M>, WireError> 
         });
     }
     Ok(Received { msg, fds })
+}
+
+/// Receives the first message of a conversation, a hello: one of another release is
+/// [`WireError::Version`], told apart by the two numbers every release's hello starts
+/// with ([`super::hello`]) before the rest is decoded.
+pub fn recv_hello<M: Message>(sock: BorrowedFd<'_>) -> Result<Received<M>, WireError> {
+    let (bytes, fds) = recv_bytes(sock)?;
+    match super::hello::version_of(&bytes) {
+        Some(peer) if peer != super::VERSION => Err(WireError::Version { peer }),
+        _ => checked(&bytes, fds),
+    }
+}
+
+/// Sends a hello and waits for the answer, read as [`recv_hello`] reads it.
+pub fn call_hello<Q: Message, R: Message>(sock: &impl AsFd, req: &Q) -> Result<R, WireError> {
+    send(sock.as_fd(), req, &[])?;
+    Ok(recv_hello::<R>(sock.as_fd())?.msg)
 }
 
 /// Sends `req` and waits for one reply without descriptors.

@@ -4,8 +4,12 @@
 //! its packages are installed, move aside by diversion; the tracing group is a system
 //! group. A member of it records a kernel and userspace session with the installed
 //! binaries only (privd started from /usr/bin with /etc/lttng-rs/privd.conf, as its
-//! unit starts it), and `systemd-analyze verify` accepts the units. Then `dpkg --purge` takes everything away, gives LTTng's files
-//! their names back, and leaves the member's trace as it was. Needs root: under
+//! unit starts it), and `systemd-analyze verify` accepts the units. While that session
+//! records, the package is upgraded (`dpkg -i` again, which dpkg runs as an upgrade):
+//! the maintainer scripts leave privd running (a `systemctl` of the test's records
+//! what they ask), the session daemon and privd go on, and the trace holds every event
+//! of before and after. Then `dpkg --purge` stops privd, takes everything away, gives
+//! LTTng's files their names back, and leaves the member's trace as it was. Needs root: under
 //! CI=true it fails rather than skips without it.
 
 mod support;
@@ -19,6 +23,71 @@ use support::user::bin_dir;
 use support::{read_trace, TempDir};
 
 const PACKAGE: &str = "lttng-rs";
+
+/// What the maintainer scripts ask of systemd, recorded by a `systemctl` of ours
+/// first in their `PATH`; `/run/systemd/system` (how they tell systemd runs) made for
+/// the time of the fake when the machine has no systemd.
+struct FakeSystemd {
+    bin: PathBuf,
+    log: PathBuf,
+    made_run_dir: bool,
+}
+
+impl FakeSystemd {
+    fn new(dir: &Path) -> FakeSystemd {
+        let bin = dir.join("fakebin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = dir.join("systemctl.log");
+        let script = bin.join("systemctl");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let run_dir = Path::new("/run/systemd/system");
+        let made_run_dir = !run_dir.exists();
+        std::fs::create_dir_all(run_dir).unwrap();
+        FakeSystemd {
+            bin,
+            log,
+            made_run_dir,
+        }
+    }
+
+    /// `dpkg ARGS` with the fake first in `PATH`; returns what it asked since the last call.
+    fn dpkg(&self, args: &[&str]) -> Vec<String> {
+        let _ = std::fs::remove_file(&self.log);
+        let path = format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        ok(
+            Command::new("dpkg")
+                .args(args)
+                .env("PATH", path)
+                .output()
+                .unwrap(),
+            "dpkg",
+        );
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for FakeSystemd {
+    fn drop(&mut self) {
+        if self.made_run_dir {
+            let _ = std::fs::remove_dir("/run/systemd/system");
+            let _ = std::fs::remove_dir("/run/systemd");
+        }
+    }
+}
 
 fn ok(out: Output, what: &str) -> String {
     assert!(
@@ -90,7 +159,7 @@ fn as_user(user: &str, home: &Path, program: &str, args: &[&str]) -> Output {
 }
 
 #[test]
-fn the_package_installs_traces_and_leaves_the_traces_when_purged() {
+fn the_package_installs_traces_upgrades_while_recording_and_leaves_the_traces_when_purged() {
     if !root_or_skip() {
         return;
     }
@@ -229,15 +298,39 @@ fn the_package_installs_traces_and_leaves_the_traces_when_purged() {
         Path::new("/usr/bin/lttng-sessiond"),
         "the installed session daemon serves the member"
     );
-    ok(
-        as_user(
-            &member.0,
-            home.path(),
-            env!("CARGO_BIN_EXE_ust_app"),
-            &["emit", "3"],
-        ),
-        "ust_app",
+    let emit = || {
+        ok(
+            as_user(
+                &member.0,
+                home.path(),
+                env!("CARGO_BIN_EXE_ust_app"),
+                &["emit", "3"],
+            ),
+            "ust_app",
+        )
+    };
+    emit();
+
+    // The upgrade, while the session records: nothing is stopped nor restarted.
+    let systemd = FakeSystemd::new(work.path());
+    let asked = systemd.dpkg(&["-i", &deb]);
+    assert!(
+        !asked
+            .iter()
+            .any(|a| a.contains("stop") || a.contains("restart")),
+        "the upgrade stopped privd: {asked:?}"
     );
+    assert!(
+        asked.iter().any(|a| a == "start lttng-privd.service"),
+        "privd is started if it was not running: {asked:?}"
+    );
+    let mut privd = privd;
+    assert!(privd.0.try_wait().unwrap().is_none(), "privd ended");
+    assert!(
+        Path::new(&format!("/proc/{daemon}")).exists(),
+        "sessiond ended"
+    );
+    emit();
     lttng(&["stop"]);
     lttng(&["destroy"]);
     let _ = Command::new("kill").arg(daemon.to_string()).status();
@@ -250,17 +343,20 @@ fn the_package_installs_traces_and_leaves_the_traces_when_purged() {
             .filter(|e| e.name.starts_with(prefix))
             .count()
     };
-    assert_eq!(count(&before, "myapp:"), 6, "the app's events");
+    assert_eq!(
+        count(&before, "myapp:"),
+        12,
+        "the app's events, before and after the upgrade"
+    );
     assert!(count(&before, "sched_switch") > 0, "kernel events");
 
     // Purged: nothing of ours left, LTTng's files back, the trace untouched.
-    ok(
-        Command::new("dpkg")
-            .args(["--purge", PACKAGE])
-            .output()
-            .unwrap(),
-        "dpkg --purge",
+    let asked = systemd.dpkg(&["--purge", PACKAGE]);
+    assert!(
+        asked.iter().any(|a| a == "stop lttng-privd.service"),
+        "removal stops privd: {asked:?}"
     );
+    drop(systemd);
     for f in ["/usr/bin/lttng-privd", "/etc/lttng-rs/privd.conf"] {
         assert!(!Path::new(f).exists(), "{f} left after purge");
     }
@@ -281,7 +377,7 @@ fn the_package_installs_traces_and_leaves_the_traces_when_purged() {
     }
     let after = read_trace(&trace);
     assert!(after.errors.is_empty(), "{:?}", after.errors);
-    assert_eq!(count(&after, "myapp:"), 6);
+    assert_eq!(count(&after, "myapp:"), 12);
     assert_eq!(
         count(&after, "sched_switch"),
         count(&before, "sched_switch")
