@@ -10,9 +10,10 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::run_bounded;
 use support::user::User;
 
 fn text(b: &[u8]) -> String {
@@ -51,25 +52,11 @@ impl Drop for Fake {
 /// it took.
 fn lttng_bounded(u: &User, args: &[&str], limit: Duration) -> (Output, Duration) {
     let t0 = Instant::now();
-    let child = u
-        .cmd(support::user::bin_dir().join("lttng"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lttng");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => (out.expect("wait"), t0.elapsed()),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("lttng {args:?} hung for {limit:?}");
-        }
-    }
+    let out = run_bounded(
+        u.cmd(support::user::bin_dir().join("lttng")).args(args),
+        limit,
+    );
+    (out, t0.elapsed())
 }
 
 #[test]

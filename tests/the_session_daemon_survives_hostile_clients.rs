@@ -12,11 +12,11 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::user::{bin_dir, User};
-use support::{fd_count, stable_fd_count};
+use support::{fd_count, run_bounded, stable_fd_count};
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self")
@@ -30,27 +30,6 @@ fn under_ci() -> bool {
 
 fn sessiond() -> PathBuf {
     bin_dir().join("lttng-sessiond")
-}
-
-/// Runs `c` to its end, killing it after `limit` (a hung daemon fails the test).
-fn run_bounded(c: &mut Command, limit: Duration) -> Output {
-    let child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{c:?} still runs after {limit:?}");
-        }
-    }
 }
 
 fn text(b: &[u8]) -> String {

@@ -94,11 +94,10 @@ impl Consumer {
                 match received {
                     // A session daemon of another release learns ours from our hello.
                     Err(WireError::Version { peer }) => {
-                        let ours = ConsumerReply::Hello {
-                            version: VERSION,
-                            sandboxed: self.sandboxed,
-                        };
-                        let _ = socket::send(self.control.as_fd(), &ours, &[]);
+                        proto::wire::consumer::answer_other_release(
+                            self.control.as_fd(),
+                            self.sandboxed,
+                        );
                         return Err(ServeError::Control(WireError::Version { peer }));
                     }
                     Ok(r) => {

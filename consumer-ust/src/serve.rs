@@ -233,11 +233,7 @@ impl Consumer {
         let reply = match received {
             // A session daemon of another release: it learns ours from our hello.
             Err(WireError::Version { peer }) => {
-                let ours = ConsumerReply::Hello {
-                    version: VERSION,
-                    sandboxed: self.sandboxed,
-                };
-                let _ = socket::send(self.control.as_fd(), &ours, &[]);
+                proto::wire::consumer::answer_other_release(self.control.as_fd(), self.sandboxed);
                 return Err(ServeError::Version(WireError::Version { peer }));
             }
             Ok(Received { msg, fds }) => match self.handle(msg, fds) {

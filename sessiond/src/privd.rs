@@ -72,15 +72,15 @@ pub fn connect(uid: u32) -> Result<OwnedFd, PrivdError> {
     }
 }
 
+/// The refusal of a privd of another release (its version, when it said).
 fn privd_of_another_release(sock: &OwnedFd, peer: Option<u32>) -> PrivdError {
     let pid = socket::peer_cred(sock.as_fd()).map_or(0, |c| c.pid);
     let speaks = peer.map_or_else(String::new, |p| format!("it speaks protocol {p}, "));
     PrivdError(format!(
         "lttng-privd (pid {pid}) is from another release of the tracer ({speaks}this \
-                 session daemon speaks {VERSION}): the package was upgraded \
-                 and privd kept running so that recording kernel sessions lose nothing; \
-                 an administrator restarts it (`systemctl restart lttng-privd`) once no \
-                 kernel session records"
+         session daemon speaks {VERSION}): the package was upgraded and privd kept running \
+         so that recording kernel sessions lose nothing; an administrator restarts it \
+         (`systemctl restart lttng-privd`) once no kernel session records"
     ))
 }
 

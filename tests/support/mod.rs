@@ -307,3 +307,26 @@ fn settled(count: impl Fn() -> usize) -> (usize, bool) {
     }
     (last, false)
 }
+
+/// Runs `c` to its end with its output captured, killing it after `limit`: a hang
+/// fails the test.
+pub fn run_bounded(c: &mut Command, limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{c:?} still runs after {limit:?}");
+        }
+    }
+}

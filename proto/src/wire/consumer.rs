@@ -182,3 +182,14 @@ pub fn refuse_hello(control: std::os::fd::BorrowedFd<'_>, why: &str) {
     ));
     let _ = socket::send(control, &reply, &[]);
 }
+
+/// Answers the hello of a session daemon of another release with this consumer's own
+/// hello, so that the daemon (of any release) learns which version it met and tells
+/// its user to restart it. Best effort: the consumer exits right after.
+pub fn answer_other_release(control: std::os::fd::BorrowedFd<'_>, sandboxed: bool) {
+    let ours = ConsumerReply::Hello {
+        version: super::VERSION,
+        sandboxed,
+    };
+    let _ = super::socket::send(control, &ours, &[]);
+}
