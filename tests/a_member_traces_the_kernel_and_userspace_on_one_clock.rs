@@ -222,6 +222,42 @@ fn kernel_and_userspace_events_share_one_timeline() {
         entries >= 3 && entries == exits,
         "write pairs: {entries} entries, {exits} exits"
     );
+    // LTTng-modules' fields: the answers written to stdout (fd 1, a pipe: written
+    // whole), the commands read from stdin (fd 0) into a buffer named on the exit.
+    let int = |e: &ctf::reader::Event, f: &str| {
+        field(&e.fields, f)
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| panic!("{} without {f}: {e:?}", e.name))
+    };
+    let next_exit = |entry: &ctf::reader::Event, exit: &str| {
+        *mine
+            .iter()
+            .find(|e| name(e) == exit && e.timestamp_ns >= entry.timestamp_ns)
+            .unwrap_or_else(|| panic!("no {exit} after {entry:?}"))
+    };
+    for w in mine.iter().filter(|e| name(e) == "syscall_entry_write") {
+        assert_eq!(int(w, "fd"), 1, "{w:?}");
+        assert!(int(w, "buf") != 0);
+        assert_eq!(
+            int(next_exit(w, "syscall_exit_write"), "ret"),
+            int(w, "count")
+        );
+    }
+    let stdin_reads: Vec<_> = mine
+        .iter()
+        .filter(|e| name(e) == "syscall_entry_read" && int(e, "fd") == 0)
+        .collect();
+    assert!(
+        stdin_reads.len() >= 3,
+        "{} reads of stdin",
+        stdin_reads.len()
+    );
+    for r in &stdin_reads {
+        let exit = next_exit(r, "syscall_exit_read");
+        let ret = int(exit, "ret");
+        assert!(ret > 0 && ret <= int(r, "count"), "{r:?} {exit:?}");
+        assert!(int(exit, "buf") != 0, "{exit:?}");
+    }
     // The file names it opened, in the `openat` entries' payload (LTTng's fields),
     // each followed by its exit: -ENOENT (-2) for the file that does not exist.
     let opened: Vec<(String, i128)> = mine
@@ -327,6 +363,14 @@ fn kernel_and_userspace_events_share_one_timeline() {
         );
         let text = String::from_utf8_lossy(&bt.stdout);
         assert!(text.contains("myapp:request") && text.contains("sched_switch"));
+        let write = text
+            .lines()
+            .find(|l| l.contains("syscall_entry_write:") && l.contains(&format!("vtid = {pid} ")))
+            .unwrap_or_else(|| panic!("babeltrace2 shows no write of {pid}"));
+        assert!(
+            write.contains("{ fd = 1, buf = ") && write.contains(", count = "),
+            "{write}"
+        );
     }
     lttng(u, h, s, &["destroy"]);
 }

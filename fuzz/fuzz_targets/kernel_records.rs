@@ -4,7 +4,8 @@
 //! from the input (`u16` length, `u16` timestamp step, bytes), with the session's state
 //! (paths, processes) carried from one to the next. It must never panic; a refused
 //! record leaves the output as it was; an absorbed one (a path probe) writes nothing;
-//! the waiting paths and the process table stay bounded.
+//! the waiting paths, the process table and the system call entries kept for their
+//! exits stay bounded.
 #![no_main]
 
 use ctf::kernel::{Encoded, KernelSchema, SessionState};
@@ -43,5 +44,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         assert!(state.paths.pending() <= 4096);
         assert!(state.tasks.known() <= 1 << 16);
+        assert!(state.syscalls.pending() <= 1 << 16);
     }
 });

@@ -466,12 +466,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     (true, _, None) => (Vec::new(), Some(Vec::new())),
                     (true, false, Some(n)) => {
                         let names = split_list(&n);
-                        if let Some(bad) = names.iter().find(|n| {
-                            !ctf::syscalls::X86_64
-                                .iter()
-                                .flatten()
-                                .any(|s| *s == n.as_str())
-                        }) {
+                        if let Some(bad) =
+                            names.iter().find(|n| ctf::syscalls::native_nr(n).is_none())
+                        {
                             return Err(usage(format!(
                                 "'{bad}' is not a system call (see `lttng list -k --syscall`)"
                             )));
@@ -610,8 +607,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ));
                 }
                 println!("System calls:\n-------------");
-                for name in ctf::syscalls::X86_64.iter().flatten() {
-                    println!("      {name} (type: syscall)");
+                for call in ctf::syscalls::native_calls() {
+                    println!("      {} (type: syscall)", call.name);
                 }
                 return Ok(ExitCode::SUCCESS);
             }

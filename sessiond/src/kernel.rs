@@ -230,8 +230,8 @@ impl KernelSide {
         let ids = self.syscall_ids.as_ref()?;
         Some(
             ids.iter()
-                .filter_map(|&n| ctf::syscalls::X86_64.get(n as usize).copied().flatten())
-                .map(String::from)
+                .filter_map(|&n| ctf::syscalls::native(n.into()))
+                .map(|c| c.name.to_string())
                 .collect(),
         )
     }
@@ -248,11 +248,9 @@ impl KernelSide {
         }
         let mut ids = self.syscall_ids.clone().unwrap_or_default();
         for n in names {
-            let nr = ctf::syscalls::X86_64
-                .iter()
-                .position(|s| *s == Some(n.as_str()))
+            let nr = ctf::syscalls::native_nr(n)
                 .ok_or_else(|| KernelError::NoMatch(format!("--syscall {n}")))?;
-            ids.insert(nr as u32);
+            ids.insert(nr);
         }
         if ids.len() > proto::wire::privd::MAX_SYSCALL_IDS {
             return Err(KernelError::NoMatch(format!(

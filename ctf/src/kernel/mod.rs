@@ -9,19 +9,17 @@
 //! Names follow LTTng-modules where Trace Compass's kernel analyses look for them:
 //! `common_*` fields are dropped; in `sched_*` events a `pid` field becomes `tid`
 //! (`prev_pid` → `prev_tid`, ...) and priorities are shifted by −100 as LTTng records
-//! them; `raw_syscalls:sys_enter`/`sys_exit` become one class per system call,
-//! `syscall_entry_<name>` (`args`) and `syscall_exit_<name>` (`ret`), names from the
-//! x86-64 table ([`crate::syscalls`]), unknown numbers `syscall_entry_unknown` (with
-//! `id`); `softirq_*` become `irq_softirq_*`, `hrtimer_*` and `itimer_*` become
+//! them; `raw_syscalls:sys_enter`/`sys_exit` become one class per system call with
+//! LTTng-modules' fields (see [`syscall`] and [`crate::syscalls`]); `softirq_*` become
+//! `irq_softirq_*`, `hrtimer_*` and `itimer_*` become
 //! `timer_hrtimer_*` and `timer_itimer_*`. Other events keep their ftrace name and
 //! fields. Strings (`char[N]`,
 //! `__data_loc`) become NUL-terminated CTF strings.
 //!
-//! `syscall_entry_open` and `syscall_entry_openat` get LTTng's fields (`dfd`,
-//! `filename`, `flags`, `mode`) instead of `args`. The kernel records only the path's
-//! address; the path itself comes from a path probe ([`proto::ftrace::PATH_PROBES`],
-//! uprobes on the C library that privd defines, and on the dynamic loader's own
-//! `openat` calls), whose record the encoder keeps in
+//! The file name of `syscall_entry_open` and `syscall_entry_openat` is not in the
+//! kernel's record, which has only the path's address; it comes from a path probe
+//! ([`proto::ftrace::PATH_PROBES`], uprobes on the C library that privd defines, and on
+//! the dynamic loader's own `openat` calls), whose record the encoder keeps in
 //! [`PathHints`] and joins to the same thread's next system call entry. Without a
 //! probe record (no probe, a program that makes the system call itself) `filename` is
 //! empty.
@@ -50,6 +48,7 @@ use proto::wire::consumer::ProcessState;
 use crate::metadata::EventClass;
 
 mod state;
+mod syscall;
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +56,7 @@ use state::CLONE_THREAD;
 pub use state::{PathHints, SessionState, Tasks, PATH_WINDOW};
 #[cfg(test)]
 use state::{MAX_PATH, MAX_PENDING_PATHS, MAX_PENDING_TASKS, MAX_TASKS};
+pub use syscall::Entries;
 
 /// How one output field is read from the ftrace payload.
 #[derive(Clone, Debug)]
@@ -72,15 +72,11 @@ enum Decoder {
         class: u32,
         plans: Vec<Plan>,
     },
-    /// The classes of the x86-64 system calls (`opens`: `args` is the usual six words,
-    /// and `open`/`openat` have classes with LTTng's fields) and of the 32-bit
-    /// programs' (`compat_syscall_*`).
+    /// `raw_syscalls:sys_enter`: one class per system call (see [`syscall`]).
     SysEnter {
-        native: Calls,
-        compat: Calls,
+        classes: syscall::Classes,
         id: Field,
         args: Field,
-        opens: bool,
     },
     /// A path probe's record: no event of its own, its path waits in [`PathHints`].
     PathHint {
@@ -103,8 +99,7 @@ enum Decoder {
         clone_flags: Field,
     },
     SysExit {
-        native: Calls,
-        compat: Calls,
+        classes: syscall::Classes,
         id: Field,
         ret: Field,
     },
@@ -115,20 +110,6 @@ enum Decoder {
         plans: Vec<Plan>,
         tid: Field,
     },
-}
-
-/// The classes of one system call numbering: `by_nr[n]` for call `n` if it has a
-/// name, else `unknown` (with the number in `id`).
-#[derive(Clone, Debug)]
-struct Calls {
-    by_nr: Vec<Option<u32>>,
-    unknown: u32,
-}
-
-impl Calls {
-    fn class(&self, nr: i64) -> Option<u32> {
-        usize::try_from(nr).ok().and_then(|n| *self.by_nr.get(n)?)
-    }
 }
 
 /// The kernel trace's event classes and how to encode records into them.
@@ -160,10 +141,6 @@ pub enum Encoded {
     /// A path probe's record, kept for the thread's next system call: nothing to write.
     Absorbed,
 }
-
-/// `open`'s and `openat`'s numbers (x86-64).
-const NR_OPEN: i64 = 2;
-const NR_OPENAT: i64 = 257;
 
 fn int(bits: u32, signed: bool) -> IntType {
     IntType::new(bits as u8, signed, Base::Dec)
@@ -235,65 +212,32 @@ impl KernelSchema {
         for f in formats {
             let field = |n: &str| f.fields.iter().find(|x| x.name == n).cloned();
             match f.name.as_str() {
-                "sys_enter" | "sys_exit" if field("id").is_some() => {
+                "sys_enter" | "sys_exit" => {
                     let enter = f.name == "sys_enter";
-                    let prefix = if enter {
-                        "syscall_entry_"
-                    } else {
-                        "syscall_exit_"
-                    };
-                    let (Some(id_field), Some(other)) =
+                    let (Some(id), Some(other)) =
                         (field("id"), field(if enter { "args" } else { "ret" }))
                     else {
                         continue;
                     };
-                    let Some(other_ty) = out_type(&other) else {
+                    let fits = if enter {
+                        syscall::is_args(&other)
+                    } else {
+                        matches!(other.kind, FieldKind::Integer { .. }) && other.size == 8
+                    };
+                    if !fits || !matches!(id.kind, FieldKind::Integer { .. }) {
                         continue;
-                    };
-                    let opens = enter
-                        && other.size == 48
-                        && matches!(other.kind, FieldKind::Array { len: 6, .. });
-                    let plain = vec![FieldDesc {
-                        name: other.name.clone(),
-                        ty: other_ty.clone(),
-                    }];
-                    let mut calls = |prefix: &str, table: &[Option<&str>], native: bool| {
-                        let by_nr = table
-                            .iter()
-                            .enumerate()
-                            .map(|(nr, name)| {
-                                let fields = match nr as i64 {
-                                    NR_OPEN | NR_OPENAT if opens && native => {
-                                        open_fields(nr as i64)
-                                    }
-                                    _ => plain.clone(),
-                                };
-                                name.map(|n| push(&mut s, desc(format!("{prefix}{n}"), fields)))
-                            })
-                            .collect();
-                        let mut unknown = vec![FieldDesc {
-                            name: "id".into(),
-                            ty: FieldType::Integer(int(64, true)),
-                        }];
-                        unknown.extend(plain.iter().cloned());
-                        let unknown = push(&mut s, desc(format!("{prefix}unknown"), unknown));
-                        Calls { by_nr, unknown }
-                    };
-                    let native = calls(prefix, crate::syscalls::X86_64, true);
-                    let compat = calls(&format!("compat_{prefix}"), crate::syscalls::I386, false);
+                    }
+                    let classes = syscall::Classes::new(enter, |d| push(&mut s, d));
                     let d = if enter {
                         Decoder::SysEnter {
-                            native,
-                            compat,
-                            id: id_field,
+                            classes,
+                            id,
                             args: other,
-                            opens,
                         }
                     } else {
                         Decoder::SysExit {
-                            native,
-                            compat,
-                            id: id_field,
+                            classes,
+                            id,
                             ret: other,
                         }
                     };
@@ -541,59 +485,31 @@ impl KernelSchema {
                 state.tasks.exec(new);
                 Some(Encoded::Event(*class))
             }
-            Decoder::SysEnter {
-                native,
-                compat,
-                id,
-                args,
-                opens,
-            } => {
+            Decoder::SysEnter { classes, id, args } => {
                 let nr = read_int(payload, id.offset, id.size, true)?;
                 let path = if self.path_probes {
                     state.paths.take(tid, ts)
                 } else {
                     None
                 };
-                let calls = if state.tasks.enters(tid, nr) {
-                    compat
-                } else {
-                    native
-                };
-                match calls.class(nr) {
-                    Some(class)
-                        if *opens
-                            && std::ptr::eq(calls, native)
-                            && (nr == NR_OPEN || nr == NR_OPENAT) =>
-                    {
-                        put_open(payload, args, nr, path.as_deref().unwrap_or(b""), out)
-                            .map(|()| Encoded::Event(class))
-                    }
-                    Some(class) => put_field(payload, args, 0, out).map(|()| Encoded::Event(class)),
-                    None => {
-                        out.extend_from_slice(&nr.to_le_bytes());
-                        put_field(payload, args, 0, out).map(|()| Encoded::Event(calls.unknown))
-                    }
-                }
+                let compat = state.tasks.enters(tid, nr);
+                let entries = &mut state.syscalls;
+                syscall::encode_entry(classes, payload, nr, args, tid, compat, path, entries, out)
+                    .map(Encoded::Event)
             }
-            Decoder::SysExit {
-                native,
-                compat,
-                id,
-                ret,
-            } => {
+            Decoder::SysExit { classes, id, ret } => {
                 let nr = read_int(payload, id.offset, id.size, true)?;
-                let calls = if state.tasks.is_compat(tid) {
-                    compat
-                } else {
-                    native
-                };
-                match calls.class(nr) {
-                    Some(class) => put_field(payload, ret, 0, out).map(|()| Encoded::Event(class)),
-                    None => {
-                        out.extend_from_slice(&nr.to_le_bytes());
-                        put_field(payload, ret, 0, out).map(|()| Encoded::Event(calls.unknown))
-                    }
-                }
+                let ret = read_int(payload, ret.offset, ret.size, true)?;
+                let compat = state.tasks.is_compat(tid);
+                Some(Encoded::Event(syscall::encode_exit(
+                    classes,
+                    nr,
+                    ret,
+                    tid,
+                    compat,
+                    &mut state.syscalls,
+                    out,
+                )))
             }
         }
     }
@@ -611,38 +527,6 @@ fn read_int(p: &[u8], offset: u32, size: u32, signed: bool) -> Option<i64> {
     } else {
         raw as i64
     })
-}
-
-/// LTTng's fields of `syscall_entry_open` (`nr` 2) and `syscall_entry_openat` (257).
-fn open_fields(nr: i64) -> Vec<FieldDesc> {
-    let f = |name: &str, ty: FieldType| FieldDesc {
-        name: name.into(),
-        ty,
-    };
-    let mut v = Vec::with_capacity(4);
-    if nr == NR_OPENAT {
-        v.push(f("dfd", FieldType::Integer(int(32, true))));
-    }
-    v.push(f("filename", FieldType::String));
-    v.push(f("flags", FieldType::Integer(int(32, true))));
-    v.push(f("mode", FieldType::Integer(int(16, false))));
-    v
-}
-
-/// Writes the fields of [`open_fields`] from the system call's argument words.
-fn put_open(p: &[u8], args: &Field, nr: i64, path: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let word = |i: u32| read_int(p, args.offset.checked_add(8 * i)?, 8, false);
-    let first = if nr == NR_OPENAT {
-        out.extend_from_slice(&(word(0)? as i32).to_le_bytes());
-        2
-    } else {
-        1
-    };
-    let (flags, mode) = (word(first)?, word(first + 1)?);
-    put_str(path, out);
-    out.extend_from_slice(&(flags as i32).to_le_bytes());
-    out.extend_from_slice(&(mode as u16).to_le_bytes());
-    Some(())
 }
 
 /// The bytes of a `__data_loc`/`__rel_loc` string field (bounds-checked).

@@ -36,6 +36,8 @@ fn bounded_insert(set: &mut HashSet<i32>, v: i32, max: usize) {
 pub struct SessionState {
     pub paths: PathHints,
     pub tasks: Tasks,
+    /// Each thread's last system call entry, for its exit (see [`super::syscall`]).
+    pub syscalls: super::Entries,
 }
 
 /// Which process each thread belongs to, as far as the trace tells: the statedump's

@@ -422,3 +422,158 @@ fn path_probe_records_are_untrusted() {
     s.encode(&big, 1, &mut paths, &mut out).unwrap();
     assert_eq!(paths.paths.take(1, 1).unwrap().len(), MAX_PATH);
 }
+
+/// The schema of `sys_enter` and `sys_exit`, and a way to encode a record into the
+/// class it names and its payload after the context.
+fn syscall_schema() -> (KernelSchema, SessionState) {
+    let formats = [ENTER, EXIT].map(|f| parse_format(f).unwrap());
+    (KernelSchema::new(&formats), SessionState::default())
+}
+
+fn encoded(s: &KernelSchema, state: &mut SessionState, record: &[u8]) -> (String, Vec<u8>) {
+    let mut out = Vec::new();
+    let Some(Encoded::Event(class)) = s.encode(record, 1, state, &mut out) else {
+        panic!("not encoded");
+    };
+    (
+        s.classes[class as usize].desc.name.clone(),
+        out[4..].to_vec(),
+    )
+}
+
+fn field_names(s: &KernelSchema, event: &str) -> Vec<String> {
+    let c = s.classes.iter().find(|c| c.desc.name == event).unwrap();
+    c.desc.fields.iter().map(|f| f.name.clone()).collect()
+}
+
+#[test]
+fn read_records_fd_and_count_on_entry_and_ret_and_buf_on_exit() {
+    let (s, mut state) = syscall_schema();
+    assert_eq!(field_names(&s, "syscall_entry_read"), ["fd", "count"]);
+    assert_eq!(field_names(&s, "syscall_exit_read"), ["ret", "buf"]);
+    let (name, p) = encoded(&s, &mut state, &enter(7, 0, [3, 0x7ffd_0000, 832, 9, 9, 9]));
+    assert_eq!(name, "syscall_entry_read");
+    let mut want = 3u32.to_le_bytes().to_vec();
+    want.extend(832u64.to_le_bytes());
+    assert_eq!(p, want);
+    // Another thread's call in between does not mix up the arguments.
+    encoded(&s, &mut state, &enter(8, 0, [4, 0x1111, 1, 0, 0, 0]));
+    let (name, p) = encoded(&s, &mut state, &exit(7, 0, 832));
+    assert_eq!(name, "syscall_exit_read");
+    let mut want = 832i64.to_le_bytes().to_vec();
+    want.extend(0x7ffd_0000u64.to_le_bytes());
+    assert_eq!(p, want);
+    // An exit without its entry (entered before tracing started): buf 0.
+    let (_, p) = encoded(&s, &mut state, &exit(9, 0, 5));
+    assert_eq!(p[8..], 0u64.to_le_bytes());
+    // The kept entry is used up by its exit; thread 8's is still there.
+    assert_eq!(state.syscalls.pending(), 1);
+}
+
+#[test]
+fn typed_fields_have_lttng_sizes_and_bases() {
+    let (s, mut state) = syscall_schema();
+    let ty = |event: &str, field: &str| {
+        let c = s.classes.iter().find(|c| c.desc.name == event).unwrap();
+        c.desc
+            .fields
+            .iter()
+            .find(|f| f.name == field)
+            .unwrap()
+            .ty
+            .clone()
+    };
+    let FieldType::Integer(mode) = ty("syscall_entry_openat", "mode") else {
+        panic!()
+    };
+    assert_eq!((mode.bits, mode.signed), (16, false));
+    let FieldType::Integer(ret) = ty("syscall_exit_mmap", "ret") else {
+        panic!()
+    };
+    assert_eq!((ret.bits, ret.signed, ret.base), (64, false, Base::Hex));
+    // mmap's fd is an int: a 32-bit -1.
+    let (name, p) = encoded(
+        &s,
+        &mut state,
+        &enter(1, 9, [0, 4096, 3, 0x22, u64::MAX, 0]),
+    );
+    assert_eq!(name, "syscall_entry_mmap");
+    assert_eq!(
+        field_names(&s, &name),
+        ["addr", "len", "prot", "flags", "fd", "offset"]
+    );
+    assert_eq!(p.len(), 8 + 8 + 4 + 4 + 4 + 8);
+    assert_eq!(p[24..28], (-1i32).to_le_bytes());
+}
+
+#[test]
+fn values_lttng_reads_from_the_program_s_memory_are_empty() {
+    let (s, mut state) = syscall_schema();
+    // pipe: fildes[2] on exit, from memory: -1, -1.
+    encoded(&s, &mut state, &enter(1, 22, [0x1000, 0, 0, 0, 0, 0]));
+    let (name, p) = encoded(&s, &mut state, &exit(1, 22, 0));
+    assert_eq!(name, "syscall_exit_pipe");
+    let mut want = 0i64.to_le_bytes().to_vec();
+    want.extend((-1i32).to_le_bytes());
+    want.extend((-1i32).to_le_bytes());
+    assert_eq!(p, want);
+    // connect: the address's family, port and bytes are LTTng's; here 0 and empty.
+    assert_eq!(
+        field_names(&s, "syscall_entry_connect"),
+        [
+            "fd",
+            "uservaddr",
+            "addrlen",
+            "family",
+            "dport",
+            "v4addr",
+            "v6addr"
+        ]
+    );
+    let (_, p) = encoded(&s, &mut state, &enter(1, 42, [5, 0xabc, 16, 0, 0, 0]));
+    let mut want = 5i32.to_le_bytes().to_vec();
+    want.extend(0xabcu64.to_le_bytes());
+    want.extend(16i32.to_le_bytes());
+    want.extend([0u8; 2 + 2 + 4 + 4]);
+    assert_eq!(p, want);
+    // execve's file name (no path probe for it): an empty string.
+    let (name, p) = encoded(&s, &mut state, &enter(1, 59, [0x10, 0x20, 0x30, 0, 0, 0]));
+    assert_eq!(name, "syscall_entry_execve");
+    let mut want = vec![0u8];
+    want.extend(0x20u64.to_le_bytes());
+    want.extend(0x30u64.to_le_bytes());
+    assert_eq!(p, want);
+}
+
+#[test]
+fn unknown_system_calls_carry_id_and_args_on_entry_and_exit() {
+    let (s, mut state) = syscall_schema();
+    assert_eq!(field_names(&s, "syscall_entry_unknown"), ["id", "args"]);
+    assert_eq!(
+        field_names(&s, "syscall_exit_unknown"),
+        ["id", "ret", "args"]
+    );
+    let args = [1, 2, 3, 4, 5, 6];
+    let (name, p) = encoded(&s, &mut state, &enter(3, 462, args));
+    assert_eq!(name, "syscall_entry_unknown");
+    let mut words: Vec<u8> = Vec::new();
+    args.iter().for_each(|a| words.extend(a.to_le_bytes()));
+    let mut want = 462i32.to_le_bytes().to_vec();
+    want.extend(&words);
+    assert_eq!(p, want);
+    let (name, p) = encoded(&s, &mut state, &exit(3, 462, -38));
+    assert_eq!(name, "syscall_exit_unknown");
+    let mut want = 462i32.to_le_bytes().to_vec();
+    want.extend((-38i64).to_le_bytes());
+    want.extend(&words);
+    assert_eq!(p, want);
+}
+
+#[test]
+fn kept_entries_stay_bounded() {
+    let (s, mut state) = syscall_schema();
+    for tid in 0..(syscall::MAX_ENTRIES as i32 + 10) {
+        encoded(&s, &mut state, &enter(tid, 0, [0; 6]));
+    }
+    assert!(state.syscalls.pending() <= syscall::MAX_ENTRIES);
+}
