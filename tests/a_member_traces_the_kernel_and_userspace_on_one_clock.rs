@@ -14,95 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ctf::reader::Value;
+use support::kernel_session::*;
 use support::tracing_group::*;
 use support::user::bin_dir;
 use support::*;
-
-/// A command run as `user` with the user's groups, in `home`, asking `privd`.
-fn as_member(user: &str, home: &Path, privd: &Path, program: &Path) -> Command {
-    let mut c = Command::new("setpriv");
-    c.args(become_user(user))
-        .arg("env")
-        .arg(format!("HOME={}", home.display()))
-        .arg(format!("LTTNG_HOME={}", home.display()))
-        .arg(format!("LTTNG_PRIVD_SOCKET={}", privd.display()))
-        .arg("LIBUST_REGISTER_TIMEOUT_MS=10000")
-        .arg(program);
-    c
-}
-
-fn lttng(user: &str, home: &Path, privd: &Path, args: &[&str]) -> String {
-    let out = as_member(user, home, privd, &bin_dir().join("lttng"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "lttng {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A tracing group with a privd, and a private home owned by `who` (its member, or
-/// the stranger).
-struct Setup {
-    acc: Accounts,
-    privd: Privd,
-    home: TempDir,
-    /// The uid owning the home.
-    uid: u32,
-}
-
-impl Setup {
-    fn new(tag: &str, stranger: bool) -> Setup {
-        let acc = Accounts::new();
-        // Only the timeline test defines the path probes (global to the machine).
-        let privd = if tag == "ktrace" {
-            Privd::start_with_path_probes(&acc.group, 4)
-        } else {
-            Privd::start(&acc.group, 4)
-        };
-        let home = TempDir::new(tag);
-        let who = if stranger { &acc.stranger } else { &acc.member };
-        let uid = id("-u", who);
-        std::os::unix::fs::chown(home.path(), Some(uid), None).unwrap();
-        Setup {
-            acc,
-            privd,
-            home,
-            uid,
-        }
-    }
-
-    /// (user, home, privd socket) of the member.
-    fn member(&self) -> (&str, &Path, &Path) {
-        (
-            self.acc.member.as_str(),
-            self.home.path(),
-            self.privd.socket.as_path(),
-        )
-    }
-
-    /// The session output under the home.
-    fn output(&self) -> PathBuf {
-        std::fs::read_dir(self.home.path().join("lttng-traces"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        if let Ok(p) = std::fs::read_to_string(self.home.path().join(".lttng-rs/sessiond.lock")) {
-            let _ = Command::new("kill").arg(p.trim()).status();
-        }
-    }
-}
 
 #[test]
 fn kernel_and_userspace_events_share_one_timeline() {

@@ -617,6 +617,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("Kernel events:\n-------------");
                 for e in events.iter().filter(|e| !is_path_probe(e)) {
                     let (sys, name) = e.split_once(':').unwrap_or(("", e));
+                    let name = ctf::kernel::lttng_event_name(name);
                     println!("      {name} (loglevel: TRACE_EMERG (0)) (type: tracepoint) [{sys}]");
                 }
                 return Ok(ExitCode::SUCCESS);

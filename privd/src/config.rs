@@ -21,6 +21,8 @@
 //! idle_timeout_ms = 60000
 //! reply_timeout_ms = 5000
 //! # the events members may enable (system:event, `*` globs)
+//! # (kernel addresses and page frame numbers: see SECURITY.md, "What a member's
+//! # kernel trace reveals")
 //! events = sched:*, raw_syscalls:*, irq:*, timer:*, block:block_rq_issue
 //! # the C library whose open functions get path probes (`off`: none, and openat
 //! # entries carry no file name)
@@ -84,6 +86,7 @@ impl Default for Config {
                 "sched:sched_process_exec",
                 "sched:sched_process_free",
                 "sched:sched_process_wait",
+                "sched:sched_stat_runtime",
                 // Enabled with sched_process_fork: whether the new task is a thread.
                 "task:task_newtask",
                 "raw_syscalls:sys_enter",
@@ -92,6 +95,15 @@ impl Default for Config {
                 "timer:*",
                 "block:block_rq_issue",
                 "block:block_rq_complete",
+                "block:block_rq_insert",
+                "block:block_rq_requeue",
+                "block:block_bio_*",
+                "net:net_dev_xmit",
+                "net:net_dev_queue",
+                "net:netif_receive_skb",
+                "net:netif_rx",
+                "kmem:mm_page_alloc",
+                "kmem:mm_page_free",
                 "power:cpu_idle",
                 "power:cpu_frequency",
                 // privd's own path probes (see path_probes.rs): sessiond enables them

@@ -25,6 +25,16 @@ use crate::consumer::{Consumer, ConsumerError};
 use crate::privd::{self, PrivdError};
 
 /// Per-CPU kernel buffer asked of privd by default (it caps it).
+/// Whether the pattern a user typed names ftrace event `event` (`system:event`): by
+/// its ftrace name with or without the system, or by the name LTTng-modules gives it
+/// (`irq_softirq_entry`, `kmem_mm_page_alloc`).
+fn names_match(pattern: &str, event: &str) -> bool {
+    let bare = event.split_once(':').map_or(event, |(_, n)| n);
+    glob_match(pattern, event)
+        || glob_match(pattern, bare)
+        || glob_match(pattern, &ctf::kernel::lttng_event_name(bare))
+}
+
 pub const BUFFER_KB: u32 = 4096;
 
 /// Why the kernel side failed; the texts are for the user.
@@ -156,13 +166,7 @@ impl KernelSide {
         };
         let mut wanted: Vec<String> = Vec::new();
         for p in patterns {
-            let hits: Vec<&String> = allowed
-                .iter()
-                .filter(|e| {
-                    let bare = e.split_once(':').map_or(e.as_str(), |(_, n)| n);
-                    glob_match(p, e) || glob_match(p, bare)
-                })
-                .collect();
+            let hits: Vec<&String> = allowed.iter().filter(|e| names_match(p, e)).collect();
             if hits.is_empty() {
                 return Err(KernelError::NoMatch(p.chars().take(80).collect()));
             }
@@ -270,10 +274,7 @@ impl KernelSide {
             let matched: Vec<String> = self
                 .events
                 .iter()
-                .filter(|e| {
-                    let bare = e.split_once(':').map_or(e.as_str(), |(_, n)| n);
-                    glob_match(p, e) || glob_match(p, bare)
-                })
+                .filter(|e| names_match(p, e))
                 .cloned()
                 .collect();
             if matched.is_empty() {

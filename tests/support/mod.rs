@@ -3,6 +3,7 @@
 
 pub mod c;
 pub mod holder;
+pub mod kernel_session;
 pub mod sandbox;
 pub mod tracing_group;
 pub mod user;
@@ -328,5 +329,29 @@ pub fn run_bounded(c: &mut Command, limit: std::time::Duration) -> Output {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("{c:?} still runs after {limit:?}");
         }
+    }
+}
+
+/// A CTF field type in the notation of the tests' tables written from LTTng-modules:
+/// `i32`, `u64`, `x64` (unsigned, shown in hex), `str`, `text16` (a `char[16]` shown
+/// as text), `i32[2]`, `be8*u32` (a sequence of big-endian bytes with a 32-bit count).
+pub fn type_notation(t: &proto::event::FieldType) -> String {
+    use proto::event::{Base, FieldType, IntType};
+    let int = |i: &IntType| {
+        let kind = match (i.base, i.signed, i.network) {
+            (_, _, true) => "be",
+            (Base::Hex, _, _) => "x",
+            (_, true, _) => "i",
+            (_, false, _) => "u",
+        };
+        format!("{kind}{}", i.bits)
+    };
+    match t {
+        FieldType::Integer(i) => int(i),
+        FieldType::String => "str".into(),
+        FieldType::Array { elem, len } if elem.text => format!("text{len}"),
+        FieldType::Array { elem, len } => format!("{}[{len}]", int(elem)),
+        FieldType::Sequence { elem, length } => format!("{}*{}", int(elem), int(length)),
+        other => format!("{other:?}"),
     }
 }

@@ -47,6 +47,7 @@ use proto::wire::consumer::ProcessState;
 
 use crate::metadata::EventClass;
 
+mod layout;
 mod state;
 mod syscall;
 #[cfg(test)]
@@ -60,10 +61,56 @@ pub use syscall::Entries;
 
 /// How one output field is read from the ftrace payload.
 #[derive(Clone, Debug)]
-struct Plan {
-    src: Field,
-    /// Added to integer values (the −100 of priorities).
-    shift: i64,
+enum Plan {
+    /// An ftrace field as it is (an event LTTng-modules does not instrument).
+    Same(Field),
+    /// A field of LTTng's layout ([`layout`]); `src` for the sources that read one.
+    Lttng {
+        src: Option<Field>,
+        from: layout::Source,
+        out: layout::Out,
+    },
+}
+
+impl Plan {
+    /// The plans and fields of LTTng's `layout` for the ftrace fields `fields`.
+    fn of_layout(l: &layout::Layout, fields: &[Field]) -> (Vec<Plan>, Vec<FieldDesc>) {
+        let mut plans = Vec::new();
+        let mut descs = Vec::new();
+        for &(name, out, from) in l.fields {
+            let src = match from {
+                layout::Source::Field(n) | layout::Source::Prio(n) | layout::Source::Rwbs(n) => {
+                    // A field an older kernel lacks: LTTng-modules leaves it out there too.
+                    let Some(f) = fields.iter().find(|f| f.name == n) else {
+                        continue;
+                    };
+                    let text = matches!(
+                        f.kind,
+                        FieldKind::CharArray | FieldKind::DataLocString | FieldKind::RelLocString
+                    );
+                    let fits = match from {
+                        layout::Source::Rwbs(_) => f.kind == FieldKind::CharArray,
+                        layout::Source::Prio(_) => matches!(f.kind, FieldKind::Integer { .. }),
+                        _ => match out {
+                            layout::Out::Int { .. } => matches!(f.kind, FieldKind::Integer { .. }),
+                            layout::Out::Text16 | layout::Out::Str => text,
+                        },
+                    };
+                    if !fits {
+                        continue;
+                    }
+                    Some(f.clone())
+                }
+                layout::Source::Tid | layout::Source::Zero => None,
+            };
+            plans.push(Plan::Lttng { src, from, out });
+            descs.push(FieldDesc {
+                name: name.into(),
+                ty: out.field_type(),
+            });
+        }
+        (plans, descs)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -160,10 +207,15 @@ fn out_type(f: &Field) -> Option<FieldType> {
     })
 }
 
-/// LTTng's name for the ftrace event `event` (lttng-modules ≥ 2.7 puts softirq and
-/// hrtimer events under their subsystem's prefix, and Trace Compass's kernel analyses
-/// look for those names).
-fn lttng_event_name(event: &str) -> String {
+/// LTTng's name for the ftrace event `event` (without its system): LTTng-modules'
+/// for the events it instruments ([`layout`]: `kmem_mm_page_alloc`,
+/// `net_if_receive_skb`, ...); otherwise softirq and hrtimer events under their
+/// subsystem's prefix as lttng-modules ≥ 2.7 names them (Trace Compass's kernel
+/// analyses look for those names), and the ftrace name.
+pub fn lttng_event_name(event: &str) -> String {
+    if let Some(l) = layout::of(event) {
+        return l.lttng.to_string();
+    }
     if event.starts_with("softirq_") {
         format!("irq_{event}")
     } else if event.starts_with("hrtimer_") || event.starts_with("itimer_") {
@@ -261,36 +313,43 @@ impl KernelSchema {
                     ) else {
                         continue;
                     };
-                    let (Some(comm_ty), Some(tid_ty)) = (out_type(&pc), out_type(&pt)) else {
+                    let comms = [&pc, &cc].iter().all(|c| {
+                        matches!(
+                            c.kind,
+                            FieldKind::CharArray
+                                | FieldKind::DataLocString
+                                | FieldKind::RelLocString
+                        )
+                    });
+                    let tids = [&pt, &ct]
+                        .iter()
+                        .all(|t| matches!(t.kind, FieldKind::Integer { .. }));
+                    if !comms || !tids {
                         continue;
-                    };
-                    let (Some(child_comm_ty), Some(child_tid_ty)) = (out_type(&cc), out_type(&ct))
-                    else {
-                        continue;
-                    };
-                    let i32_field = |name: &str| FieldDesc {
+                    }
+                    let f_ = |name: &str, ty: FieldType| FieldDesc {
                         name: name.into(),
-                        ty: FieldType::Integer(int(32, true)),
+                        ty,
                     };
+                    let comm = || layout::Out::Text16.field_type();
+                    let i32_ty = || FieldType::Integer(int(32, true));
+                    let u32_ty = || FieldType::Integer(int(32, false));
                     let fields = vec![
-                        FieldDesc {
-                            name: "parent_comm".into(),
-                            ty: comm_ty,
-                        },
-                        FieldDesc {
-                            name: "parent_tid".into(),
-                            ty: tid_ty,
-                        },
-                        i32_field("parent_pid"),
-                        FieldDesc {
-                            name: "child_comm".into(),
-                            ty: child_comm_ty,
-                        },
-                        FieldDesc {
-                            name: "child_tid".into(),
-                            ty: child_tid_ty,
-                        },
-                        i32_field("child_pid"),
+                        f_("parent_comm", comm()),
+                        f_("parent_tid", i32_ty()),
+                        f_("parent_pid", i32_ty()),
+                        f_("parent_ns_inum", u32_ty()),
+                        f_("child_comm", comm()),
+                        f_("child_tid", i32_ty()),
+                        f_(
+                            "vtids",
+                            FieldType::Sequence {
+                                elem: int(32, true),
+                                length: int(8, false),
+                            },
+                        ),
+                        f_("child_pid", i32_ty()),
+                        f_("child_ns_inum", u32_ty()),
                     ];
                     let class = push(&mut s, desc(f.name.clone(), fields));
                     s.by_id.insert(
@@ -305,29 +364,33 @@ impl KernelSchema {
                     );
                 }
                 _ => {
-                    let plans: Vec<Plan> = f
-                        .fields
-                        .iter()
-                        .filter(|x| !x.name.starts_with("common_"))
-                        .map(|x| Plan {
-                            src: x.clone(),
-                            shift: if f.name.starts_with("sched_") && x.name.ends_with("prio") {
-                                -100
-                            } else {
-                                0
-                            },
-                        })
-                        .collect();
-                    let fields = plans
-                        .iter()
-                        .filter_map(|p| {
-                            Some(FieldDesc {
-                                name: lttng_field_name(&f.name, &p.src.name),
-                                ty: out_type(&p.src)?,
-                            })
-                        })
-                        .collect();
-                    let class = push(&mut s, desc(lttng_event_name(&f.name), fields));
+                    let (plans, fields, name) = match layout::of(&f.name) {
+                        Some(l) => {
+                            let (plans, fields) = Plan::of_layout(l, &f.fields);
+                            (plans, fields, l.lttng.to_string())
+                        }
+                        None => {
+                            let plans: Vec<Plan> = f
+                                .fields
+                                .iter()
+                                .filter(|x| !x.name.starts_with("common_"))
+                                .map(|x| Plan::Same(x.clone()))
+                                .collect();
+                            let fields = f
+                                .fields
+                                .iter()
+                                .filter(|x| !x.name.starts_with("common_"))
+                                .filter_map(|x| {
+                                    Some(FieldDesc {
+                                        name: lttng_field_name(&f.name, &x.name),
+                                        ty: out_type(x)?,
+                                    })
+                                })
+                                .collect();
+                            (plans, fields, lttng_event_name(&f.name))
+                        }
+                    };
+                    let class = push(&mut s, desc(name, fields));
                     let new_task = (f.name == "task_newtask")
                         .then(|| field("pid").zip(field("clone_flags")))
                         .flatten();
@@ -432,9 +495,12 @@ impl KernelSchema {
         out: &mut Vec<u8>,
     ) -> Option<Encoded> {
         let put_plans = |plans: &[Plan], out: &mut Vec<u8>| {
-            plans
-                .iter()
-                .try_for_each(|p| put_field(payload, &p.src, p.shift, out))
+            plans.iter().try_for_each(|p| match p {
+                Plan::Same(src) => put_field(payload, src, out),
+                Plan::Lttng { src, from, out: ty } => {
+                    put_lttng(payload, tid, src.as_ref(), *from, *ty, out)
+                }
+            })
         };
         match decoder {
             Decoder::Plain { class, plans } => {
@@ -461,13 +527,24 @@ impl KernelSchema {
             } => {
                 let parent = read_int(payload, parent_tid.offset, parent_tid.size, true)? as i32;
                 let child = read_int(payload, child_tid.offset, child_tid.size, true)? as i32;
-                put_field(payload, parent_comm, 0, out)?;
-                put_field(payload, parent_tid, 0, out)?;
+                let comm = |f: &Field, out: &mut Vec<u8>| {
+                    let from = layout::Source::Field("");
+                    put_lttng(payload, tid, Some(f), from, layout::Out::Text16, out)
+                };
+                let ns = state.pid_ns_inum.to_le_bytes();
+                comm(parent_comm, out)?;
+                out.extend_from_slice(&parent.to_le_bytes());
                 out.extend_from_slice(&state.tasks.process_of(parent).to_le_bytes());
-                put_field(payload, child_comm, 0, out)?;
-                put_field(payload, child_tid, 0, out)?;
+                out.extend_from_slice(&ns);
+                comm(child_comm, out)?;
+                out.extend_from_slice(&child.to_le_bytes());
+                // The child's ids in each pid namespace from the root down: the
+                // session's namespace only (see `SessionState::pid_ns_inum`).
+                out.push(1);
+                out.extend_from_slice(&child.to_le_bytes());
                 let pid = state.tasks.forked(parent, child);
                 out.extend_from_slice(&pid.to_le_bytes());
+                out.extend_from_slice(&ns);
                 Some(Encoded::Event(*class))
             }
             Decoder::PathHint { path } => {
@@ -550,11 +627,60 @@ fn put_str(s: &[u8], out: &mut Vec<u8>) {
     out.push(0);
 }
 
-fn put_field(p: &[u8], f: &Field, shift: i64, out: &mut Vec<u8>) -> Option<()> {
+/// Writes one field of LTTng's layout from the record `p` of thread `tid`.
+fn put_lttng(
+    p: &[u8],
+    tid: i32,
+    src: Option<&Field>,
+    from: layout::Source,
+    ty: layout::Out,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let text = |f: &Field| -> Option<&[u8]> {
+        let at = f.offset as usize;
+        match f.kind {
+            FieldKind::CharArray => p.get(at..at.checked_add(f.size as usize)?),
+            FieldKind::DataLocString | FieldKind::RelLocString => str_field(p, f),
+            _ => None,
+        }
+    };
+    match ty {
+        layout::Out::Int { bits, .. } => {
+            let v = match (from, src) {
+                (layout::Source::Rwbs(_), Some(f)) => i64::from(layout::rwbs_flags(text(f)?)),
+                (layout::Source::Field(_) | layout::Source::Prio(_), Some(f)) => {
+                    let FieldKind::Integer { signed } = f.kind else {
+                        return None;
+                    };
+                    let v = read_int(p, f.offset, f.size, signed)?;
+                    if matches!(from, layout::Source::Prio(_)) {
+                        v.wrapping_sub(100)
+                    } else {
+                        v
+                    }
+                }
+                (layout::Source::Tid, _) => i64::from(tid),
+                _ => 0,
+            };
+            out.extend_from_slice(&v.to_le_bytes()[..usize::from(bits / 8)]);
+        }
+        layout::Out::Text16 => {
+            let s = text(src?)?;
+            let end = s.iter().position(|&b| b == 0).unwrap_or(s.len()).min(16);
+            let mut comm = [0u8; 16];
+            comm[..end].copy_from_slice(&s[..end]);
+            out.extend_from_slice(&comm);
+        }
+        layout::Out::Str => put_str(text(src?)?, out),
+    }
+    Some(())
+}
+
+fn put_field(p: &[u8], f: &Field, out: &mut Vec<u8>) -> Option<()> {
     let at = f.offset as usize;
     match f.kind {
         FieldKind::Integer { signed } => {
-            let v = read_int(p, f.offset, f.size, signed)?.wrapping_add(shift);
+            let v = read_int(p, f.offset, f.size, signed)?;
             out.extend_from_slice(&v.to_le_bytes()[..f.size as usize]);
         }
         FieldKind::Array { .. } => {

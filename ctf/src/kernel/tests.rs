@@ -38,12 +38,18 @@ fn sched_switch_gets_lttng_names_and_priorities() {
         s.encode(&p, 0, &mut SessionState::default(), &mut out),
         Some(Encoded::Event(0))
     );
+    // The comms are LTTng's char[16] text arrays.
+    let comm = |name: &[u8]| {
+        let mut c = [0u8; 16];
+        c[..name.len()].copy_from_slice(name);
+        c
+    };
     let mut want = 0i32.to_le_bytes().to_vec();
-    want.extend(b"bash\0");
+    want.extend(comm(b"bash"));
     want.extend(42i32.to_le_bytes());
     want.extend(20i32.to_le_bytes());
     want.extend(0i64.to_le_bytes());
-    want.extend(b"idle!\0");
+    want.extend(comm(b"idle!"));
     want.extend(7i32.to_le_bytes());
     want.extend((-100i32).to_le_bytes());
     assert_eq!(out, want);
@@ -97,8 +103,12 @@ fn fork(parent: i32, child: i32) -> Vec<u8> {
 /// The (parent_tid, parent_pid, child_tid, child_pid) of an encoded fork event.
 fn fork_ids(out: &[u8]) -> [i32; 4] {
     let i = |at: usize| i32::from_le_bytes(out[at..at + 4].try_into().unwrap());
-    // context tid, "app\0", parent_tid, parent_pid, "app\0", child_tid, child_pid
-    [i(8), i(12), i(20), i(24)]
+    // context tid, comm[16], parent_tid, parent_pid, parent_ns_inum, comm[16],
+    // child_tid, vtids (u8 count 1, the child tid), child_pid, child_ns_inum
+    assert_eq!(out[52], 1, "one vtid");
+    assert_eq!(i(53), i(48), "the vtid is the child's tid");
+    assert_eq!(out.len(), 65);
+    [i(20), i(24), i(48), i(57)]
 }
 
 #[test]
@@ -116,9 +126,12 @@ fn a_fork_carries_the_child_process_id_from_its_new_task() {
             "parent_comm",
             "parent_tid",
             "parent_pid",
+            "parent_ns_inum",
             "child_comm",
             "child_tid",
-            "child_pid"
+            "vtids",
+            "child_pid",
+            "child_ns_inum"
         ]
     );
     let mut state = SessionState::default();
