@@ -7,7 +7,8 @@
 //!   through the daemons with the events enabled by their LTTng names, is counted
 //!   exactly by a script on babeltrace2's Python bindings (python3-bt2) that looks
 //!   fields up by LTTng's names, and its block I/O, loopback packet, page allocations,
-//!   softirqs and timers are there.
+//!   softirqs and timers are there; the contexts of `lttng add-context -k` (pid, tid,
+//!   ppid, procname, prio and the v* ids) carry the workload's values.
 //!
 //! Needs root (accounts, privd, tracefs): under CI=true it fails rather than skips.
 
@@ -211,6 +212,20 @@ fn a_workload_is_counted_exactly_by_field_name_through_babeltrace2_s_python_bind
         s,
         &["enable-event", "-k", "-c", "k", "--syscall", "read,write"],
     );
+    let contexts = [
+        "pid", "tid", "ppid", "procname", "prio", "vpid", "vtid", "vppid",
+    ];
+    let mut add = vec!["add-context", "-k"];
+    for c in &contexts {
+        add.extend(["-t", c]);
+    }
+    let said = lttng(u, h, s, &add);
+    for c in &contexts {
+        assert!(
+            said.contains(&format!("kernel context {c} added to all channels")),
+            "{said}"
+        );
+    }
     lttng(u, h, s, &["start"]);
     let target = h.join("direct-io-file");
     let out = as_member(u, h, s, &exe).arg(&target).output().unwrap();
@@ -241,6 +256,8 @@ fn a_workload_is_counted_exactly_by_field_name_through_babeltrace2_s_python_bind
         .arg(&trace)
         .arg(pid.to_string())
         .arg(sleeper.to_string())
+        // The workload is this test's child (setpriv and env exec it).
+        .arg(std::process::id().to_string())
         .output()
         .expect("python3");
     assert!(
@@ -271,6 +288,7 @@ fn a_workload_is_counted_exactly_by_field_name_through_babeltrace2_s_python_bind
     // Exactly what the workload did (tests/c/kernel_workload.c).
     for (key, want) in [
         ("writes_fd11", 50),
+        ("writes_with_lttng_contexts", 50),
         ("write_exits_ret1", 50),
         ("reads_fd10", 50),
         ("read_exits_ret1", 50),

@@ -24,6 +24,9 @@ struct Setup {
     expected: u32,
     formats: Vec<EventFormat>,
     schema: Option<Arc<KernelSchema>>,
+    /// `lttng add-context -k` fields and the hostname.
+    contexts: Vec<proto::event::KernelContext>,
+    hostname: String,
     /// What every CPU's records share: paths from the path probes waiting for their
     /// system calls, the process of each thread.
     state: SessionState,
@@ -142,19 +145,23 @@ impl Consumer {
                 session,
                 header_page,
                 formats,
+                contexts,
+                hostname,
             } => match parse_header_page(&header_page) {
-                Ok(layout) if formats as usize <= 4096 => {
+                Ok(layout) if formats as usize <= 4096 && contexts.len() <= 64 => {
                     self.setups.insert(
                         session,
                         Setup {
                             layout: Some(layout),
                             expected: formats,
+                            contexts,
+                            hostname,
                             ..Setup::default()
                         },
                     );
                     ConsumerReply::Done
                 }
-                Ok(_) => ConsumerReply::Error("too many formats".into()),
+                Ok(_) => ConsumerReply::Error("too many formats or contexts".into()),
                 Err(e) => ConsumerReply::Error(format!("header_page: {e}")),
             },
             ConsumerRequest::KernelFormat { session, text } => {
@@ -168,7 +175,11 @@ impl Consumer {
                     Ok(f) => {
                         setup.formats.push(f);
                         if setup.formats.len() as u32 == setup.expected {
-                            setup.schema = Some(Arc::new(KernelSchema::new(&setup.formats)));
+                            setup.schema = Some(Arc::new(KernelSchema::with_contexts(
+                                &setup.formats,
+                                &setup.contexts,
+                                &setup.hostname,
+                            )));
                         }
                         ConsumerReply::Done
                     }
@@ -215,11 +226,11 @@ impl Consumer {
                     .min_by_key(|s| s.spec.cpu)
                 {
                     Some(s) => {
-                        s.statedump(ts, first, last, &processes);
-                        let tasks = &mut state_of(&mut self.setups, session).tasks;
+                        let state = state_of(&mut self.setups, session);
                         for p in &processes {
-                            tasks.note(p.tid, p.pid);
+                            state.statedump_thread(p);
                         }
+                        s.statedump(ts, first, last, &processes, state);
                         ConsumerReply::Done
                     }
                     None => ConsumerReply::Error(format!(

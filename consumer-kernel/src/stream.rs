@@ -320,11 +320,18 @@ impl KernelStream {
     /// not started): `lttng_statedump_start` with the `first` part, one
     /// `lttng_statedump_process_state` per thread, and `lttng_statedump_end` with the
     /// `last` part, which also closes the packet.
-    pub fn statedump(&mut self, ts: u64, first: bool, last: bool, processes: &[ProcessState]) {
+    pub fn statedump(
+        &mut self,
+        ts: u64,
+        first: bool,
+        last: bool,
+        processes: &[ProcessState],
+        state: &SessionState,
+    ) {
         let ids = self.schema.statedump;
         let ts = ts.max(self.last_ts);
         self.last_ts = ts;
-        let no_thread = 0i32.to_le_bytes();
+        let no_thread = self.schema.no_thread_context(state);
         let mut buf = Vec::with_capacity(64);
         if first {
             self.packet
@@ -334,7 +341,7 @@ impl KernelStream {
         }
         for p in processes {
             buf.clear();
-            KernelSchema::encode_process_state(p, &mut buf);
+            self.schema.encode_process_state(p, state, &mut buf);
             let packet = self.packet.get_or_insert_with(|| PacketBuilder::new(ts));
             packet.event(ids.process_state, ts, &buf);
             self.events += 1;

@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use proto::event::{EventDesc, FieldType, IntType};
+use proto::event::{EventDesc, FieldDesc, FieldType, IntType};
 
 /// The clock block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +44,9 @@ pub struct StreamDesc {
     pub id: u32,
     pub header: EventHeader,
     pub contexts: Contexts,
+    /// More context fields, after those of `contexts` (the kernel's `lttng
+    /// add-context -k`).
+    pub more_contexts: Vec<FieldDesc>,
 }
 
 /// The event header of a stream class: the layouts of
@@ -323,7 +326,7 @@ pub fn generate(t: &TraceDesc) -> Result<String, MetadataError> {
             s.id,
             s.header.name()
         );
-        if !s.contexts.is_empty() {
+        if !s.contexts.is_empty() || !s.more_contexts.is_empty() {
             m.push_str("\tevent.context := struct {\n");
             if s.contexts.vpid {
                 m.push_str("\t\tinteger { size = 32; align = 8; signed = 1; encoding = none; base = 10; } _vpid;\n");
@@ -336,6 +339,9 @@ pub fn generate(t: &TraceDesc) -> Result<String, MetadataError> {
                     m,
                     "\t\tinteger {{ size = 8; align = 8; signed = 1; encoding = UTF8; base = 10; }} _procname[{PROCNAME_LEN}];"
                 );
+            }
+            for f in &s.more_contexts {
+                field_decl(&mut m, "\t\t", &f.name, &f.ty);
             }
             m.push_str("\t};\n");
         }
@@ -398,6 +404,7 @@ mod tests {
                 id: 0,
                 header: EventHeader::Compact,
                 contexts: Contexts::default(),
+                more_contexts: Vec::new(),
             }],
             events: vec![EventClass {
                 id: 0,

@@ -5,10 +5,12 @@
 //! (paths, processes) carried from one to the next. It must never panic; a refused
 //! record leaves the output as it was; an absorbed one (a path probe) writes nothing;
 //! the waiting paths, the process table and the system call entries kept for their
-//! exits stay bounded.
+//! exits, and the threads' names, priorities and parents stay bounded. Every kernel
+//! context is on.
 #![no_main]
 
 use ctf::kernel::{Encoded, KernelSchema, SessionState};
+use proto::event::KernelContext;
 use proto::ftrace::parse_format;
 
 const FORMATS: [&str; 7] = [
@@ -23,7 +25,7 @@ const FORMATS: [&str; 7] = [
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let formats: Vec<_> = FORMATS.iter().map(|f| parse_format(f).unwrap()).collect();
-    let schema = KernelSchema::new(&formats);
+    let schema = KernelSchema::with_contexts(&formats, &KernelContext::ALL, "fuzz");
     let mut state = SessionState::default();
     let mut out = vec![0xAA; 3];
     let mut ts = 0u64;
@@ -45,5 +47,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert!(state.paths.pending() <= 4096);
         assert!(state.tasks.known() <= 1 << 16);
         assert!(state.syscalls.pending() <= 1 << 16);
+        assert!(state.threads.known() <= 1 << 16);
     }
 });

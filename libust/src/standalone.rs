@@ -346,6 +346,7 @@ fn start(dir: &Path) -> Result<(), StandaloneError> {
             id: 0,
             header: EventHeader::Compact,
             contexts,
+            more_contexts: Vec::new(),
         }],
         events,
     };

@@ -315,6 +315,21 @@ impl Client {
         }
     }
 
+    /// `lttng add-context -k`: returns the contexts newly added.
+    pub fn add_kernel_context(
+        &mut self,
+        session: &str,
+        contexts: Vec<proto::event::KernelContext>,
+    ) -> Result<Vec<String>, ControlError> {
+        match self.call(Request::AddKernelContext {
+            session: session.into(),
+            contexts,
+        })? {
+            Reply::KernelEvents(v) => Ok(v),
+            _ => Err(ControlError::Unexpected),
+        }
+    }
+
     /// Kernel events of these processes and their children only.
     pub fn kernel_pids(&mut self, session: &str, pids: Vec<u32>) -> Result<(), ControlError> {
         self.done(Request::KernelPids {

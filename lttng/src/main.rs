@@ -172,7 +172,9 @@ enum Command {
     AddContext {
         #[command(flatten)]
         domain: Domain,
-        /// Context type: vpid, vtid or procname (repeatable).
+        /// Context type (repeatable): vpid, vtid or procname with -u; with -k pid, tid,
+        /// ppid, procname, prio, vpid, vtid, vppid, hostname, preemptible,
+        /// need_reschedule.
         #[arg(short = 't', long = "type", required = true)]
         types: Vec<String>,
         #[arg(short = 's', long = "session")]
@@ -567,6 +569,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             session,
             channel,
         } => {
+            if domain.kernel && !domain.userspace {
+                let session = session_or_current(session)?;
+                let kinds = types
+                    .iter()
+                    .flat_map(|t| split_list(t))
+                    .map(|t| {
+                        proto::event::KernelContext::parse(&t).ok_or_else(|| {
+                            let all: Vec<&str> = proto::event::KernelContext::ALL
+                                .iter()
+                                .map(|c| c.name())
+                                .collect();
+                            usage(format!(
+                                "unknown kernel context type '{t}' ({})",
+                                all.join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Client::connect()?.add_kernel_context(&session, kinds.clone())?;
+                for k in kinds {
+                    println!("kernel context {} added to all channels", k.name());
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             domain.require_userspace()?;
             let session = session_or_current(session)?;
             let kinds = types

@@ -422,6 +422,88 @@ impl Contexts {
 /// Bytes of the `procname` context: a NUL-padded thread name (LTTng's 17).
 pub const PROCNAME_LEN: usize = 17;
 
+/// A context field of kernel events (`lttng add-context -k -t NAME`), with
+/// LTTng-modules' name and type (`lttng-context-*.c`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KernelContext {
+    Pid,
+    Tid,
+    Ppid,
+    Procname,
+    Prio,
+    Vpid,
+    Vtid,
+    Vppid,
+    Hostname,
+    Preemptible,
+    NeedReschedule,
+}
+
+/// Bytes of the kernel `hostname` context (LTTng's `__NEW_UTS_LEN + 1`).
+pub const KERNEL_HOSTNAME_LEN: u32 = 65;
+
+impl KernelContext {
+    pub const ALL: [KernelContext; 11] = [
+        KernelContext::Pid,
+        KernelContext::Tid,
+        KernelContext::Ppid,
+        KernelContext::Procname,
+        KernelContext::Prio,
+        KernelContext::Vpid,
+        KernelContext::Vtid,
+        KernelContext::Vppid,
+        KernelContext::Hostname,
+        KernelContext::Preemptible,
+        KernelContext::NeedReschedule,
+    ];
+
+    /// LTTng's name, as `lttng add-context -k -t` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelContext::Pid => "pid",
+            KernelContext::Tid => "tid",
+            KernelContext::Ppid => "ppid",
+            KernelContext::Procname => "procname",
+            KernelContext::Prio => "prio",
+            KernelContext::Vpid => "vpid",
+            KernelContext::Vtid => "vtid",
+            KernelContext::Vppid => "vppid",
+            KernelContext::Hostname => "hostname",
+            KernelContext::Preemptible => "preemptible",
+            KernelContext::NeedReschedule => "need_reschedule",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KernelContext> {
+        let s = if s == "need-reschedule" {
+            "need_reschedule"
+        } else {
+            s
+        };
+        KernelContext::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// The field's CTF type: `pid_t` and `int` ids, `char[16]` and `char[65]` text,
+    /// `uint8_t` flags.
+    pub fn field_type(self) -> FieldType {
+        let text = |len| FieldType::Array {
+            elem: IntType {
+                text: true,
+                ..IntType::new(8, true, Base::Dec)
+            },
+            len,
+        };
+        match self {
+            KernelContext::Procname => text(16),
+            KernelContext::Hostname => text(KERNEL_HOSTNAME_LEN),
+            KernelContext::Preemptible | KernelContext::NeedReschedule => {
+                FieldType::Integer(IntType::new(8, false, Base::Dec))
+            }
+            _ => FieldType::Integer(IntType::new(32, true, Base::Dec)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,6 +200,12 @@ fn handle(daemon: &Shared, req: Request) -> Reply {
             }
         }
         Request::KernelPids { session, pids } => done(d.kernel_pids(&session, pids)),
+        Request::AddKernelContext { session, contexts } => {
+            match d.add_kernel_context(&session, contexts) {
+                Ok(v) => Reply::KernelEvents(v.iter().map(|c| c.name().to_string()).collect()),
+                Err(e) => Reply::Error(e.to_string()),
+            }
+        }
         Request::EnableKernelChannel { session, buffer_kb } => {
             done(d.enable_kernel_channel(&session, buffer_kb))
         }

@@ -15,7 +15,7 @@ const NEW_TASK: &str = "task:task_newtask";
 use ctf::kernel::KernelSchema;
 use ctf::metadata::{self, ClockDesc, EnvValue, EventHeader, StreamDesc, TraceDesc};
 use proto::clock::Source;
-use proto::event::glob_match;
+use proto::event::{glob_match, KernelContext};
 use proto::wire::consumer::{
     ConsumerReply, ConsumerRequest, KernelStreamSpec, ProcessState, STATEDUMP_CHUNK,
 };
@@ -99,6 +99,10 @@ pub struct KernelSide {
     /// The processes recorded when not all are (`lttng trace -k`): the statedump
     /// describes only them.
     pids: Vec<u32>,
+    /// `lttng add-context -k` fields, in the order added.
+    contexts: Vec<KernelContext>,
+    /// The machine's name at the start (the `hostname` context).
+    hostname: String,
     formats: Vec<String>,
     header_page: String,
     schema: Option<KernelSchema>,
@@ -138,6 +142,8 @@ impl KernelSide {
                 resume: None,
                 restarts: 0,
                 pids: Vec::new(),
+                contexts: Vec::new(),
+                hostname: String::new(),
                 formats: Vec::new(),
                 header_page: String::new(),
                 schema: None,
@@ -265,6 +271,25 @@ impl KernelSide {
         Ok(Some(ids))
     }
 
+    /// `lttng add-context -k`: context fields of every kernel event, before the start.
+    /// Returns those newly added.
+    pub fn add_contexts(
+        &mut self,
+        contexts: &[KernelContext],
+    ) -> Result<Vec<KernelContext>, KernelError> {
+        if self.started {
+            return Err(KernelError::Started);
+        }
+        let mut added = Vec::new();
+        for c in contexts {
+            if !self.contexts.contains(c) {
+                self.contexts.push(*c);
+                added.push(*c);
+            }
+        }
+        Ok(added)
+    }
+
     /// Disables the enabled events matching `patterns`; returns them. Before the first
     /// start they are forgotten; afterwards their classes stay in the trace (ids are
     /// fixed), they only stop being recorded.
@@ -357,7 +382,12 @@ impl KernelSide {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            self.schema = Some(KernelSchema::new(&parsed));
+            self.hostname = hostname.to_string();
+            self.schema = Some(KernelSchema::with_contexts(
+                &parsed,
+                &self.contexts,
+                hostname,
+            ));
             self.write_metadata(output, clock, hostname, trace_name)?;
             let resume = ResumeAt {
                 session,
@@ -429,6 +459,8 @@ impl KernelSide {
                     session,
                     header_page: self.header_page.clone(),
                     formats: self.formats.len() as u32,
+                    contexts: self.contexts.clone(),
+                    hostname: self.hostname.clone(),
                 },
                 &[],
             )?;
@@ -586,6 +618,7 @@ impl KernelSide {
                 id: 0,
                 header: EventHeader::Large,
                 contexts: KernelSchema::CONTEXTS,
+                more_contexts: schema.context_fields(),
             }],
             events: schema.classes.clone(),
         };

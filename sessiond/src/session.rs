@@ -229,6 +229,7 @@ impl Trace {
                     id: i as u32,
                     header: EventHeader::Compact,
                     contexts: c.contexts,
+                    more_contexts: Vec::new(),
                 })
                 .collect(),
             events: self

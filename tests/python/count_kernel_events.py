@@ -1,18 +1,20 @@
 """Counts a workload's kernel events by LTTng-modules' field names, the way analysis
 scripts on babeltrace2's Python bindings (python3-bt2) read LTTng kernel traces.
 
-Usage: count_kernel_events.py KERNEL_TRACE_DIR PID SLEEPER_PID
-Prints one JSON object of counts.
+Usage: count_kernel_events.py KERNEL_TRACE_DIR PID SLEEPER_PID PPID
+Prints one JSON object of counts. The trace has the contexts of `lttng add-context -k
+-t pid -t tid -t ppid -t procname -t prio -t vpid -t vtid -t vppid`.
 """
 import json
 import sys
 
 import bt2
 
-trace, pid, sleeper = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+trace, pid, sleeper, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 counts = {
     "events": 0,
     "writes_fd11": 0,
+    "writes_with_lttng_contexts": 0,
     "write_exits_ret1": 0,
     "reads_fd10": 0,
     "read_exits_ret1": 0,
@@ -45,6 +47,14 @@ for msg in bt2.TraceCollectionMessageIterator(trace):
     counts["events"] += 1
     if tid == pid and name == "syscall_entry_write" and int(f["fd"]) == 11:
         counts["writes_fd11"] += 1
+        c = ev.common_context_field
+        counts["writes_with_lttng_contexts"] += (
+            int(c["pid"]) == int(c["vpid"]) == pid
+            and int(c["tid"]) == int(c["vtid"]) == pid
+            and int(c["ppid"]) == int(c["vppid"]) == ppid
+            and str(c["procname"]) == "kernel_workload"
+            and int(c["prio"]) == 20
+        )
         pending[tid] = "write"
     elif tid == pid and name == "syscall_exit_write" and pending.pop(tid, None) == "write":
         counts["write_exits_ret1"] += int(f["ret"]) == 1

@@ -192,6 +192,7 @@ pub fn ust_trace_desc(
             id: 0,
             header: EventHeader::Compact,
             contexts: proto::event::Contexts::default(),
+            more_contexts: Vec::new(),
         }],
         events,
     }

@@ -41,18 +41,22 @@
 
 use std::collections::HashMap;
 
-use proto::event::{Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, LogLevel};
+use proto::event::{
+    Base, Contexts, EventDesc, FieldDesc, FieldType, IntType, KernelContext, LogLevel,
+};
 use proto::ftrace::{is_path_probe, EventFormat, Field, FieldKind, PATH_PROBE_FIELD};
 use proto::wire::consumer::ProcessState;
 
 use crate::metadata::EventClass;
 
+mod context;
 mod layout;
 mod state;
 mod syscall;
 #[cfg(test)]
 mod tests;
 
+pub use context::Threads;
 use state::CLONE_THREAD;
 pub use state::{PathHints, SessionState, Tasks, PATH_WINDOW};
 #[cfg(test)]
@@ -156,6 +160,14 @@ enum Decoder {
         class: u32,
         plans: Vec<Plan>,
         tid: Field,
+        filename: Option<Field>,
+    },
+    /// `sched_switch`: also the names and priorities of the two threads (for the
+    /// `procname` and `prio` contexts), `prev_*` then `next_*` tid, comm, prio.
+    Switch {
+        class: u32,
+        plans: Vec<Plan>,
+        threads: Box<[Field; 6]>,
     },
 }
 
@@ -163,6 +175,11 @@ enum Decoder {
 #[derive(Clone, Debug, Default)]
 pub struct KernelSchema {
     pub classes: Vec<EventClass>,
+    /// The context fields `lttng add-context -k` added, after `vtid` (see
+    /// [`context`]).
+    contexts: Vec<KernelContext>,
+    /// The `hostname` context's bytes.
+    hostname: Vec<u8>,
     by_id: HashMap<u16, Decoder>,
     /// Whether some path probe is among the formats.
     path_probes: bool,
@@ -251,7 +268,24 @@ fn desc(name: String, fields: Vec<FieldDesc>) -> EventDesc {
 impl KernelSchema {
     /// The schema of `formats` (the enabled events, in this order), all in stream 0.
     pub fn new(formats: &[EventFormat]) -> KernelSchema {
+        KernelSchema::with_contexts(formats, &[], "")
+    }
+
+    /// The same, every event with the context fields `contexts` after `vtid` (a
+    /// context named twice, or `vtid` itself, is recorded once), `hostname` the
+    /// `hostname` context's value.
+    pub fn with_contexts(
+        formats: &[EventFormat],
+        contexts: &[KernelContext],
+        hostname: &str,
+    ) -> KernelSchema {
         let mut s = KernelSchema::default();
+        for c in contexts {
+            if *c != KernelContext::Vtid && !s.contexts.contains(c) {
+                s.contexts.push(*c);
+            }
+        }
+        s.hostname = hostname.as_bytes().to_vec();
         let push = |s: &mut KernelSchema, d: EventDesc| -> u32 {
             let id = s.classes.len() as u32;
             s.classes.push(EventClass {
@@ -404,8 +438,37 @@ impl KernelSchema {
                             tid,
                             clone_flags,
                         },
-                        (None, Some(tid)) => Decoder::Exec { class, plans, tid },
-                        (None, None) => Decoder::Plain { class, plans },
+                        (None, Some(tid)) => Decoder::Exec {
+                            class,
+                            plans,
+                            tid,
+                            filename: field("filename"),
+                        },
+                        (None, None) => {
+                            let watch = s.contexts.iter().any(|c| {
+                                matches!(c, KernelContext::Procname | KernelContext::Prio)
+                            });
+                            let names = [
+                                "prev_pid",
+                                "prev_comm",
+                                "prev_prio",
+                                "next_pid",
+                                "next_comm",
+                                "next_prio",
+                            ];
+                            match names.map(field) {
+                                [Some(a), Some(b), Some(c), Some(d), Some(e), Some(g)]
+                                    if watch && f.name == "sched_switch" =>
+                                {
+                                    Decoder::Switch {
+                                        class,
+                                        plans,
+                                        threads: Box::new([a, b, c, d, e, g]),
+                                    }
+                                }
+                                _ => Decoder::Plain { class, plans },
+                            }
+                        }
                     };
                     s.by_id.insert(f.id, decoder);
                 }
@@ -435,8 +498,9 @@ impl KernelSchema {
 
     /// The event context and payload of `lttng_statedump_process_state` for `p`
     /// (LTTng's values: type 1 for a kernel thread, mode and submode unknown).
-    pub fn encode_process_state(p: &ProcessState, out: &mut Vec<u8>) {
+    pub fn encode_process_state(&self, p: &ProcessState, state: &SessionState, out: &mut Vec<u8>) {
         out.extend_from_slice(&p.tid.to_le_bytes()); // the event context: the thread
+        context::put(&self.contexts, &self.hostname, &[], p.tid, state, out);
         out.extend_from_slice(&p.tid.to_le_bytes());
         out.extend_from_slice(&p.pid.to_le_bytes());
         out.extend_from_slice(&p.ppid.to_le_bytes());
@@ -460,6 +524,24 @@ impl KernelSchema {
         procname: false,
     };
 
+    /// The event context of an event of no thread (the statedump's start and end).
+    pub fn no_thread_context(&self, state: &SessionState) -> Vec<u8> {
+        let mut out = 0i32.to_le_bytes().to_vec();
+        context::put(&self.contexts, &self.hostname, &[], 0, state, &mut out);
+        out
+    }
+
+    /// The context fields after `vtid`, for the stream's metadata.
+    pub fn context_fields(&self) -> Vec<FieldDesc> {
+        self.contexts
+            .iter()
+            .map(|c| FieldDesc {
+                name: c.name().into(),
+                ty: c.field_type(),
+            })
+            .collect()
+    }
+
     /// Encodes the ftrace record `payload` (starting with `common_type`, recorded at
     /// `ts`) as the CTF event context and payload of its class, appended to `out`.
     /// `state` is the session's state shared by every CPU's records (path probes,
@@ -477,6 +559,9 @@ impl KernelSchema {
         let decoder = self.by_id.get(&ty)?;
         let start = out.len();
         out.extend_from_slice(&tid.to_le_bytes());
+        if !self.contexts.is_empty() {
+            context::put(&self.contexts, &self.hostname, payload, tid, state, out);
+        }
         let r = self.encode_as(decoder, payload, tid, ts, state, out);
         if !matches!(r, Some(Encoded::Event(_))) {
             out.truncate(start);
@@ -545,6 +630,15 @@ impl KernelSchema {
                 let pid = state.tasks.forked(parent, child);
                 out.extend_from_slice(&pid.to_le_bytes());
                 out.extend_from_slice(&ns);
+                if !self.contexts.is_empty() {
+                    if let Some(name) = text_of(payload, child_comm) {
+                        state.threads.named(child, name);
+                    }
+                    if pid == child {
+                        let parent_pid = state.tasks.process_of(parent);
+                        state.threads.parent(child, parent_pid);
+                    }
+                }
                 Some(Encoded::Event(*class))
             }
             Decoder::PathHint { path } => {
@@ -556,10 +650,33 @@ impl KernelSchema {
                 class,
                 plans,
                 tid: new,
+                filename,
             } => {
                 let new = read_int(payload, new.offset, new.size, true)? as i32;
                 put_plans(plans, out)?;
                 state.tasks.exec(new);
+                if let Some(path) = filename.as_ref().and_then(|f| str_field(payload, f)) {
+                    let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
+                    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+                    state.threads.named(new, base);
+                }
+                Some(Encoded::Event(*class))
+            }
+            Decoder::Switch {
+                class,
+                plans,
+                threads,
+            } => {
+                put_plans(plans, out)?;
+                for t in threads.chunks(3) {
+                    let tid = read_int(payload, t[0].offset, t[0].size, true)? as i32;
+                    let prio = read_int(payload, t[2].offset, t[2].size, true)? as i32;
+                    let at = t[1].offset as usize;
+                    if let Some(name) = p_slice(payload, at, t[1].size) {
+                        state.threads.named(tid, name);
+                    }
+                    state.threads.prio(tid, prio.wrapping_sub(100));
+                }
                 Some(Encoded::Event(*class))
             }
             Decoder::SysEnter { classes, id, args } => {
@@ -606,6 +723,20 @@ fn read_int(p: &[u8], offset: u32, size: u32, signed: bool) -> Option<i64> {
     })
 }
 
+/// `size` bytes of `p` at `at`, if there.
+fn p_slice(p: &[u8], at: usize, size: u32) -> Option<&[u8]> {
+    p.get(at..at.checked_add(size as usize)?)
+}
+
+/// The bytes of a text field: a `char[N]` array or a `__data_loc` string.
+fn text_of<'a>(p: &'a [u8], f: &Field) -> Option<&'a [u8]> {
+    match f.kind {
+        FieldKind::CharArray => p_slice(p, f.offset as usize, f.size),
+        FieldKind::DataLocString | FieldKind::RelLocString => str_field(p, f),
+        _ => None,
+    }
+}
+
 /// The bytes of a `__data_loc`/`__rel_loc` string field (bounds-checked).
 fn str_field<'a>(p: &'a [u8], f: &Field) -> Option<&'a [u8]> {
     let at = f.offset as usize;
@@ -636,14 +767,7 @@ fn put_lttng(
     ty: layout::Out,
     out: &mut Vec<u8>,
 ) -> Option<()> {
-    let text = |f: &Field| -> Option<&[u8]> {
-        let at = f.offset as usize;
-        match f.kind {
-            FieldKind::CharArray => p.get(at..at.checked_add(f.size as usize)?),
-            FieldKind::DataLocString | FieldKind::RelLocString => str_field(p, f),
-            _ => None,
-        }
-    };
+    let text = |f: &Field| text_of(p, f);
     match ty {
         layout::Out::Int { bits, .. } => {
             let v = match (from, src) {

@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use proto::wire::consumer::ProcessState;
+
 /// Most threads with a path waiting: past it, the waiting paths are dropped (a bound
 /// on memory whatever the pages say).
 pub(super) const MAX_PENDING_PATHS: usize = 4096;
@@ -44,6 +46,19 @@ pub struct SessionState {
     /// task is in, so every task is taken as one of the session's, and a fork's
     /// `vtids` holds its id there only.
     pub pid_ns_inum: u32,
+    /// Names, priorities and parents, for the context fields (see [`super::context`]).
+    pub threads: super::Threads,
+}
+
+impl SessionState {
+    /// A thread of the statedump: its process, name and parent.
+    pub fn statedump_thread(&mut self, p: &ProcessState) {
+        self.tasks.note(p.tid, p.pid);
+        self.threads.named(p.tid, p.name.as_bytes());
+        if p.tid == p.pid {
+            self.threads.parent(p.pid, p.ppid);
+        }
+    }
 }
 
 /// Which process each thread belongs to, as far as the trace tells: the statedump's

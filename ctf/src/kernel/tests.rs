@@ -590,3 +590,81 @@ fn kept_entries_stay_bounded() {
     }
     assert!(state.syscalls.pending() <= syscall::MAX_ENTRIES);
 }
+
+#[test]
+fn kernel_contexts_follow_vtid_with_lttng_types_and_values() {
+    let all = KernelContext::ALL;
+    let formats = [SWITCH, FORK, NEWTASK].map(|f| parse_format(f).unwrap());
+    let s = KernelSchema::with_contexts(&formats, &all, "box");
+    let names: Vec<String> = s.context_fields().into_iter().map(|f| f.name).collect();
+    // vtid comes first, always, and is not repeated.
+    assert_eq!(
+        names,
+        [
+            "pid",
+            "tid",
+            "ppid",
+            "procname",
+            "prio",
+            "vpid",
+            "vppid",
+            "hostname",
+            "preemptible",
+            "need_reschedule"
+        ]
+    );
+    let mut state = SessionState::default();
+    state.statedump_thread(&ProcessState {
+        tid: 42,
+        pid: 40,
+        ppid: 1,
+        name: "worker".into(),
+        kernel_thread: false,
+        status: 5,
+        cpu: 0,
+    });
+    state.statedump_thread(&ProcessState {
+        tid: 40,
+        pid: 40,
+        ppid: 1,
+        name: "app".into(),
+        kernel_thread: false,
+        status: 5,
+        cpu: 0,
+    });
+    // A sched_switch from thread 42, preempt count 0, need-resched set.
+    let mut p = vec![0u8; 64];
+    p[0..2].copy_from_slice(&372u16.to_le_bytes());
+    p[2] = 0x04;
+    p[4..8].copy_from_slice(&42i32.to_le_bytes());
+    p[8..14].copy_from_slice(b"worker");
+    p[24..28].copy_from_slice(&42i32.to_le_bytes());
+    p[28..32].copy_from_slice(&110i32.to_le_bytes());
+    p[40..44].copy_from_slice(b"idle");
+    let mut out = Vec::new();
+    s.encode(&p, 0, &mut state, &mut out).unwrap();
+    let i = |at: usize| i32::from_le_bytes(out[at..at + 4].try_into().unwrap());
+    assert_eq!(
+        [i(0), i(4), i(8), i(12)],
+        [42, 40, 42, 1],
+        "vtid pid tid ppid"
+    );
+    assert_eq!(&out[16..32], b"worker\0\0\0\0\0\0\0\0\0\0");
+    assert_eq!(i(32), 20, "prio before the switch said otherwise");
+    assert_eq!([i(36), i(40)], [40, 1], "vpid vppid");
+    assert_eq!(&out[44..47], b"box");
+    assert_eq!(out[47..109], [0u8; 62]);
+    assert_eq!([out[109], out[110]], [1, 1], "preemptible, need_reschedule");
+    // The switch told thread 42's priority: 110 - 100.
+    out.clear();
+    s.encode(&p, 1, &mut state, &mut out).unwrap();
+    assert_eq!(i32::from_le_bytes(out[32..36].try_into().unwrap()), 10);
+    // The statedump's events of no thread have the contexts too.
+    let none = s.no_thread_context(&state);
+    assert_eq!(none.len(), 111, "the context's bytes");
+    assert_eq!(none[..16], [0u8; 16], "vtid, pid, tid, ppid of no thread");
+    for t in 0..70_000 {
+        state.threads.named(t, b"x");
+    }
+    assert!(state.threads.known() <= 1 << 16);
+}

@@ -82,6 +82,9 @@ pub enum ConsumerRequest {
         session: u64,
         header_page: String,
         formats: u32,
+        /// `lttng add-context -k` fields, and the `hostname` context's value.
+        contexts: Vec<crate::event::KernelContext>,
+        hostname: String,
     },
     KernelFormat {
         session: u64,

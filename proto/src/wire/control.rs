@@ -91,6 +91,12 @@ pub enum Request {
         session: String,
         pids: Vec<u32>,
     },
+    /// `lttng add-context -k -t ...`: context fields of every kernel event, before the
+    /// session starts.
+    AddKernelContext {
+        session: String,
+        contexts: Vec<crate::event::KernelContext>,
+    },
 }
 
 impl Message for Request {}

@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Protocol version, checked in every hello.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// A message of one of the protocols.
 pub trait Message: Serialize + DeserializeOwned {
