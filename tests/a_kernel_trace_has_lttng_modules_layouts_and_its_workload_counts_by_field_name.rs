@@ -294,6 +294,7 @@ fn a_workload_is_counted_exactly_by_field_name_through_babeltrace2_s_python_bind
         ("read_exits_ret1", 50),
         ("forks", 6),
         ("forked_processes", 6),
+        ("forks_in_this_pid_ns", 6),
         ("execs_true", 5),
         ("sleeper_switches_out_sleeping", 20),
     ] {

@@ -147,6 +147,7 @@ impl Consumer {
                 formats,
                 contexts,
                 hostname,
+                pid_ns_inum,
             } => match parse_header_page(&header_page) {
                 Ok(layout) if formats as usize <= 4096 && contexts.len() <= 64 => {
                     self.setups.insert(
@@ -156,6 +157,10 @@ impl Consumer {
                             expected: formats,
                             contexts,
                             hostname,
+                            state: SessionState {
+                                pid_ns_inum,
+                                ..SessionState::default()
+                            },
                             ..Setup::default()
                         },
                     );

@@ -461,6 +461,7 @@ impl KernelSide {
                     formats: self.formats.len() as u32,
                     contexts: self.contexts.clone(),
                     hostname: self.hostname.clone(),
+                    pid_ns_inum: pid_ns_inum(),
                 },
                 &[],
             )?;
@@ -642,4 +643,15 @@ impl KernelSide {
             .and_then(|()| std::fs::rename(&tmp, dir.join("metadata")))
             .map_err(|e| KernelError::Metadata(e.to_string()))
     }
+}
+
+/// The inode of this process's pid namespace (`/proc/self/ns/pid`), as LTTng-modules
+/// records a fork's `parent_ns_inum` and `child_ns_inum`; 0 (LTTng's unknown) if it
+/// cannot be read.
+fn pid_ns_inum() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid")
+        .ok()
+        .and_then(|m| u32::try_from(m.ino()).ok())
+        .unwrap_or(0)
 }

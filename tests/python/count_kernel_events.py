@@ -6,11 +6,13 @@ Prints one JSON object of counts. The trace has the contexts of `lttng add-conte
 -t pid -t tid -t ppid -t procname -t prio -t vpid -t vtid -t vppid`.
 """
 import json
+import os
 import sys
 
 import bt2
 
 trace, pid, sleeper, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+pid_ns = os.stat("/proc/self/ns/pid").st_ino
 counts = {
     "events": 0,
     "writes_fd11": 0,
@@ -20,6 +22,7 @@ counts = {
     "read_exits_ret1": 0,
     "forks": 0,
     "forked_processes": 0,
+    "forks_in_this_pid_ns": 0,
     "execs_true": 0,
     "sleeper_switches_out_sleeping": 0,
     "block_writes_issued": 0,
@@ -66,6 +69,7 @@ for msg in bt2.TraceCollectionMessageIterator(trace):
     elif name == "sched_process_fork" and int(f["parent_pid"]) == pid:
         counts["forks"] += 1
         counts["forked_processes"] += int(f["child_pid"]) == int(f["child_tid"]) == int(f["vtids"][0])
+        counts["forks_in_this_pid_ns"] += int(f["parent_ns_inum"]) == int(f["child_ns_inum"]) == pid_ns
     elif name == "sched_process_exec" and str(f["filename"]) == "/bin/true":
         counts["execs_true"] += 1
     elif name == "sched_switch" and int(f["prev_tid"]) == sleeper and int(f["prev_state"]) == 1:

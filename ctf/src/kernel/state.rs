@@ -40,11 +40,11 @@ pub struct SessionState {
     pub tasks: Tasks,
     /// Each thread's last system call entry, for its exit (see [`super::syscall`]).
     pub syscalls: super::Entries,
-    /// The inode of the session's pid namespace, LTTng's `parent_ns_inum` and
-    /// `child_ns_inum` of every fork (0, as LTTng records an unknown namespace, until
-    /// the session daemon says): the kernel's records do not say which namespace a
-    /// task is in, so every task is taken as one of the session's, and a fork's
-    /// `vtids` holds its id there only.
+    /// The inode of the session's pid namespace (the session daemon's, which it sends
+    /// the consumer), LTTng's `parent_ns_inum` and `child_ns_inum` of every fork (0, as
+    /// LTTng records an unknown namespace, when not known): the kernel's records do not
+    /// say which namespace a task is in, so every task is taken as one of the
+    /// session's, and a fork's `vtids` holds its id there only.
     pub pid_ns_inum: u32,
     /// Names, priorities and parents, for the context fields (see [`super::context`]).
     pub threads: super::Threads,

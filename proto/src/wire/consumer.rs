@@ -85,6 +85,9 @@ pub enum ConsumerRequest {
         /// `lttng add-context -k` fields, and the `hostname` context's value.
         contexts: Vec<crate::event::KernelContext>,
         hostname: String,
+        /// The inode of the session daemon's pid namespace (LTTng's `*_ns_inum` of
+        /// forks; 0: unknown).
+        pid_ns_inum: u32,
     },
     KernelFormat {
         session: u64,
