@@ -20,6 +20,7 @@ counts = {
     "write_exits_ret1": 0,
     "reads_fd10": 0,
     "read_exits_ret1": 0,
+    "read_exits_with_buf": 0,
     "forks": 0,
     "forked_processes": 0,
     "forks_in_this_pid_ns": 0,
@@ -65,7 +66,8 @@ for msg in bt2.TraceCollectionMessageIterator(trace):
         counts["reads_fd10"] += 1
         pending[tid] = "read"
     elif tid == pid and name == "syscall_exit_read" and pending.pop(tid, None) == "read":
-        counts["read_exits_ret1"] += int(f["ret"]) == 1 and int(f["buf"]) != 0
+        counts["read_exits_ret1"] += int(f["ret"]) == 1
+        counts["read_exits_with_buf"] += int(f["buf"]) != 0
     elif name == "sched_process_fork" and int(f["parent_pid"]) == pid:
         counts["forks"] += 1
         counts["forked_processes"] += int(f["child_pid"]) == int(f["child_tid"]) == int(f["vtids"][0])

@@ -688,8 +688,18 @@ impl KernelSchema {
                 };
                 let compat = state.tasks.enters(tid, nr);
                 let entries = &mut state.syscalls;
-                syscall::encode_entry(classes, payload, nr, args, tid, compat, path, entries, out)
-                    .map(Encoded::Event)
+                syscall::encode_entry(
+                    classes,
+                    payload,
+                    nr,
+                    args,
+                    (tid, ts),
+                    compat,
+                    path,
+                    entries,
+                    out,
+                )
+                .map(Encoded::Event)
             }
             Decoder::SysExit { classes, id, ret } => {
                 let nr = read_int(payload, id.offset, id.size, true)?;
@@ -699,7 +709,7 @@ impl KernelSchema {
                     classes,
                     nr,
                     ret,
-                    tid,
+                    (tid, ts),
                     compat,
                     &mut state.syscalls,
                     out,

@@ -28,30 +28,49 @@ pub(super) const MAX_ENTRIES: usize = 1 << 16;
 const NR_OPEN: i64 = 2;
 const NR_OPENAT: i64 = 257;
 
-/// The last system call entered by each thread and its argument words, for the
-/// output arguments of its exit event.
+/// The last system call entered by each thread, when and with which argument words,
+/// for the output arguments of its exit event.
+///
+/// The consumer reads each CPU's pages in turn, so a thread that migrated during a
+/// call may have its exit read before its entry: that exit has its output arguments
+/// 0, and the entry, read later, is older than the thread's last exit and is dropped
+/// rather than joined to a later exit.
 #[derive(Debug, Default)]
 pub struct Entries {
-    by_tid: HashMap<i32, (i64, [u64; 6])>,
+    by_tid: HashMap<i32, Kept>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    entry: Option<(i64, u64, [u64; 6])>,
+    last_exit: u64,
 }
 
 impl Entries {
-    fn put(&mut self, tid: i32, nr: i64, args: [u64; 6]) {
+    fn put(&mut self, tid: i32, nr: i64, ts: u64, args: [u64; 6]) {
         if self.by_tid.len() >= MAX_ENTRIES && !self.by_tid.contains_key(&tid) {
             self.by_tid.clear();
         }
-        self.by_tid.insert(tid, (nr, args));
+        let kept = self.by_tid.entry(tid).or_default();
+        if ts >= kept.last_exit {
+            kept.entry = Some((nr, ts, args));
+        }
     }
 
-    /// The arguments thread `tid` entered call `nr` with, used up.
-    fn take(&mut self, tid: i32, nr: i64) -> [u64; 6] {
-        match self.by_tid.remove(&tid) {
-            Some((n, args)) if n == nr => args,
+    /// The arguments thread `tid` entered call `nr` with before `ts`, used up.
+    fn take(&mut self, tid: i32, nr: i64, ts: u64) -> [u64; 6] {
+        if self.by_tid.len() >= MAX_ENTRIES && !self.by_tid.contains_key(&tid) {
+            self.by_tid.clear();
+        }
+        let kept = self.by_tid.entry(tid).or_default();
+        kept.last_exit = kept.last_exit.max(ts);
+        match kept.entry.take() {
+            Some((n, at, args)) if n == nr && at <= ts => args,
             _ => [0; 6],
         }
     }
 
-    /// Threads with an entry kept.
+    /// Threads with an entry or an exit kept.
     pub fn pending(&self) -> usize {
         self.by_tid.len()
     }
@@ -229,7 +248,7 @@ pub(super) fn encode_entry(
     p: &[u8],
     nr: i64,
     args: &FtraceField,
-    tid: i32,
+    (tid, ts): (i32, u64),
     compat: bool,
     path: Option<Vec<u8>>,
     entries: &mut Entries,
@@ -246,7 +265,7 @@ pub(super) fn encode_entry(
             None => {
                 out.extend_from_slice(&(nr as i32).to_le_bytes());
                 put_words(out);
-                entries.put(tid, nr, w);
+                entries.put(tid, nr, ts, w);
                 classes.compat_unknown
             }
         });
@@ -254,7 +273,7 @@ pub(super) fn encode_entry(
     let Some((class, call)) = classes.native(nr) else {
         out.extend_from_slice(&(nr as i32).to_le_bytes());
         put_words(out);
-        entries.put(tid, nr, w);
+        entries.put(tid, nr, ts, w);
         return Some(classes.native_unknown);
     };
     let path = path.filter(|_| nr == NR_OPEN || nr == NR_OPENAT);
@@ -262,7 +281,7 @@ pub(super) fn encode_entry(
         put_value(f.ty, f.src, &w, path.as_deref(), out);
     }
     if call.exit().next().is_some() {
-        entries.put(tid, nr, w);
+        entries.put(tid, nr, ts, w);
     }
     Some(class)
 }
@@ -272,7 +291,7 @@ pub(super) fn encode_exit(
     classes: &Classes,
     nr: i64,
     ret: i64,
-    tid: i32,
+    (tid, ts): (i32, u64),
     compat: bool,
     entries: &mut Entries,
     out: &mut Vec<u8>,
@@ -280,7 +299,7 @@ pub(super) fn encode_exit(
     let put_unknown = |entries: &mut Entries, out: &mut Vec<u8>| {
         out.extend_from_slice(&(nr as i32).to_le_bytes());
         out.extend_from_slice(&ret.to_le_bytes());
-        for v in entries.take(tid, nr) {
+        for v in entries.take(tid, nr, ts) {
             out.extend_from_slice(&v.to_le_bytes());
         }
     };
@@ -302,7 +321,7 @@ pub(super) fn encode_exit(
     };
     put_value(call.ret, Src::Arg(0), &[ret as u64; 6], None, out);
     if call.exit().next().is_some() {
-        let w = entries.take(tid, nr);
+        let w = entries.take(tid, nr, ts);
         for f in call.exit() {
             put_value(f.ty, f.src, &w, None, out);
         }

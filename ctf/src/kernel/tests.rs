@@ -479,8 +479,30 @@ fn read_records_fd_and_count_on_entry_and_ret_and_buf_on_exit() {
     // An exit without its entry (entered before tracing started): buf 0.
     let (_, p) = encoded(&s, &mut state, &exit(9, 0, 5));
     assert_eq!(p[8..], 0u64.to_le_bytes());
-    // The kept entry is used up by its exit; thread 8's is still there.
-    assert_eq!(state.syscalls.pending(), 1);
+    // Thread 8's entry is still there for its exit.
+    let (_, p) = encoded(&s, &mut state, &exit(8, 0, 1));
+    assert_eq!(p[8..], 0x1111u64.to_le_bytes());
+}
+
+#[test]
+fn an_exit_read_before_its_entry_from_another_cpu_has_no_output_arguments() {
+    let (s, mut state) = syscall_schema();
+    let at = |ts: u64, record: &[u8], state: &mut SessionState| {
+        let mut out = Vec::new();
+        s.encode(record, ts, state, &mut out).unwrap();
+        out
+    };
+    // The thread migrated during the call: its exit (ts 20) comes from the CPU read
+    // first, its entry (ts 10) later.
+    let x = at(20, &exit(7, 0, 5), &mut state);
+    assert_eq!(x[12..], 0u64.to_le_bytes(), "no entry yet: buf 0");
+    at(10, &enter(7, 0, [3, 0xbad, 5, 0, 0, 0]), &mut state);
+    // The late entry is older than the thread's last exit: never joined to a later one.
+    let x = at(40, &exit(7, 0, 5), &mut state);
+    assert_eq!(x[12..], 0u64.to_le_bytes());
+    at(50, &enter(7, 0, [3, 0x600d, 5, 0, 0, 0]), &mut state);
+    let x = at(60, &exit(7, 0, 5), &mut state);
+    assert_eq!(x[12..], 0x600du64.to_le_bytes());
 }
 
 #[test]
